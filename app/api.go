@@ -1,0 +1,204 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"pushstart/payload"
+)
+
+// Time limits of the calls to the kit server. A test send may wait for the
+// sender's retries against a slow push service, so it gets longer.
+const (
+	apiTimeout     = 20 * time.Second
+	apiTestTimeout = 2 * time.Minute
+	maxReplyBytes  = 64 << 10
+)
+
+// exchange is one request to the kit server and its answer, kept for the
+// page's flow log.
+type exchange struct {
+	Method   string
+	Path     string
+	Request  []byte // JSON body sent; nil when none
+	Status   int    // 0 when no answer arrived
+	Response []byte // body received
+}
+
+// apiError is a failed call to the kit server, with the server's
+// {"error": ..., "field": ...} when it sent one.
+type apiError struct {
+	Method, Path string
+	Status       int
+	Message      string
+	Field        string
+}
+
+func (e *apiError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s", e.Method, e.Path)
+	if e.Status == 0 {
+		b.WriteString(" got no answer")
+	} else {
+		fmt.Fprintf(&b, " answered %d %s", e.Status, http.StatusText(e.Status))
+	}
+	if e.Field != "" {
+		fmt.Fprintf(&b, ": %s: %s", e.Field, e.Message)
+	} else if e.Message != "" {
+		fmt.Fprintf(&b, ": %s", e.Message)
+	}
+	return b.String()
+}
+
+// apiClient calls the kit server's HTTP API. In the browser Go's net/http
+// uses fetch, so the requests are same-origin and pass the server's
+// cross-origin protection.
+type apiClient struct {
+	base string // scheme://host of the page
+	hc   *http.Client
+}
+
+func newAPIClient(base string, hc *http.Client) *apiClient {
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	return &apiClient{base: strings.TrimSuffix(base, "/"), hc: hc}
+}
+
+// do sends body (JSON, unless nil) and reads the answer. A status outside
+// okStatuses is an *apiError; the exchange is filled in either way.
+func (c *apiClient) do(ctx context.Context, timeout time.Duration, method, path string, body any, okStatuses ...int) (exchange, error) {
+	ex := exchange{Method: method, Path: path}
+	var reqBody io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return ex, fmt.Errorf("encoding the body of %s %s: %w", method, path, err)
+		}
+		ex.Request = b
+		reqBody = bytes.NewReader(b)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, reqBody)
+	if err != nil {
+		return ex, err
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		msg := err.Error()
+		if ctx.Err() != nil {
+			msg = fmt.Sprintf("no answer within %v", timeout)
+		}
+		return ex, &apiError{Method: method, Path: path, Message: msg}
+	}
+	defer resp.Body.Close()
+	ex.Status = resp.StatusCode
+	ex.Response, err = io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes))
+	if err != nil {
+		return ex, &apiError{Method: method, Path: path, Status: resp.StatusCode, Message: "reading the answer: " + err.Error()}
+	}
+	for _, s := range okStatuses {
+		if resp.StatusCode == s {
+			return ex, nil
+		}
+	}
+	e := &apiError{Method: method, Path: path, Status: resp.StatusCode}
+	var reply struct {
+		Error string `json:"error"`
+		Field string `json:"field"`
+	}
+	if json.Unmarshal(ex.Response, &reply) == nil && reply.Error != "" {
+		e.Message, e.Field = reply.Error, reply.Field
+	} else {
+		e.Message = strings.TrimSpace(string(ex.Response))
+	}
+	return ex, e
+}
+
+// vapidPublicKey fetches the key that subscriptions must be made with.
+func (c *apiClient) vapidPublicKey(ctx context.Context) (string, exchange, error) {
+	ex, err := c.do(ctx, apiTimeout, http.MethodGet, "/api/vapid-public-key", nil, http.StatusOK)
+	if err != nil {
+		return "", ex, err
+	}
+	var reply struct {
+		PublicKey string `json:"publicKey"`
+	}
+	if err := json.Unmarshal(ex.Response, &reply); err != nil || reply.PublicKey == "" {
+		return "", ex, &apiError{Method: ex.Method, Path: ex.Path, Status: ex.Status, Message: `the answer has no "publicKey"`}
+	}
+	return reply.PublicKey, ex, nil
+}
+
+// saveSubscription stores (upserts) the subscription on the server and
+// reports whether it was new there.
+func (c *apiClient) saveSubscription(ctx context.Context, sub SubscriptionJSON) (bool, exchange, error) {
+	ex, err := c.do(ctx, apiTimeout, http.MethodPost, "/api/subscriptions", sub,
+		http.StatusOK, http.StatusCreated)
+	if err != nil {
+		return false, ex, err
+	}
+	return ex.Status == http.StatusCreated, ex, nil
+}
+
+// deleteSubscription forgets the endpoint on the server; an endpoint it
+// never knew is not an error.
+func (c *apiClient) deleteSubscription(ctx context.Context, endpoint string) (exchange, error) {
+	body := struct {
+		Endpoint string `json:"endpoint"`
+	}{endpoint}
+	return c.do(ctx, apiTimeout, http.MethodDelete, "/api/subscriptions", body,
+		http.StatusNoContent, http.StatusOK)
+}
+
+// testResult is the server's account of one test send.
+type testResult struct {
+	Outcome  string `json:"outcome"`
+	Status   int    `json:"status"`
+	Attempts int    `json:"attempts"`
+	Pruned   bool   `json:"pruned"`
+	Error    string `json:"error,omitempty"`
+}
+
+// sendTest asks the server to push n to this browser's endpoint. The
+// server's outcome is returned whenever it sent one, also when the push
+// service refused the message.
+func (c *apiClient) sendTest(ctx context.Context, endpoint string, n payload.Notification) (testResult, exchange, error) {
+	body := struct {
+		Endpoint     string               `json:"endpoint"`
+		Notification payload.Notification `json:"notification"`
+	}{endpoint, n}
+	ex, err := c.do(ctx, apiTestTimeout, http.MethodPost, "/api/subscriptions/test", body, http.StatusOK)
+	var res testResult
+	if ex.Status != 0 && json.Unmarshal(ex.Response, &res) == nil && res.Outcome != "" {
+		if res.Outcome != "sent" {
+			msg := fmt.Sprintf("the push was not delivered: outcome %q", res.Outcome)
+			if res.Status != 0 {
+				msg += fmt.Sprintf(", push service status %d", res.Status)
+			}
+			if res.Error != "" {
+				msg += ": " + res.Error
+			}
+			if res.Pruned {
+				msg += " (the server deleted this subscription: enable notifications again)"
+			}
+			return res, ex, &apiError{Method: ex.Method, Path: ex.Path, Status: ex.Status, Message: msg}
+		}
+		return res, ex, nil
+	}
+	if err == nil {
+		err = &apiError{Method: ex.Method, Path: ex.Path, Status: ex.Status, Message: `the answer has no "outcome"`}
+	}
+	return res, ex, err
+}

@@ -1,0 +1,58 @@
+// Package app is the kit's web page: a go-app progressive web app that
+// subscribes the browser to Web Push and shows every step of the flow.
+//
+// The same package is compiled twice. In app.wasm it runs the page in the
+// browser, calling the Push API through the wrapper in pushapi_wasm.go. In
+// the server binary it only declares the routes and the goapp.Handler that
+// serves the page, its manifest and its service worker; there the Push API
+// functions return ErrUnsupported.
+package app
+
+import (
+	goapp "github.com/maxence-charriere/go-app/v10/pkg/app"
+
+	"pushstart/sw"
+)
+
+// Paths of the icons in web/, used by the manifest, the page and the test
+// notification.
+const (
+	iconPath         = "/web/icon-192.png"
+	iconLargePath    = "/web/icon-512.png"
+	iconMaskablePath = "/web/icon-maskable-512.png"
+	iconSVGPath      = "/web/icon.svg"
+	badgePath        = "/web/badge-96.png"
+)
+
+// Register declares the page's routes. Call it before
+// goapp.RunWhenOnBrowser on both targets: the browser renders the routes, the
+// server answers only for routed paths.
+func Register() {
+	goapp.Route("/", func() goapp.Composer { return newHome() })
+}
+
+// Handler returns the settings of the page's goapp.Handler: names, icons,
+// colours, the stylesheet and the service worker template. The caller adds
+// Version, WasmContentLength and Env, and serves it.
+func Handler() *goapp.Handler {
+	return &goapp.Handler{
+		Name:        "pushstart: Web Push starter kit",
+		ShortName:   "pushstart",
+		Title:       "pushstart: Web Push starter kit",
+		Description: "Subscribe this browser to Web Push notifications and watch every step: permission, VAPID key, subscription, and the push itself.",
+		Lang:        "en",
+		Icon: goapp.Icon{
+			Default:  iconPath,
+			Large:    iconLargePath,
+			Maskable: iconMaskablePath,
+			SVG:      iconSVGPath,
+		},
+		Image:                 iconLargePath,
+		Styles:                []string{"/web/app.css"},
+		CacheableResources:    []string{iconSVGPath, badgePath},
+		LoadingLabel:          "Loading pushstart… {progress}%",
+		ServiceWorkerTemplate: sw.Template,
+		ThemeColor:            "#1d4ed8",
+		BackgroundColor:       "#f8fafc",
+	}
+}

@@ -1,0 +1,282 @@
+package app
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Timeouts of the Push API calls, so that no step can leave the page waiting
+// forever. A push service that never answers is a real case: Chromium with no
+// network keeps subscribe() pending while it retries its check-in.
+const (
+	readyTimeout      = 30 * time.Second
+	subscribeTimeout  = 60 * time.Second
+	permissionTimeout = 3 * time.Minute
+	callTimeout       = 15 * time.Second
+)
+
+// ErrorKind says which part of the Web Push chain failed. Every *PushError
+// has one, and errors.Is(err, ErrPermissionDenied) and the like match it.
+type ErrorKind string
+
+// The kinds of Push API failure the page tells apart.
+const (
+	// ErrUnsupported: the browser lacks the service worker, Push or
+	// Notification API.
+	ErrUnsupported ErrorKind = "unsupported"
+	// ErrInsecureContext: the page is not served over HTTPS or from
+	// localhost, so the browser hides the APIs push needs.
+	ErrInsecureContext ErrorKind = "insecure context"
+	// ErrNeedsHomeScreen: iOS or iPadOS Safari offers push only to a web app
+	// added to the home screen and opened from there.
+	ErrNeedsHomeScreen ErrorKind = "needs home screen"
+	// ErrPermissionDenied: the user (or a browser policy) blocked
+	// notifications for this site.
+	ErrPermissionDenied ErrorKind = "permission denied"
+	// ErrPermissionDismissed: the permission prompt was closed, ignored or
+	// suppressed without an answer.
+	ErrPermissionDismissed ErrorKind = "permission dismissed"
+	// ErrNoServiceWorker: no active service worker controls the page in time.
+	ErrNoServiceWorker ErrorKind = "no service worker"
+	// ErrPushService: the browser's push service refused or did not answer.
+	ErrPushService ErrorKind = "push service"
+	// ErrInvalidKey: the VAPID public key is not a base64url P-256 point.
+	ErrInvalidKey ErrorKind = "invalid key"
+)
+
+// Error makes a kind usable as the target of errors.Is.
+func (k ErrorKind) Error() string { return string(k) }
+
+// PushError is a failed Push API step, with what the browser said.
+type PushError struct {
+	Kind ErrorKind
+	// Op is the step that failed, as a reader would name it, for example
+	// "pushManager.subscribe".
+	Op string
+	// Name and Message are the browser's DOMException (or Error) name and
+	// message; both are empty when the failure was detected by the page.
+	Name    string
+	Message string
+	// Hint tells the user what to do about it; may be empty.
+	Hint string
+}
+
+func (e *PushError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Op)
+	b.WriteString(" failed")
+	if e.Name != "" || e.Message != "" {
+		b.WriteString(": ")
+		if e.Name != "" {
+			b.WriteString(e.Name)
+			if e.Message != "" {
+				b.WriteString(": ")
+			}
+		}
+		b.WriteString(e.Message)
+	}
+	if e.Hint != "" {
+		b.WriteString(". ")
+		b.WriteString(e.Hint)
+	}
+	return b.String()
+}
+
+// Is reports whether target is this error's kind.
+func (e *PushError) Is(target error) bool {
+	k, ok := target.(ErrorKind)
+	return ok && k == e.Kind
+}
+
+// PermissionState is the value of Notification.permission.
+type PermissionState string
+
+// The values of Notification.permission, plus one for a browser without the
+// Notification API.
+const (
+	PermissionDefault     PermissionState = "default"
+	PermissionGranted     PermissionState = "granted"
+	PermissionDenied      PermissionState = "denied"
+	PermissionUnsupported PermissionState = "unsupported"
+)
+
+// permissionError is the error for the answer to a permission request: nil
+// for "granted".
+func permissionError(p PermissionState) error {
+	const op = "Notification.requestPermission"
+	switch p {
+	case PermissionGranted:
+		return nil
+	case PermissionDenied:
+		return &PushError{Kind: ErrPermissionDenied, Op: op, Message: "notifications are blocked for this site",
+			Hint: "The browser will not ask again; allow notifications in the site settings (see Status), then reload"}
+	case PermissionUnsupported:
+		return &PushError{Kind: ErrUnsupported, Op: op, Message: "this browser has no Notification API"}
+	default:
+		return &PushError{Kind: ErrPermissionDismissed, Op: op,
+			Message: "the prompt was closed without an answer, or the browser did not show it",
+			Hint:    "Click Enable notifications to ask again; some browsers hide the prompt after it was dismissed several times (look for a bell or crossed-out icon in the address bar)"}
+	}
+}
+
+// Features is what the browser offers for Web Push, as Support finds it.
+type Features struct {
+	Browser       bool // false outside a browser (the native build)
+	SecureContext bool // window.isSecureContext
+	ServiceWorker bool // "serviceWorker" in navigator
+	PushManager   bool // "PushManager" in window
+	Notification  bool // "Notification" in window
+	AppleMobile   bool // iPhone, iPad or iPod (iPadOS reports itself as a Mac with touch)
+	Standalone    bool // opened as an installed web app (display-mode: standalone)
+	UserAgent     string
+}
+
+// Missing lists the APIs the browser lacks, by their JavaScript names.
+func (f Features) Missing() []string {
+	var m []string
+	if !f.ServiceWorker {
+		m = append(m, "navigator.serviceWorker")
+	}
+	if !f.PushManager {
+		m = append(m, "PushManager")
+	}
+	if !f.Notification {
+		m = append(m, "Notification")
+	}
+	return m
+}
+
+// Err returns nil when push can work here, else a *PushError saying why not
+// and what to do.
+func (f Features) Err() error {
+	if !f.Browser {
+		return &PushError{Kind: ErrUnsupported, Op: "support check", Message: "the Push API is unsupported outside the browser"}
+	}
+	if !f.SecureContext {
+		return &PushError{Kind: ErrInsecureContext, Op: "support check",
+			Message: "this page is not a secure context, so the browser hides the service worker and Push APIs",
+			Hint:    "Open it over https://, or at http://localhost or http://127.0.0.1 while developing"}
+	}
+	missing := f.Missing()
+	if len(missing) == 0 {
+		return nil
+	}
+	if f.AppleMobile && !f.Standalone {
+		return &PushError{Kind: ErrNeedsHomeScreen, Op: "support check",
+			Message: "on iPhone and iPad, Safari offers push notifications only to web apps added to the home screen",
+			Hint:    "In Safari tap Share > Add to Home Screen, then open it from there (iOS/iPadOS 16.4 or later)"}
+	}
+	hint := "Use a current version of Chrome, Edge, Firefox or Safari"
+	if f.AppleMobile {
+		hint = "Push needs iOS/iPadOS 16.4 or later; update the system, then open the app from the home screen again"
+	}
+	return &PushError{Kind: ErrUnsupported, Op: "support check",
+		Message: "this browser lacks " + strings.Join(missing, ", "), Hint: hint}
+}
+
+// isAppleMobile reports whether a user agent is iOS or iPadOS. iPadOS Safari
+// claims to be a Mac, so a Mac with a touch screen counts too.
+func isAppleMobile(ua string, maxTouchPoints int) bool {
+	if strings.Contains(ua, "iPhone") || strings.Contains(ua, "iPad") || strings.Contains(ua, "iPod") {
+		return true
+	}
+	return strings.Contains(ua, "Macintosh") && maxTouchPoints > 1
+}
+
+// WorkerInfo describes the active service worker that receives the pushes.
+type WorkerInfo struct {
+	Scope     string
+	ScriptURL string
+	State     string
+}
+
+// SubscriptionKeys are the subscription's public key and auth secret.
+type SubscriptionKeys struct {
+	P256dh string `json:"p256dh"`
+	Auth   string `json:"auth"`
+}
+
+// SubscriptionJSON is PushSubscription.toJSON(): what the kit server stores
+// and what the sender needs to encrypt a message for this browser.
+type SubscriptionJSON struct {
+	Endpoint       string           `json:"endpoint"`
+	ExpirationTime *int64           `json:"expirationTime"`
+	Keys           SubscriptionKeys `json:"keys"`
+}
+
+// Pretty is the JSON indented for people to read.
+func (s SubscriptionJSON) Pretty() string {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
+}
+
+// decodeKey decodes a VAPID public key given as base64url (with or without
+// padding, as Firefox and Go differ) and checks that it is an uncompressed
+// P-256 point, the only form pushManager.subscribe accepts.
+func decodeKey(key string) ([]byte, error) {
+	s := strings.TrimRight(strings.TrimSpace(key), "=")
+	if s == "" {
+		return nil, &PushError{Kind: ErrInvalidKey, Op: "decoding the VAPID public key", Message: "the key is empty"}
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, &PushError{Kind: ErrInvalidKey, Op: "decoding the VAPID public key",
+			Message: "not base64url: " + err.Error()}
+	}
+	if len(b) != 65 || b[0] != 0x04 {
+		return nil, &PushError{Kind: ErrInvalidKey, Op: "decoding the VAPID public key",
+			Message: fmt.Sprintf("got %d bytes, want the 65-byte uncompressed P-256 point starting with 0x04", len(b))}
+	}
+	return b, nil
+}
+
+// encodeKey is the base64url form, without padding, that the server uses.
+func encodeKey(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// sameKey reports whether two base64url keys name the same bytes, whatever
+// their padding. Keys that do not decode are never the same.
+func sameKey(a, b string) bool {
+	x, err := decodeKey(a)
+	if err != nil {
+		return false
+	}
+	y, err := decodeKey(b)
+	if err != nil {
+		return false
+	}
+	return bytes.Equal(x, y)
+}
+
+// pushServiceError turns a rejection of pushManager.subscribe into a
+// *PushError whose hint matches what the browser meant.
+func pushServiceError(name, message string) error {
+	e := &PushError{Kind: ErrPushService, Op: "pushManager.subscribe", Name: name, Message: message}
+	switch name {
+	case "NotAllowedError":
+		e.Kind = ErrPermissionDenied
+		e.Hint = "Notifications are blocked for this site"
+	case "InvalidAccessError", "InvalidCharacterError":
+		e.Kind = ErrInvalidKey
+		e.Hint = "The server's VAPID public key was refused by the browser"
+	case "InvalidStateError":
+		e.Hint = "A subscription made with another VAPID key exists; disable notifications, then enable them again"
+	case "AbortError":
+		e.Hint = "The browser's push service refused the subscription or could not be reached (offline, blocked, or a private window)"
+	}
+	return e
+}
+
+// asPushError returns err as a *PushError if it is one.
+func asPushError(err error) (*PushError, bool) {
+	var pe *PushError
+	ok := errors.As(err, &pe)
+	return pe, ok
+}

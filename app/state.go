@@ -1,0 +1,154 @@
+package app
+
+import (
+	"errors"
+	"strings"
+	"time"
+)
+
+// pageState is where the user stands, as the home page shows it. It is
+// changed only on the UI goroutine (inside ctx.Dispatch).
+type pageState struct {
+	Checked    bool     // the load-time check has finished
+	Features   Features // what the browser offers
+	SupportErr error    // why push cannot work here; nil when it can
+	Permission PermissionState
+	Subscribed bool             // the browser has a push subscription
+	Saved      bool             // the server confirmed it stores that subscription
+	Sub        SubscriptionJSON // the subscription, when Subscribed
+	Busy       string           // the action under way, "" when idle
+}
+
+func (s pageState) supported() bool { return s.Checked && s.SupportErr == nil }
+
+// canEnable: push works here, nothing is running, no subscription exists,
+// and the user has not blocked notifications (the browser would not ask).
+func (s pageState) canEnable() bool {
+	return s.supported() && s.Busy == "" && !s.Subscribed && s.Permission != PermissionDenied
+}
+
+func (s pageState) canDisable() bool { return s.supported() && s.Busy == "" && s.Subscribed }
+
+func (s pageState) canSendTest() bool {
+	return s.supported() && s.Busy == "" && s.Subscribed && s.Permission == PermissionGranted
+}
+
+// supportText is the "Push support" status line.
+func (s pageState) supportText() string {
+	switch {
+	case !s.Checked && !s.Features.Browser:
+		return "Push support: checking…"
+	case s.SupportErr == nil:
+		return "Push support: available"
+	}
+	var pe *PushError
+	if errors.As(s.SupportErr, &pe) {
+		switch pe.Kind {
+		case ErrInsecureContext:
+			return "Push support: unavailable, not a secure context"
+		case ErrNeedsHomeScreen:
+			return "Push support: unavailable until added to the home screen"
+		}
+	}
+	if m := s.Features.Missing(); len(m) > 0 && s.Features.Browser {
+		return "Push support: unavailable, missing " + strings.Join(m, ", ")
+	}
+	return "Push support: unavailable"
+}
+
+// permissionText is the "Permission" status line; test suites look for
+// "Permission: granted" and the like.
+func (s pageState) permissionText() string {
+	if !s.Checked && s.Permission == "" {
+		return "Permission: checking…"
+	}
+	if s.Permission == "" {
+		return "Permission: unknown"
+	}
+	return "Permission: " + string(s.Permission)
+}
+
+// subscriptionText is exactly "Subscribed" or "Not subscribed" once known.
+func (s pageState) subscriptionText() string {
+	switch {
+	case !s.Checked:
+		return "Checking subscription…"
+	case s.Subscribed:
+		return "Subscribed"
+	default:
+		return "Not subscribed"
+	}
+}
+
+// serverText says whether the server holds the subscription.
+func (s pageState) serverText() string {
+	switch {
+	case !s.Subscribed:
+		return "Server: no subscription to store"
+	case s.Saved:
+		return "Server: stores this subscription"
+	default:
+		return "Server: not confirmed yet"
+	}
+}
+
+// browserFamily names the browser for the permission instructions.
+func browserFamily(ua string) string {
+	switch {
+	case strings.Contains(ua, "Edg/") || strings.Contains(ua, "EdgA/") || strings.Contains(ua, "EdgiOS/"):
+		return "edge"
+	case strings.Contains(ua, "Firefox/") || strings.Contains(ua, "FxiOS/"):
+		return "firefox"
+	case strings.Contains(ua, "iPhone") || strings.Contains(ua, "iPad") || strings.Contains(ua, "iPod"):
+		return "safari" // every iOS browser is Safari's engine and settings
+	case strings.Contains(ua, "Chrome/") || strings.Contains(ua, "Chromium/"):
+		return "chrome"
+	case strings.Contains(ua, "Safari/"):
+		return "safari"
+	default:
+		return ""
+	}
+}
+
+// reenableStep is how one browser lets the user allow notifications again.
+type reenableStep struct {
+	Family  string
+	Browser string
+	How     string
+}
+
+// reenableSteps lists every browser's way back from "denied", the user's own
+// browser first.
+func reenableSteps(ua string) []reenableStep {
+	all := []reenableStep{
+		{"chrome", "Chrome / Chromium", "click the lock (site information) icon left of the address > Site settings > Notifications: Allow, then reload this page."},
+		{"edge", "Edge", "click the lock icon left of the address > Permissions for this site > Notifications: Allow, then reload this page."},
+		{"firefox", "Firefox", "click the lock icon left of the address > Connection secure / Permissions > Send Notifications: remove the \"Blocked\" entry, then reload this page and enable again."},
+		{"safari", "Safari", "on a Mac: Safari > Settings > Websites > Notifications, set this site to Allow. On iPhone/iPad (home screen app): Settings > Notifications > this app > Allow Notifications."},
+	}
+	fam := browserFamily(ua)
+	for i, st := range all {
+		if st.Family == fam && i > 0 {
+			all[0], all[i] = all[i], all[0]
+			break
+		}
+	}
+	return all
+}
+
+// flowLevel marks a flow entry as progress, success or failure.
+type flowLevel string
+
+const (
+	flowInfo  flowLevel = "info"
+	flowOK    flowLevel = "ok"
+	flowError flowLevel = "error"
+)
+
+// flowEntry is one step of the flow log, with the real data it saw.
+type flowEntry struct {
+	At     time.Time
+	Level  flowLevel
+	Title  string
+	Detail string // preformatted: JSON, request and answer, error text
+}

@@ -1,0 +1,226 @@
+import {
+  test as base,
+  expect,
+  chromium,
+  firefox,
+  type APIRequestContext,
+  type BrowserContext,
+  type Page,
+  type TestInfo,
+} from '@playwright/test';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { browsers, chromiumBaseArgs, fetchBrowserConfig, startKit as spawnKit } from './lib/kit.mjs';
+import { KitAPI, LocalPush, type BrowserConfig } from './lib/api';
+import { HomePage } from './pages/home';
+
+export { expect };
+export type { BrowserConfig };
+
+/** A running kit server: its URL, admin token, API and local push service. */
+export type Kit = {
+  url: string;
+  adminToken: string;
+  browserConfig: BrowserConfig;
+  api: KitAPI;
+  push: LocalPush;
+};
+
+/** A kit this test started (see the startKit fixture); it can be stopped. */
+export type OwnKit = Kit & {
+  port: number;
+  dataDir: string;
+  stop(): Promise<void>;
+  output(): string;
+};
+
+/** The notification permission a profile starts with. */
+export type Permission = 'default' | 'granted' | 'denied';
+
+/** One independent browser profile with the kit's page open. */
+export type Profile = {
+  browserName: 'chromium' | 'firefox';
+  context: BrowserContext;
+  page: Page;
+  home: HomePage;
+  kit: Kit;
+  close(): Promise<void>;
+};
+
+export type ProfileOptions = {
+  /** The kit whose page is opened and whose local push service the browser uses; the shared one by default. */
+  kit?: Kit;
+  /** 'granted' by default. */
+  permission?: Permission;
+  /** Opens the page (default true). */
+  open?: boolean;
+};
+
+type WorkerFixtures = {
+  sharedKitInfo: { url: string; adminToken: string; browserConfig: BrowserConfig };
+};
+
+type TestFixtures = {
+  /** The kit started by the config's webServer, shared by all tests. */
+  kit: Kit;
+  /** Starts a fresh browser profile (stopped after the test). */
+  openProfile: (opts?: ProfileOptions) => Promise<Profile>;
+  /** A profile on the shared kit with notifications granted and the page open. */
+  profile: Profile;
+  /** The home page of `profile`. */
+  home: HomePage;
+  /** Starts a kit of the test's own (stopped after the test). */
+  startKit: (opts?: { port?: number; dataDir?: string; env?: Record<string, string> }) => Promise<OwnKit>;
+};
+
+const headless = !process.env.E2E_HEADED;
+
+function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Collects console output of a context's pages, attached to the report when a test fails. */
+function recordConsole(context: BrowserContext, label: string, log: string[]) {
+  const watch = (page: Page) => {
+    page.on('console', (m) => log.push(`[${label} ${m.type()}] ${m.text()}`));
+    page.on('pageerror', (e) => log.push(`[${label} pageerror] ${e.message}`));
+  };
+  context.pages().forEach(watch);
+  context.on('page', watch);
+}
+
+async function launchProfile(
+  browserName: 'chromium' | 'firefox',
+  kit: Kit,
+  permission: Permission,
+  log: string[],
+  label: string,
+): Promise<Omit<Profile, 'home' | 'kit'>> {
+  const cfg = kit.browserConfig;
+  if (browserName === 'chromium') {
+    // A persistent context: Chromium refuses the Push API in incognito
+    // contexts, which is what browser.newContext() makes.
+    const userDataDir = tempDir('pushstart-chromium-');
+    const context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: browsers.chromium.executablePath,
+      headless,
+      args: [...chromiumBaseArgs(), ...cfg.chromiumArgs],
+    });
+    recordConsole(context, label, log);
+    const page = context.pages()[0] ?? (await context.newPage());
+    if (permission === 'granted') {
+      await context.grantPermissions(['notifications'], { origin: kit.url });
+    } else if (permission === 'denied') {
+      // What "Block" in the site's settings does.
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Browser.setPermission', {
+        permission: { name: 'notifications' },
+        setting: 'denied',
+        origin: kit.url,
+      });
+      await cdp.detach();
+    }
+    return {
+      browserName,
+      context,
+      page,
+      close: async () => {
+        await context.close().catch(() => {});
+        fs.rmSync(userDataDir, { recursive: true, force: true });
+      },
+    };
+  }
+  // Firefox: a browser of its own for each profile (its own temporary
+  // profile directory, its own connection to the push service).
+  const browser = await firefox.launch({
+    channel: 'moz-firefox',
+    executablePath: browsers.firefox.executablePath,
+    headless,
+    firefoxUserPrefs: {
+      ...cfg.firefoxPrefs,
+      // "Block new requests asking to allow notifications": Playwright can
+      // grant a permission in Firefox but not deny one.
+      ...(permission === 'denied' ? { 'permissions.default.desktop-notification': 2 } : {}),
+    },
+  });
+  const context = await browser.newContext();
+  recordConsole(context, label, log);
+  if (permission === 'granted') await context.grantPermissions(['notifications'], { origin: kit.url });
+  const page = await context.newPage();
+  return {
+    browserName,
+    context,
+    page,
+    close: async () => {
+      await browser.close().catch(() => {});
+    },
+  };
+}
+
+function makeKit(request: APIRequestContext, info: { url: string; adminToken: string; browserConfig: BrowserConfig }): Kit {
+  return {
+    ...info,
+    api: new KitAPI(request, info.url, info.adminToken),
+    push: new LocalPush(request, info.browserConfig.url),
+  };
+}
+
+async function attachLog(testInfo: TestInfo, name: string, text: string) {
+  if (text && testInfo.status !== testInfo.expectedStatus) {
+    await testInfo.attach(name, { body: text, contentType: 'text/plain' });
+  }
+}
+
+export const test = base.extend<TestFixtures, WorkerFixtures>({
+  sharedKitInfo: [
+    async ({}, use) => {
+      const url = process.env.E2E_BASE_URL!;
+      await use({ url, adminToken: process.env.E2E_ADMIN_TOKEN!, browserConfig: await fetchBrowserConfig(url) });
+    },
+    { scope: 'worker' },
+  ],
+
+  kit: async ({ sharedKitInfo, request }, use) => {
+    await use(makeKit(request, sharedKitInfo));
+  },
+
+  openProfile: async ({ kit, browserName }, use, testInfo) => {
+    const opened: Profile[] = [];
+    const log: string[] = [];
+    await use(async (opts = {}) => {
+      const k = opts.kit ?? kit;
+      const label = `${browserName}#${opened.length + 1}`;
+      const p = await launchProfile(browserName as 'chromium' | 'firefox', k, opts.permission ?? 'granted', log, label);
+      const profile: Profile = { ...p, kit: k, home: new HomePage(p.page, k.url) };
+      opened.push(profile);
+      if (opts.open ?? true) await profile.home.goto();
+      return profile;
+    });
+    await attachLog(testInfo, 'browser-console.txt', log.join('\n'));
+    await Promise.all(opened.map((p) => p.close()));
+  },
+
+  profile: async ({ openProfile }, use) => {
+    await use(await openProfile());
+  },
+
+  home: async ({ profile }, use) => {
+    await use(profile.home);
+  },
+
+  startKit: async ({ request }, use, testInfo) => {
+    const started: Array<Awaited<ReturnType<typeof spawnKit>>> = [];
+    const dirs = new Set<string>();
+    await use(async (opts = {}) => {
+      const k = await spawnKit({ ...opts, env: { LOG_LEVEL: 'warn', ...opts.env } });
+      started.push(k);
+      dirs.add(k.dataDir);
+      const info = { url: k.url, adminToken: k.adminToken, browserConfig: await fetchBrowserConfig(k.url) };
+      return { ...makeKit(request, info), port: k.port, dataDir: k.dataDir, stop: () => k.stop(), output: k.output };
+    });
+    await attachLog(testInfo, 'own-kit-output.txt', started.map((k) => k.output()).join('\n---\n'));
+    await Promise.all(started.map((k) => k.stop()));
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  },
+});

@@ -1,0 +1,155 @@
+import { expect, type APIRequestContext } from '@playwright/test';
+import type { SubscriptionJSON } from '../pages/home';
+
+/** The local push service's browser settings, from GET /api/local-push. */
+export type BrowserConfig = {
+  chromiumArgs: string[];
+  firefoxPrefs: Record<string, string | number | boolean>;
+  url: string;
+};
+
+/** One entry of the local push service's event feed. */
+export type PushEvent = {
+  seq: number;
+  time: string;
+  type: 'register' | 'unregister' | 'push' | 'deliver' | 'ack' | 'nack' | 'reject' | 'fault' | 'connect' | 'disconnect';
+  browser?: 'firefox' | 'chromium';
+  endpoint?: string;
+  status?: number;
+  headers?: Record<string, string>;
+  bodySize?: number;
+  detail?: string;
+};
+
+/** A notification as the kit's payload contract has it (payload.Notification). */
+export type Notification = {
+  title: string;
+  body?: string;
+  icon?: string;
+  badge?: string;
+  image?: string;
+  tag?: string;
+  renotify?: boolean;
+  requireInteraction?: boolean;
+  silent?: boolean;
+  lang?: string;
+  dir?: string;
+  timestamp?: number;
+  actions?: Array<{ action: string; title: string; icon?: string }>;
+  data?: unknown;
+};
+
+export type SendResult = {
+  outcome: 'sent' | 'gone' | 'failed' | 'rejected' | 'unauthorized';
+  status: number;
+  attempts: number;
+  pruned: boolean;
+  error?: string;
+};
+
+export type Summary = { total: number; sent: number; failed: number; pruned: number };
+
+/**
+ * The kit's HTTP API, called the way a script or an admin would: no Origin
+ * or Sec-Fetch-Site header, so cross-origin protection lets it through.
+ */
+export class KitAPI {
+  constructor(
+    readonly request: APIRequestContext,
+    readonly url: string,
+    readonly adminToken: string,
+  ) {}
+
+  /** POST /api/subscriptions/test; returns the HTTP status and the reply. */
+  async testSend(endpoint: string, notification: Notification): Promise<{ status: number; body: SendResult & { error?: string } }> {
+    const r = await this.request.post(`${this.url}/api/subscriptions/test`, { data: { endpoint, notification } });
+    return { status: r.status(), body: await r.json().catch(() => ({}) as any) };
+  }
+
+  /** POST /api/notifications with the admin token; expects 200 and returns the counts. */
+  async broadcast(notification: Notification, extra: { ttl?: number; urgency?: string; topic?: string } = {}): Promise<Summary> {
+    const r = await this.request.post(`${this.url}/api/notifications`, {
+      headers: { Authorization: `Bearer ${this.adminToken}` },
+      data: { notification, ttl: 60, ...extra },
+    });
+    expect(r.status(), `broadcast answered ${await r.text()}`).toBe(200);
+    return r.json();
+  }
+
+  /** POST /api/subscriptions, as the page would. */
+  async subscribe(sub: SubscriptionJSON): Promise<{ status: number; body: any }> {
+    const r = await this.request.post(`${this.url}/api/subscriptions`, { data: sub });
+    return { status: r.status(), body: await r.json().catch(() => ({})) };
+  }
+
+  /** DELETE /api/subscriptions. */
+  async unsubscribe(endpoint: string): Promise<number> {
+    const r = await this.request.delete(`${this.url}/api/subscriptions`, { data: { endpoint } });
+    return r.status();
+  }
+
+  /** GET /api/vapid-public-key. */
+  async vapidPublicKey(): Promise<string> {
+    const r = await this.request.get(`${this.url}/api/vapid-public-key`);
+    expect(r.status()).toBe(200);
+    return (await r.json()).publicKey;
+  }
+
+  /** GET /api/local-push. */
+  async browserConfig(): Promise<BrowserConfig> {
+    const r = await this.request.get(`${this.url}/api/local-push`);
+    expect(r.status(), 'GET /api/local-push').toBe(200);
+    return r.json();
+  }
+
+  /**
+   * Whether the server knows endpoint. The API has no read route, so this
+   * asks for a test send: 404 means no row. Only for endpoints whose push
+   * would be harmless (it shows a notification when the row exists).
+   */
+  async knows(endpoint: string, notification: Notification = { title: 'probe' }): Promise<boolean> {
+    const { status } = await this.testSend(endpoint, notification);
+    return status !== 404;
+  }
+}
+
+/** The local push service's test API: fault injection and the event feed. */
+export class LocalPush {
+  constructor(
+    readonly request: APIRequestContext,
+    readonly url: string,
+  ) {}
+
+  /** Makes the next count push requests to endpoint answer kind. */
+  async fault(endpoint: string, kind: '410' | '429' | '500' | 'hang', count: number, retryAfter?: number) {
+    const r = await this.request.post(`${this.url}/faults`, {
+      data: { endpoint, kind, count, ...(retryAfter !== undefined ? { retryAfter } : {}) },
+    });
+    expect(r.status(), `POST /faults answered ${await r.text()}`).toBe(204);
+  }
+
+  /** The events after seq (all of them by default). */
+  async events(since = 0): Promise<PushEvent[]> {
+    const r = await this.request.get(`${this.url}/events?since=${since}`);
+    expect(r.status()).toBe(200);
+    return (await r.json()).events ?? [];
+  }
+
+  /** The sequence number of the newest event, to look only at what follows. */
+  async lastSeq(): Promise<number> {
+    const ev = await this.events();
+    return ev.length ? ev[ev.length - 1].seq : 0;
+  }
+
+  /** The events after since that concern endpoint, optionally of the given types. */
+  async eventsFor(endpoint: string, since = 0, ...types: PushEvent['type'][]): Promise<PushEvent[]> {
+    return (await this.events(since)).filter(
+      (e) => e.endpoint === endpoint && (types.length === 0 || types.includes(e.type)),
+    );
+  }
+
+  /** Types of the events after since for endpoint, in order (for expect.poll). */
+  async typesFor(endpoint: string, since = 0): Promise<string[]> {
+    return (await this.eventsFor(endpoint, since)).map((e) => (e.status ? `${e.type}:${e.status}` : e.type));
+  }
+}

@@ -1,0 +1,103 @@
+import { defineConfig, type PlaywrightTestConfig } from '@playwright/test';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  browsers,
+  freePortSync,
+  kitBinary,
+  missingBrowsersMessage,
+  missingKitMessage,
+  randomToken,
+  repoRoot,
+} from './lib/kit.mjs';
+
+// The browsers to run: both unless E2E_BROWSERS narrows it (e.g. "chromium").
+const selected = (process.env.E2E_BROWSERS || 'chromium,firefox')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean) as Array<keyof typeof browsers>;
+for (const name of selected) {
+  if (!(name in browsers)) throw new Error(`E2E_BROWSERS: unknown browser "${name}"; want chromium and/or firefox`);
+}
+
+// A missing browser or an unbuilt kit fails the whole run at once with one
+// message saying what to install, rather than failing every test alike or
+// skipping silently (a green run must mean both browsers really ran).
+const problem = [missingBrowsersMessage(selected), missingKitMessage()].filter(Boolean).join('\n\n');
+if (problem) {
+  throw new Error(`\n\n${problem}\n`);
+}
+
+// The config is evaluated again in every worker process. The port, token and
+// data directory are chosen once, in the runner, and reach the workers through
+// the environment they inherit.
+process.env.E2E_KIT_PORT ||= String(freePortSync());
+process.env.E2E_ADMIN_TOKEN ||= randomToken();
+process.env.E2E_DATA_DIR ||= fs.mkdtempSync(path.join(os.tmpdir(), 'pushstart-e2e-'));
+const baseURL = `http://127.0.0.1:${process.env.E2E_KIT_PORT}`;
+process.env.E2E_BASE_URL = baseURL;
+
+const projects: PlaywrightTestConfig['projects'] = selected.map((name) => ({
+  name,
+  use:
+    name === 'firefox'
+      ? {
+          browserName: 'firefox',
+          // Debian's Firefox ESR, driven over WebDriver BiDi.
+          channel: 'moz-firefox',
+          launchOptions: { executablePath: browsers.firefox.executablePath },
+        }
+      : {
+          browserName: 'chromium',
+          launchOptions: { executablePath: browsers.chromium.executablePath },
+        },
+}));
+
+export default defineConfig({
+  testDir: './tests',
+  forbidOnly: !!process.env.CI,
+  retries: process.env.CI ? 1 : 0,
+  // Two workers on this 2-core machine: one Chromium and one Firefox at a
+  // time, beside one kit server. Each test starts its own browser profile,
+  // which is most of its cost, so more workers only queue on the CPU and make
+  // the push timings (retries, Retry-After) flaky. Tests in one file run in
+  // order in one worker; the files are spread over the two workers.
+  workers: 2,
+  fullyParallel: false,
+  timeout: 60_000,
+  expect: { timeout: 15_000 },
+  reporter: [
+    ['list'],
+    ['html', { outputFolder: 'playwright-report', open: 'never' }],
+    ['./lib/report-location.mjs', { outputFolder: 'playwright-report' }],
+  ],
+  globalTeardown: './lib/global-teardown.mjs',
+  use: {
+    baseURL,
+    trace: 'on-first-retry',
+  },
+  projects,
+  webServer: {
+    // The kit in local mode: its own local push service on loopback ports
+    // of its choice, which the tests learn from GET /api/local-push.
+    command: `${JSON.stringify(kitBinary)} -push-service=local`,
+    cwd: repoRoot,
+    url: `${baseURL}/healthz`,
+    reuseExistingServer: false,
+    timeout: 30_000,
+    stdout: 'ignore',
+    stderr: 'pipe',
+    gracefulShutdown: { signal: 'SIGTERM', timeout: 5_000 },
+    env: {
+      ADDR: `127.0.0.1:${process.env.E2E_KIT_PORT}`,
+      DATA_DIR: process.env.E2E_DATA_DIR,
+      WEB_DIR: path.join(repoRoot, 'web'),
+      ADMIN_TOKEN: process.env.E2E_ADMIN_TOKEN,
+      PUSH_SERVICE: 'local',
+      LOCAL_PUSH_ADDR: '127.0.0.1:0',
+      LOCAL_PUSH_MCS_ADDR: '127.0.0.1:0',
+      LOG_LEVEL: process.env.E2E_LOG_LEVEL || 'warn',
+    },
+  },
+});

@@ -1,0 +1,31 @@
+import { test, expect } from '../fixtures';
+
+test('an expired subscription (410 from the push service) is pruned by the server', async ({ startKit, openProfile }) => {
+  // A kit of this test's own: the broadcast's counts are this test's alone.
+  const kit = await startKit();
+  const { home } = await openProfile({ kit });
+  let endpoint = '';
+
+  await test.step('enable', async () => {
+    endpoint = (await home.enable()).endpoint;
+  });
+
+  const since = await kit.push.lastSeq();
+
+  await test.step('the push service will answer 410 Gone for this subscription', async () => {
+    await kit.push.fault(endpoint, '410', 1);
+  });
+
+  await test.step('an admin broadcast prunes it', async () => {
+    const summary = await kit.api.broadcast({ title: 'to an expired subscription' });
+    expect(summary).toMatchObject({ total: 1, sent: 0, pruned: 1 });
+    expect(await kit.push.typesFor(endpoint, since)).toContain('push:410');
+  });
+
+  await test.step('the subscription is gone from the server, and nothing was shown', async () => {
+    expect((await kit.api.testSend(endpoint, { title: 'x' })).status).toBe(404);
+    expect((await kit.api.broadcast({ title: 'to nobody' })).total).toBe(0);
+    expect(await kit.push.eventsFor(endpoint, since, 'deliver')).toHaveLength(0);
+    expect(await home.notifications()).toHaveLength(0);
+  });
+});

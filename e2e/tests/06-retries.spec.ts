@@ -1,0 +1,37 @@
+import { test, expect } from '../fixtures';
+
+test('429 with Retry-After, then 500s: the server retries and the notification arrives once', async ({ home, kit }) => {
+  let endpoint = '';
+
+  await test.step('enable', async () => {
+    endpoint = (await home.enable()).endpoint;
+  });
+
+  const since = await kit.push.lastSeq();
+
+  await test.step('the push service will answer 429 (Retry-After: 1), then 500 twice', async () => {
+    await kit.push.fault(endpoint, '429', 1, 1);
+    await kit.push.fault(endpoint, '500', 2);
+  });
+
+  let started = 0;
+  await test.step('a test send succeeds on the fourth attempt', async () => {
+    started = Date.now();
+    const { status, body } = await kit.api.testSend(endpoint, { title: 'after retries', tag: 'retries' });
+    expect(status, JSON.stringify(body)).toBe(200);
+    expect(body).toMatchObject({ outcome: 'sent', status: 201, attempts: 4 });
+    // Retry-After: 1 was honoured before the second attempt.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+  });
+
+  await test.step('the push service saw 429, 500, 500, 201 and one delivery', async () => {
+    const pushes = (await kit.push.eventsFor(endpoint, since, 'push')).map((e) => e.status);
+    expect(pushes).toEqual([429, 500, 500, 201]);
+    await expect.poll(async () => (await kit.push.eventsFor(endpoint, since, 'deliver')).length).toBe(1);
+  });
+
+  await test.step('the browser shows the notification exactly once', async () => {
+    const [n] = await home.waitForNotifications(1);
+    expect(n.title).toBe('after retries');
+  });
+});

@@ -1,0 +1,203 @@
+// Package payload defines the JSON contract between the kit's sender and its
+// service worker: the body of every push message, before encryption.
+//
+// The fields map one to one onto the options of the browser's
+// ServiceWorkerRegistration.showNotification(title, options). The service
+// worker (sw/app-worker.js) reads exactly this shape; any field left empty is
+// left out of the JSON and so takes the browser's default.
+//
+// Two keys inside Data have a meaning to the worker when the notification is
+// clicked: "url", the same-origin page to focus or open (default "/"), and
+// "actionUrls", an object mapping an action's name to the same-origin page
+// that clicking that action opens. Everything else in Data is passed through
+// untouched and reaches notification.data exactly as sent.
+//
+// The package compiles for both targets: the sender marshals a Notification,
+// and the page builds one for "Send test notification".
+package payload
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// MaxPlaintext is the largest payload, in bytes of JSON, that fits one
+// aes128gcm record of 4096 bytes as webpush-go pads it (RFC 8291 and RFC 8188
+// overhead: 86-byte header, 16-byte tag, 1 delimiter byte).
+const MaxPlaintext = 3993
+
+// Notification is one push message as the service worker shows it.
+type Notification struct {
+	Title              string          `json:"title"`
+	Body               string          `json:"body,omitempty"`
+	Icon               string          `json:"icon,omitempty"`
+	Badge              string          `json:"badge,omitempty"`
+	Image              string          `json:"image,omitempty"`
+	Tag                string          `json:"tag,omitempty"`
+	Renotify           bool            `json:"renotify,omitempty"`
+	RequireInteraction bool            `json:"requireInteraction,omitempty"`
+	Silent             bool            `json:"silent,omitempty"`
+	Vibrate            []int           `json:"vibrate,omitempty"`
+	Lang               string          `json:"lang,omitempty"`
+	Dir                string          `json:"dir,omitempty"`
+	Timestamp          int64           `json:"timestamp,omitempty"`
+	Actions            []Action        `json:"actions,omitempty"`
+	Data               json.RawMessage `json:"data,omitempty"`
+}
+
+// Action is one button of a notification, as in the Notification API.
+type Action struct {
+	Action string `json:"action"`
+	Title  string `json:"title"`
+	Icon   string `json:"icon,omitempty"`
+}
+
+// FieldError is a validation failure that names the offending JSON field.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+
+// Limits on single fields; the whole message is bounded by MaxPlaintext.
+const (
+	maxTitle   = 256
+	maxText    = 1024
+	maxURL     = 2048
+	maxActions = 4
+	maxVibrate = 32
+)
+
+// Validate checks every field and returns a *FieldError naming the first bad
+// one, with prefix joined in front of the field's name (for example
+// "notification.title").
+func (n *Notification) Validate(prefix string) error {
+	field := func(name string) string {
+		if prefix == "" {
+			return name
+		}
+		return prefix + "." + name
+	}
+	bad := func(name, format string, args ...any) error {
+		return &FieldError{Field: field(name), Message: fmt.Sprintf(format, args...)}
+	}
+	if strings.TrimSpace(n.Title) == "" {
+		return bad("title", "is required")
+	}
+	if len(n.Title) > maxTitle {
+		return bad("title", "is longer than %d bytes", maxTitle)
+	}
+	if len(n.Body) > maxText {
+		return bad("body", "is longer than %d bytes", maxText)
+	}
+	for name, v := range map[string]string{"icon": n.Icon, "badge": n.Badge, "image": n.Image} {
+		if len(v) > maxURL {
+			return bad(name, "is longer than %d bytes", maxURL)
+		}
+	}
+	if len(n.Tag) > maxTitle {
+		return bad("tag", "is longer than %d bytes", maxTitle)
+	}
+	if n.Renotify && n.Tag == "" {
+		return bad("renotify", "needs a tag")
+	}
+	switch n.Dir {
+	case "", "auto", "ltr", "rtl":
+	default:
+		return bad("dir", "must be auto, ltr or rtl")
+	}
+	if len(n.Lang) > 35 {
+		return bad("lang", "is not a language tag")
+	}
+	if len(n.Vibrate) > maxVibrate {
+		return bad("vibrate", "has more than %d entries", maxVibrate)
+	}
+	for _, v := range n.Vibrate {
+		if v < 0 || v > 10000 {
+			return bad("vibrate", "entries must be between 0 and 10000 ms")
+		}
+	}
+	if n.Timestamp < 0 {
+		return bad("timestamp", "must be milliseconds since the epoch")
+	}
+	if len(n.Actions) > maxActions {
+		return bad("actions", "has more than %d entries", maxActions)
+	}
+	for i, a := range n.Actions {
+		if a.Action == "" || len(a.Action) > maxTitle {
+			return bad(fmt.Sprintf("actions[%d].action", i), "is required, at most %d bytes", maxTitle)
+		}
+		if a.Title == "" || len(a.Title) > maxTitle {
+			return bad(fmt.Sprintf("actions[%d].title", i), "is required, at most %d bytes", maxTitle)
+		}
+		if len(a.Icon) > maxURL {
+			return bad(fmt.Sprintf("actions[%d].icon", i), "is longer than %d bytes", maxURL)
+		}
+	}
+	if len(n.Data) > 0 {
+		if err := validateData(n.Data); err != nil {
+			return bad("data"+err.Field, "%s", err.Message)
+		}
+	}
+	return nil
+}
+
+// validateData checks the keys of Data that the worker acts on: "url" and
+// "actionUrls" must be same-origin paths. The returned Field is a suffix of
+// "data".
+func validateData(raw json.RawMessage) *FieldError {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return &FieldError{Message: "is not valid JSON"}
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil // any JSON value may be carried; only objects have meaningful keys
+	}
+	if u, present := obj["url"]; present {
+		s, ok := u.(string)
+		if !ok || !IsSameOriginPath(s) {
+			return &FieldError{Field: ".url", Message: `must be a same-origin path starting with "/"`}
+		}
+	}
+	if au, present := obj["actionUrls"]; present {
+		m, ok := au.(map[string]any)
+		if !ok {
+			return &FieldError{Field: ".actionUrls", Message: "must be an object of action name to path"}
+		}
+		for k, u := range m {
+			s, ok := u.(string)
+			if !ok || !IsSameOriginPath(s) {
+				return &FieldError{Field: ".actionUrls." + k, Message: `must be a same-origin path starting with "/"`}
+			}
+		}
+	}
+	return nil
+}
+
+// IsSameOriginPath reports whether s is a path on the page's own origin:
+// it starts with one "/" (not "//", which would name another host) and has
+// no backslash that browsers would read as a slash.
+func IsSameOriginPath(s string) bool {
+	return strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "//") &&
+		!strings.Contains(s, `\`) && len(s) <= maxURL
+}
+
+// Marshal validates n and encodes it, refusing a message that would not fit
+// one push record.
+func (n *Notification) Marshal() ([]byte, error) {
+	if err := n.Validate("notification"); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(n)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxPlaintext {
+		return nil, &FieldError{Field: "notification", Message: fmt.Sprintf(
+			"is %d bytes of JSON; a push message holds at most %d", len(b), MaxPlaintext)}
+	}
+	return b, nil
+}

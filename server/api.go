@@ -1,0 +1,317 @@
+//go:build !wasm
+
+package server
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"strings"
+
+	"pushstart/payload"
+	"pushstart/server/sender"
+	"pushstart/server/store"
+)
+
+// Request body limits: a subscription is well under 1 KiB; a notification
+// request carries at most payload.MaxPlaintext bytes of payload plus framing.
+const (
+	maxSubscriptionBody = 8 << 10
+	maxNotificationBody = 32 << 10
+)
+
+// Defaults for pushes the server sends.
+const (
+	testTTL      = 300   // a test notification is worth little after five minutes
+	broadcastTTL = 86400 // one day, unless the admin asks otherwise
+)
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.store.Count(r.Context()); err != nil {
+		s.log.Error("health check: store", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) handleVAPIDKey(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"publicKey": s.keys.Public})
+}
+
+func (s *Server) handleAPINotFound(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, &apiError{Status: http.StatusNotFound, Message: "no such API route: " + r.Method + " " + r.URL.Path})
+}
+
+// subscriptionRequest is PushSubscription.toJSON(), plus the endpoint it
+// replaces when the service worker resubscribed on pushsubscriptionchange.
+type subscriptionRequest struct {
+	Endpoint       string  `json:"endpoint"`
+	ExpirationTime *int64  `json:"expirationTime"`
+	Keys           subKeys `json:"keys"`
+	OldEndpoint    string  `json:"oldEndpoint,omitempty"`
+}
+
+type subKeys struct {
+	P256dh string `json:"p256dh"`
+	Auth   string `json:"auth"`
+}
+
+func (s *Server) handleSubscribe(w http.ResponseWriter, r *http.Request) {
+	var req subscriptionRequest
+	if err := decodeJSON(w, r, maxSubscriptionBody, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if msg := s.allow.check(req.Endpoint); msg != "" {
+		s.writeError(w, r, badField("endpoint", "endpoint "+msg))
+		return
+	}
+	if msg := checkP256dh(req.Keys.P256dh); msg != "" {
+		s.writeError(w, r, badField("keys.p256dh", "keys.p256dh "+msg))
+		return
+	}
+	if msg := checkAuth(req.Keys.Auth); msg != "" {
+		s.writeError(w, r, badField("keys.auth", "keys.auth "+msg))
+		return
+	}
+	if req.ExpirationTime != nil && *req.ExpirationTime < 0 {
+		s.writeError(w, r, badField("expirationTime", "expirationTime must be null or milliseconds since the epoch"))
+		return
+	}
+	if len(req.OldEndpoint) > maxEndpoint {
+		s.writeError(w, r, badField("oldEndpoint", fmt.Sprintf("oldEndpoint is longer than %d bytes", maxEndpoint)))
+		return
+	}
+	sub := store.Subscription{
+		Endpoint:       req.Endpoint,
+		P256dh:         strings.TrimRight(req.Keys.P256dh, "="),
+		Auth:           strings.TrimRight(req.Keys.Auth, "="),
+		ExpirationTime: req.ExpirationTime,
+		UserAgent:      truncate(r.UserAgent(), 256),
+	}
+	var created bool
+	var err error
+	if req.OldEndpoint != "" && req.OldEndpoint != req.Endpoint {
+		created, err = s.store.Replace(r.Context(), req.OldEndpoint, sub)
+	} else {
+		created, err = s.store.Upsert(r.Context(), sub)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	s.log.Info("subscription saved", "endpoint", store.EndpointHash(sub.Endpoint), "created", created,
+		"replaced", req.OldEndpoint != "")
+	writeJSON(w, status, map[string]any{"endpoint": sub.Endpoint, "created": created})
+}
+
+func (s *Server) handleUnsubscribe(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Endpoint string `json:"endpoint"`
+	}
+	if err := decodeJSON(w, r, maxSubscriptionBody, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if req.Endpoint == "" || len(req.Endpoint) > maxEndpoint {
+		s.writeError(w, r, badField("endpoint", fmt.Sprintf("endpoint is required, at most %d bytes", maxEndpoint)))
+		return
+	}
+	deleted, err := s.store.Delete(r.Context(), req.Endpoint)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.log.Info("subscription deleted", "endpoint", store.EndpointHash(req.Endpoint), "existed", deleted)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// resultJSON reports what happened to one push.
+type resultJSON struct {
+	Outcome  sender.Outcome `json:"outcome"`
+	Status   int            `json:"status,omitempty"`
+	Attempts int            `json:"attempts"`
+	Pruned   bool           `json:"pruned"`
+	Error    string         `json:"error,omitempty"`
+}
+
+func (s *Server) handleTestSend(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Endpoint     string                `json:"endpoint"`
+		Notification *payload.Notification `json:"notification"`
+	}
+	if err := decodeJSON(w, r, maxNotificationBody, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if req.Endpoint == "" {
+		s.writeError(w, r, badField("endpoint", "endpoint is required"))
+		return
+	}
+	msg, err := notificationMessage(req.Notification, testTTL, "high", "")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	sub, err := s.store.Get(r.Context(), req.Endpoint)
+	if errors.Is(err, store.ErrNotFound) {
+		s.writeError(w, r, &apiError{Status: http.StatusNotFound, Field: "endpoint",
+			Message: "endpoint is not subscribed on this server; enable notifications first"})
+		return
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res := s.sender.Send(r.Context(), sub, msg)
+	out := resultJSON{Outcome: res.Outcome, Status: res.Status, Attempts: res.Attempts, Pruned: res.Pruned}
+	if res.Err != nil {
+		out.Error = res.Err.Error()
+	}
+	status := http.StatusOK
+	switch res.Outcome {
+	case sender.Sent:
+	case sender.Gone:
+		status = http.StatusGone
+	default:
+		status = http.StatusBadGateway
+	}
+	writeJSON(w, status, out)
+}
+
+func (s *Server) handleBroadcast(w http.ResponseWriter, r *http.Request) {
+	if !s.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="pushstart admin"`)
+		s.writeError(w, r, &apiError{Status: http.StatusUnauthorized,
+			Message: "admin token required: Authorization: Bearer <ADMIN_TOKEN>"})
+		return
+	}
+	var req struct {
+		Notification *payload.Notification `json:"notification"`
+		TTL          *int                  `json:"ttl"`
+		Urgency      string                `json:"urgency"`
+		Topic        string                `json:"topic"`
+	}
+	if err := decodeJSON(w, r, maxNotificationBody, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ttl := broadcastTTL
+	if req.TTL != nil {
+		ttl = *req.TTL
+	}
+	msg, err := notificationMessage(req.Notification, ttl, req.Urgency, req.Topic)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	sum, err := s.sender.Broadcast(r.Context(), msg)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.log.Info("broadcast", "total", sum.Total, "sent", sum.Sent, "failed", sum.Failed, "pruned", sum.Pruned)
+	writeJSON(w, http.StatusOK, map[string]int{
+		"total": sum.Total, "sent": sum.Sent, "failed": sum.Failed, "pruned": sum.Pruned,
+	})
+}
+
+// notificationMessage validates n and the delivery options and builds the
+// message to send.
+func notificationMessage(n *payload.Notification, ttl int, urgency, topic string) (sender.Message, error) {
+	if n == nil {
+		return sender.Message{}, badField("notification", "notification is required")
+	}
+	body, err := n.Marshal()
+	if err != nil {
+		return sender.Message{}, err
+	}
+	m := sender.Message{Payload: body, TTL: ttl, Urgency: urgency, Topic: topic}
+	if err := m.Validate(); err != nil {
+		return sender.Message{}, err
+	}
+	return m, nil
+}
+
+// authorized reports whether r carries the admin token, compared in
+// constant time.
+func (s *Server) authorized(r *http.Request) bool {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || s.adminToken == "" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(s.adminToken)) == 1
+}
+
+// handleLocalPush tells tests and the demo launcher how to point a browser at
+// the local push service. It exists only in local mode, and only for
+// loopback clients.
+func (s *Server) handleLocalPush(w http.ResponseWriter, r *http.Request) {
+	if s.local == nil {
+		s.writeError(w, r, &apiError{Status: http.StatusNotFound, Message: "the local push service is off (start with PUSH_SERVICE=local)"})
+		return
+	}
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		s.writeError(w, r, &apiError{Status: http.StatusForbidden, Message: "the local push service is for loopback clients only"})
+		return
+	}
+	writeJSON(w, http.StatusOK, s.local.Browser())
+}
+
+// decodeJSON reads one JSON object of at most limit bytes into v, refusing
+// other content types, unknown fields and trailing data.
+func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return &apiError{Status: http.StatusUnsupportedMediaType, Message: "Content-Type must be application/json"}
+		}
+	} else {
+		return &apiError{Status: http.StatusUnsupportedMediaType, Message: "Content-Type must be application/json"}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if dec.Decode(&struct{}{}) != io.EOF {
+			return badField("", "request body must hold one JSON object")
+		}
+		return nil
+	}
+	var maxErr *http.MaxBytesError
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &maxErr):
+		return &apiError{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("request body is larger than %d bytes", limit)}
+	case errors.As(err, &typeErr):
+		return badField(typeErr.Field, fmt.Sprintf("%s must be a JSON %s", typeErr.Field, typeErr.Type))
+	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
+		return badField("", "request body is not valid JSON")
+	case errors.Is(err, io.EOF):
+		return badField("", "request body is empty")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return badField(name, "unknown field "+name)
+	default:
+		return badField("", "request body is not valid JSON")
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

@@ -1,0 +1,83 @@
+//go:build !wasm
+
+package server
+
+import (
+	"io"
+	"strings"
+	"testing"
+)
+
+func TestLoadConfig(t *testing.T) {
+	env := map[string]string{
+		"ADDR":               "127.0.0.1:9000",
+		"DATA_DIR":           "/tmp/x",
+		"PUSH_ALLOWED_HOSTS": " push.example.com, 127.0.0.1:7000 ,",
+		"PUSH_SERVICE":       "local",
+		"ADMIN_TOKEN":        "secret",
+	}
+	cfg, err := LoadConfig([]string{"-addr", "127.0.0.1:9001"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != "127.0.0.1:9001" {
+		t.Errorf("flag did not win over ADDR: %q", cfg.Addr)
+	}
+	if cfg.DataDir != "/tmp/x" || cfg.AdminToken != "secret" || cfg.PushService != "local" {
+		t.Errorf("environment not read: %+v", cfg)
+	}
+	if strings.Join(cfg.PushAllowedHosts, "|") != "push.example.com|127.0.0.1:7000" {
+		t.Errorf("PUSH_ALLOWED_HOSTS parsed as %q", cfg.PushAllowedHosts)
+	}
+}
+
+func TestConfigErrorsNameTheSetting(t *testing.T) {
+	for _, tt := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{env: map[string]string{"ADDR": "8000"}, want: "ADDR"},
+		{env: map[string]string{"PUSH_SERVICE": "fcm"}, want: "PUSH_SERVICE"},
+		{env: map[string]string{"PUSH_SERVICE": "local", "LOCAL_PUSH_ADDR": "0.0.0.0:1"}, want: "LOCAL_PUSH_ADDR"},
+		{env: map[string]string{"PUSH_ALLOWED_HOSTS": "https://push.example.com/"}, want: "PUSH_ALLOWED_HOSTS"},
+		{env: map[string]string{"LOG_LEVEL": "loud"}, want: "LOG_LEVEL"},
+		{args: []string{"stray"}, want: "stray"},
+	} {
+		t.Run(tt.want, func(t *testing.T) {
+			_, err := LoadConfig(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one naming %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestHostAllowlist(t *testing.T) {
+	a := newHostAllowlist([]string{"push.example.com", "127.0.0.1:7000"})
+	for _, tt := range []struct {
+		endpoint string
+		ok       bool
+	}{
+		{"https://fcm.googleapis.com/fcm/send/abc", true},
+		{"https://jmt17.google.com/fcm/send/abc", true},
+		{"https://updates.push.services.mozilla.com/wpush/v2/abc", true},
+		{"https://web.push.apple.com/QGx", true},
+		{"https://wns2-by3p.notify.windows.com/w/?token=x", true},
+		{"https://push.example.com/x", true},
+		{"http://push.example.com:8443/x", true},
+		{"http://127.0.0.1:7000/wpush/x", true},
+		{"http://127.0.0.1:7001/wpush/x", false},
+		{"http://fcm.googleapis.com/fcm/send/abc", false},
+		{"https://fcm.googleapis.com:8443/fcm/send/abc", false},
+		{"https://evilpush.apple.com/x", false},
+		{"https://push.apple.com.evil.example/x", false},
+		{"https://169.254.169.254/latest/meta-data", false},
+		{"https://localhost/x", false},
+		{"file:///etc/passwd", false},
+	} {
+		if got := a.check(tt.endpoint) == ""; got != tt.ok {
+			t.Errorf("%s: allowed=%v, want %v (%s)", tt.endpoint, got, tt.ok, a.check(tt.endpoint))
+		}
+	}
+}

@@ -1,0 +1,111 @@
+package localpush
+
+import (
+	"fmt"
+	"strings"
+
+	"pushstart/server/localpush/gcm"
+	"pushstart/server/store"
+)
+
+// chromiumHooks receives what Chromium does through package gcm.
+type chromiumHooks struct{ s *Service }
+
+// chromiumEndpoint is the endpoint stable Chrome shows for a token. Other
+// builds use another host (Debian's Chromium: jmt17.google.com); the
+// service learns the host from the first push request that Transport
+// reroutes, and events name the endpoint so from then on.
+func chromiumEndpoint(token string) string {
+	return "https://fcm.googleapis.com/fcm/send/" + token
+}
+
+// Registered records a web push subscription. Registrations that are not
+// for web push (Chromium's own, without a "wp:" subtype) are not
+// subscriptions and are let through untouched.
+func (h chromiumHooks) Registered(r gcm.Registration) error {
+	s := h.s
+	if !strings.HasPrefix(r.Subtype, "wp:") {
+		return nil
+	}
+	raw, _, err := parseP256(r.Sender)
+	if err != nil {
+		s.events.add(Event{Type: EventRegister, Browser: Chromium, Status: 400,
+			Detail: "sender is not a VAPID public key: " + err.Error()})
+		return fmt.Errorf("%w: %v", gcm.ErrInvalidSender, err)
+	}
+	sub := &subscription{
+		token: r.Token, browser: Chromium, owner: r.AndroidID, subtype: r.Subtype, sender: r.Sender,
+		key: raw, endpoint: chromiumEndpoint(r.Token),
+	}
+	got, replaced := s.state.addSubscription(sub, r.Token)
+	if replaced != nil {
+		s.events.add(Event{Type: EventUnregister, Browser: Chromium, Endpoint: s.state.endpointOf(replaced),
+			Detail: "token registered again with another key"})
+	}
+	s.events.add(Event{Type: EventRegister, Browser: Chromium, Endpoint: s.state.endpointOf(got), Status: 200,
+		Detail: "VAPID-restricted; " + originOfSubtype(r.Subtype)})
+	s.log.Info("Chromium subscribed", "endpoint", store.EndpointHash(s.state.endpointOf(got)))
+	return nil
+}
+
+// originOfSubtype extracts the page origin from "wp:<origin>#<uuid>-V2".
+func originOfSubtype(subtype string) string {
+	o, _, _ := strings.Cut(strings.TrimPrefix(subtype, "wp:"), "#")
+	return "origin " + o
+}
+
+// Unregistered forgets a subscription; its endpoint answers 410 from now on.
+func (h chromiumHooks) Unregistered(androidID, token string) {
+	s := h.s
+	sub := s.state.removeSubscription(Chromium, androidID, token)
+	if sub == nil {
+		s.events.add(Event{Type: EventUnregister, Browser: Chromium, Endpoint: chromiumEndpoint(token),
+			Detail: "unknown token"})
+		return
+	}
+	endpoint := s.state.endpointOf(sub)
+	s.events.add(Event{Type: EventUnregister, Browser: Chromium, Endpoint: endpoint})
+	s.log.Info("Chromium unsubscribed", "endpoint", store.EndpointHash(endpoint))
+}
+
+// Connected makes c the browser's connection and sends it the messages
+// kept while it was away.
+func (h chromiumHooks) Connected(androidID string, c *gcm.Conn) {
+	s := h.s
+	mc := mcsConn{c}
+	old, pending := s.state.connect(Chromium, androidID, mc, s.now())
+	if old != nil && old != conn(mc) {
+		old.close()
+	}
+	s.events.add(Event{Type: EventConnect, Browser: Chromium, Detail: "android id " + androidID})
+	s.goDeliver(mc, pending)
+}
+
+// Disconnected marks the browser away, if c is still its connection.
+func (h chromiumHooks) Disconnected(androidID string, c *gcm.Conn) {
+	s := h.s
+	s.state.disconnect(Chromium, androidID, mcsConn{c})
+	s.events.add(Event{Type: EventDisconnect, Browser: Chromium, Detail: "android id " + androidID})
+}
+
+// Acked forgets the messages the browser confirmed.
+func (h chromiumHooks) Acked(androidID string, persistentIDs []string) {
+	for _, id := range persistentIDs {
+		h.s.recordAck(Chromium, androidID, id, "received", false)
+	}
+}
+
+// mcsConn is a Chromium MCS connection. It is a comparable value, so the
+// same *gcm.Conn is the same conn.
+type mcsConn struct{ c *gcm.Conn }
+
+func (m mcsConn) deliver(msg *message) error {
+	return m.c.Send(gcm.Message{
+		ID: msg.id, Token: msg.sub.token, Subtype: msg.sub.subtype, Sender: msg.sub.sender,
+		Body: msg.body, TTL: msg.ttl, Sent: msg.received,
+	})
+}
+
+// close does nothing: package gcm ends a connection that was replaced or
+// failed a write.
+func (m mcsConn) close() {}

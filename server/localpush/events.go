@@ -1,0 +1,102 @@
+package localpush
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Event types recorded in the feed served at GET /events.
+const (
+	EventRegister   = "register"   // a browser subscribed
+	EventUnregister = "unregister" // a browser unsubscribed
+	EventConnect    = "connect"    // a browser connected (Mozilla hello done, or MCS login done)
+	EventDisconnect = "disconnect" // a browser's connection ended
+	EventPush       = "push"       // a push request was accepted (201)
+	EventDeliver    = "deliver"    // a message was handed to the browser's connection
+	EventAck        = "ack"        // the browser confirmed a message
+	EventNack       = "nack"       // Firefox reported that the service worker's push handler failed
+	EventReject     = "reject"     // a push request was refused (VAPID, headers, size, unknown or gone endpoint)
+	EventFault      = "fault"      // a push request got an injected fault
+)
+
+// Browser names used in events.
+const (
+	Firefox  = "firefox"
+	Chromium = "chromium"
+)
+
+// eventCapacity bounds the feed: older events are dropped first.
+const eventCapacity = 1000
+
+// Event is one entry of the feed served at GET /events. The feed is a
+// loopback-only test API, so it carries endpoints in full.
+type Event struct {
+	Seq      uint64            `json:"seq"`
+	Time     time.Time         `json:"time"`
+	Type     string            `json:"type"`
+	Browser  string            `json:"browser,omitempty"`
+	Endpoint string            `json:"endpoint,omitempty"`
+	Message  string            `json:"message,omitempty"` // the message id, as in the push reply's Location
+	Status   int               `json:"status,omitempty"`
+	Headers  map[string]string `json:"headers,omitempty"`
+	BodySize int               `json:"bodySize,omitempty"`
+	Detail   string            `json:"detail,omitempty"`
+}
+
+// eventLog is a bounded ring of events with increasing sequence numbers.
+type eventLog struct {
+	mu    sync.Mutex
+	next  uint64
+	ring  []Event // circular once full; start is the oldest
+	start int
+	now   func() time.Time
+}
+
+func newEventLog(now func() time.Time) *eventLog {
+	return &eventLog{next: 1, now: now}
+}
+
+// add records e, setting its sequence number and time.
+func (l *eventLog) add(e Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e.Seq = l.next
+	l.next++
+	e.Time = l.now().UTC()
+	if len(l.ring) < eventCapacity {
+		l.ring = append(l.ring, e)
+		return
+	}
+	l.ring[l.start] = e
+	l.start = (l.start + 1) % len(l.ring)
+}
+
+// since returns the events whose sequence number is greater than seq.
+func (l *eventLog) since(seq uint64) []Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := []Event{}
+	for i := range l.ring {
+		e := l.ring[(l.start+i)%len(l.ring)]
+		if e.Seq > seq {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// handleEvents serves GET /events?since=N.
+func (s *Service) handleEvents(w http.ResponseWriter, r *http.Request) {
+	var since uint64
+	if v := r.URL.Query().Get("since"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "since must be a non-negative integer"})
+			return
+		}
+		since = n
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": s.events.since(since)})
+}

@@ -1,0 +1,307 @@
+// Package localpush is a local push service: a stand-in for Mozilla's
+// autopush and Google's FCM that real Firefox and Chromium talk to, so the
+// whole Web Push flow (subscribe, encrypted and VAPID-signed push, the
+// browser's own decryption, the service worker's push event) runs offline.
+//
+// One HTTP port serves Mozilla's WebSocket push protocol at "/" (Firefox's
+// dom.push.serverURL), Chromium's GCM check-in and registration (package
+// gcm), the push resource of RFC 8030 at /wpush/<token> (Firefox endpoints)
+// and /fcm/send/<token> (Chromium endpoints, reached through Transport), and
+// two test APIs: POST /faults and GET /events. A second port serves
+// Chromium's MCS stream over TLS.
+//
+// The push resource behaves as a real one: it verifies VAPID (RFC 8292),
+// validates TTL, Urgency, Topic, Content-Encoding and size, keeps messages
+// for browsers that are away until their TTL runs out, and answers 404 for
+// unknown and 410 for unsubscribed endpoints. Its refusals:
+//
+//   - 400: missing or unsupported Content-Encoding (only aes128gcm), missing
+//     or invalid TTL, unknown Urgency, invalid Topic;
+//   - 401: missing Authorization, not the vapid scheme, a JWT that is
+//     malformed, not ES256, not signed by k, with an aud other than the
+//     endpoint's origin, expired, expiring more than 24 h ahead, or with a
+//     sub that is not a mailto: or https: URI;
+//   - 403: a valid JWT whose k is not the applicationServerKey the
+//     subscription was made with;
+//   - 404: no such subscription; 410: the subscription was unsubscribed;
+//   - 413: a body over 4096 bytes.
+//
+// Everything is kept in memory: a restarted service knows no subscription.
+package localpush
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"pushstart/server/localpush/gcm"
+)
+
+// Config is the configuration of a Service.
+type Config struct {
+	// Addr is the HTTP listener: the push resource, Mozilla's WebSocket at
+	// "/", GCM check-in and registration, /faults and /events. Default
+	// "127.0.0.1:0".
+	Addr string
+	// MCSAddr is Chromium's MCS listener (TLS). Default "127.0.0.1:0".
+	MCSAddr string
+	// Log receives the service's log lines; nil discards them.
+	Log *slog.Logger
+}
+
+// Service is a running local push service. Make one with New, run it with
+// Serve, stop it with Close (or by cancelling Serve's context).
+type Service struct {
+	log    *slog.Logger
+	ln     net.Listener
+	mcsLn  net.Listener
+	url    string // "http://127.0.0.1:P"
+	mcsURL string // "https://127.0.0.1:Q"
+	srv    *http.Server
+	gcm    *gcm.Server
+	state  *state
+	events *eventLog
+	faults faults
+	now    func() time.Time
+
+	// ctx is cancelled by Close: it ends hanging requests, WebSocket
+	// connections and deliveries.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	closed  bool
+	serving bool
+	wg      sync.WaitGroup // WebSocket connections and deliveries in flight
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New binds both listeners and makes the MCS's self-signed certificate. The
+// service answers nothing until Serve runs; Close frees the ports.
+func New(cfg Config) (*Service, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	if cfg.MCSAddr == "" {
+		cfg.MCSAddr = "127.0.0.1:0"
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{
+		log:    log,
+		state:  newState(),
+		events: newEventLog(time.Now),
+		now:    time.Now,
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+
+	g, err := gcm.New(chromiumHooks{s}, log.With("part", "gcm"))
+	if err != nil {
+		s.cancel()
+		return nil, err
+	}
+	s.gcm = g
+	s.ln, err = net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		s.cancel()
+		return nil, fmt.Errorf("local push HTTP listener: %w", err)
+	}
+	s.mcsLn, err = net.Listen("tcp", cfg.MCSAddr)
+	if err != nil {
+		s.ln.Close()
+		s.cancel()
+		return nil, fmt.Errorf("local push MCS listener: %w", err)
+	}
+	s.url = "http://" + loopbackHostPort(s.ln.Addr())
+	s.mcsURL = "https://" + loopbackHostPort(s.mcsLn.Addr())
+	s.srv = &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return s.ctx },
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	return s, nil
+}
+
+// loopbackHostPort names a listener's address as browsers should dial it:
+// an unspecified address (0.0.0.0, ::) becomes 127.0.0.1.
+func loopbackHostPort(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	ip := ta.IP
+	if ip == nil || ip.IsUnspecified() {
+		ip = net.IPv4(127, 0, 0, 1)
+	}
+	return net.JoinHostPort(ip.String(), strconv.Itoa(ta.Port))
+}
+
+// routes is every HTTP route of the service.
+func (s *Service) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.handleRoot)
+	mux.HandleFunc("POST /wpush/{token}", s.handleFirefoxPush)
+	mux.HandleFunc("POST /fcm/send/{token}", s.handleChromiumPush)
+	mux.HandleFunc("POST /wp/{token}", s.handleChromiumPush)
+	mux.HandleFunc("DELETE /m/{id}", s.handleCancel)
+	g := s.gcm.Handler()
+	mux.Handle("/checkin", g)
+	mux.Handle("/c2dm/register3", g)
+	mux.Handle("POST /faults", loopbackOnly(http.HandlerFunc(s.handleSetFault)))
+	mux.Handle("DELETE /faults", loopbackOnly(http.HandlerFunc(s.handleClearFaults)))
+	mux.Handle("GET /events", loopbackOnly(http.HandlerFunc(s.handleEvents)))
+	return mux
+}
+
+// loopbackOnly refuses the test APIs to anything but loopback clients, in
+// case the service was bound to a wider address.
+func loopbackOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			http.Error(w, "loopback clients only", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Serve answers on both listeners until ctx is done or Close is called,
+// then closes the service. It returns nil after a clean stop.
+func (s *Service) Serve(ctx context.Context) error {
+	s.mu.Lock()
+	switch {
+	case s.closed:
+		s.mu.Unlock()
+		return errors.New("localpush: Serve after Close")
+	case s.serving:
+		s.mu.Unlock()
+		return errors.New("localpush: Serve called twice")
+	}
+	s.serving = true
+	s.mu.Unlock()
+
+	errc := make(chan error, 2)
+	go func() { errc <- s.srv.Serve(s.ln) }()
+	go func() { errc <- s.gcm.ServeMCS(s.mcsLn) }()
+
+	var err error
+	running := 2
+	select {
+	case <-ctx.Done():
+	case <-s.ctx.Done():
+	case err = <-errc:
+		running--
+		if s.ctx.Err() != nil {
+			err = nil // stopped by Close
+		}
+	}
+	closeErr := s.Close()
+	for ; running > 0; running-- {
+		<-errc
+	}
+	if err != nil {
+		return fmt.Errorf("localpush: %w", err)
+	}
+	return closeErr
+}
+
+// Close stops the service: it ends hanging requests, closes every browser
+// connection, frees both ports and waits for its goroutines. It is safe to
+// call more than once.
+func (s *Service) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		s.cancel()
+
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := s.srv.Shutdown(ctx)
+		if err != nil {
+			s.srv.Close()
+		}
+		if e := s.gcm.Close(); e != nil && err == nil {
+			err = e
+		}
+		for _, l := range []net.Listener{s.ln, s.mcsLn} {
+			if e := l.Close(); e != nil && !errors.Is(e, net.ErrClosed) && err == nil {
+				err = e
+			}
+		}
+		s.wg.Wait()
+		s.closeErr = err
+	})
+	return s.closeErr
+}
+
+// enter registers a goroutine that Close must wait for; it returns false
+// once the service is closing. The caller calls s.wg.Done when it ends.
+func (s *Service) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
+
+// URL is the base URL of the HTTP listener, "http://127.0.0.1:P".
+func (s *Service) URL() string { return s.url }
+
+// AllowedHosts are the hosts the kit server must accept in subscription
+// endpoints (over plain http) in local mode: this service's host:port.
+// Chromium's endpoints keep their FCM hosts, which are allowed anyway.
+func (s *Service) AllowedHosts() []string {
+	return []string{s.url[len("http://"):]}
+}
+
+// BrowserConfig is how to point a browser at the service, as served by the
+// kit's GET /api/local-push.
+type BrowserConfig struct {
+	ChromiumArgs []string       `json:"chromiumArgs"` // command-line switches for Chromium
+	FirefoxPrefs map[string]any `json:"firefoxPrefs"` // prefs for Firefox (user.js or Playwright's firefoxUserPrefs)
+	URL          string         `json:"url"`          // base URL of /faults and /events
+}
+
+// Browser returns the Chromium switches and Firefox prefs that make the
+// browsers use this service.
+func (s *Service) Browser() BrowserConfig {
+	return BrowserConfig{
+		ChromiumArgs: []string{
+			"--gcm-checkin-url=" + s.url + "/checkin",
+			"--gcm-registration-url=" + s.url + "/c2dm/register3",
+			"--gcm-mcs-endpoint=" + s.mcsURL,
+			"--ignore-certificate-errors", // the MCS certificate is self-signed
+		},
+		FirefoxPrefs: map[string]any{
+			"dom.push.serverURL":                      "ws" + s.url[len("http"):] + "/",
+			"dom.push.testing.allowInsecureServerURL": true,  // ws:// instead of wss://
+			"dom.push.connection.enabled":             true,  // automation turns it off otherwise
+			"alerts.useSystemBackend":                 false, // headless without D-Bus
+		},
+		URL: s.url,
+	}
+}
+
+// writeJSON writes v as a JSON reply.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

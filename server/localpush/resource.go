@@ -1,0 +1,255 @@
+package localpush
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"pushstart/server/store"
+)
+
+// Limits of the push resource.
+const (
+	// MaxBody is the largest push message body accepted (RFC 8030 section 7.2).
+	MaxBody = 4096
+	// MaxTTL is the longest a message is kept: a larger TTL is lowered to it,
+	// and the reply's TTL header says so (RFC 8030 section 5.2).
+	MaxTTL = 28 * 24 * 60 * 60
+	// maxTopic is the longest Topic (RFC 8030 section 5.4).
+	maxTopic = 32
+)
+
+// isFCMHost reports whether host (without a port) is one of the hosts of
+// the endpoints Chromium shows; Transport sends requests for them here.
+func isFCMHost(host string) bool {
+	return host == "fcm.googleapis.com" || host == "jmt17.google.com"
+}
+
+// handleFirefoxPush serves POST /wpush/{token}, the endpoints given to
+// Firefox. Their origin, and so the VAPID aud, is this service's URL.
+func (s *Service) handleFirefoxPush(w http.ResponseWriter, r *http.Request) {
+	s.handlePush(w, r, Firefox, s.url)
+}
+
+// handleChromiumPush serves POST /fcm/send/{token} and POST /wp/{token}, the
+// endpoints Chromium shows. Requests that Transport rerouted keep the FCM
+// Host, whose https origin is the VAPID aud; a request made to this service
+// directly has this service's origin.
+func (s *Service) handleChromiumPush(w http.ResponseWriter, r *http.Request) {
+	origin, host := s.url, r.Host
+	if h, _, err := net.SplitHostPort(r.Host); err == nil {
+		host = h
+	}
+	if isFCMHost(host) {
+		origin = "https://" + r.Host
+	}
+	s.handlePush(w, r, Chromium, origin)
+}
+
+// pushHeaders are the request headers recorded in push events.
+func pushHeaders(r *http.Request) map[string]string {
+	h := map[string]string{}
+	for _, k := range []string{"TTL", "Urgency", "Topic", "Content-Encoding"} {
+		if v := r.Header.Get(k); v != "" {
+			h[k] = v
+		}
+	}
+	return h
+}
+
+// handlePush is the push resource of RFC 8030 section 5: it checks the
+// request as a real push service would and keeps or delivers the message.
+func (s *Service) handlePush(w http.ResponseWriter, r *http.Request, browser, origin string) {
+	token := r.PathValue("token")
+	endpoint := origin + r.URL.Path
+	ev := Event{Browser: browser, Endpoint: endpoint, Headers: pushHeaders(r)}
+	if r.ContentLength > 0 {
+		ev.BodySize = int(r.ContentLength)
+	}
+	reject := func(status int, format string, a ...any) {
+		msg := fmt.Sprintf(format, a...)
+		ev.Type, ev.Status, ev.Detail = EventReject, status, msg
+		s.events.add(ev)
+		s.log.Info("push rejected", "endpoint", store.EndpointHash(endpoint), "status", status, "reason", msg)
+		http.Error(w, msg, status)
+	}
+
+	if ft, ok := s.faults.take(token); ok {
+		s.injectFault(w, r, ev, ft)
+		return
+	}
+
+	sub, gone := s.state.lookup(token, browser)
+	switch {
+	case gone:
+		reject(http.StatusGone, "subscription was unsubscribed")
+		return
+	case sub == nil:
+		reject(http.StatusNotFound, "no such subscription")
+		return
+	}
+
+	if verr := checkVAPID(r.Header.Get("Authorization"), sub.key, origin, s.now()); verr != nil {
+		reject(verr.status, "VAPID: %s", verr.msg)
+		return
+	}
+
+	if r.ContentLength > MaxBody {
+		reject(http.StatusRequestEntityTooLarge, "body of %d bytes is over %d", r.ContentLength, MaxBody)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		reject(http.StatusRequestEntityTooLarge, "body is over %d bytes", MaxBody)
+		return
+	case err != nil:
+		reject(http.StatusBadRequest, "reading the body: %v", err)
+		return
+	}
+	ev.BodySize = len(body)
+
+	if len(body) > 0 || r.Header.Get("Content-Encoding") != "" {
+		if ce := r.Header.Get("Content-Encoding"); !strings.EqualFold(ce, "aes128gcm") {
+			if ce == "" {
+				reject(http.StatusBadRequest, "missing Content-Encoding (aes128gcm required)")
+			} else {
+				reject(http.StatusBadRequest, "Content-Encoding %q is not supported (only aes128gcm)", ce)
+			}
+			return
+		}
+	}
+	ttl, err := parseTTL(r.Header.Values("TTL"))
+	if err != nil {
+		reject(http.StatusBadRequest, "%v", err)
+		return
+	}
+	urgency := r.Header.Get("Urgency")
+	switch urgency {
+	case "", "very-low", "low", "normal", "high":
+	default:
+		reject(http.StatusBadRequest, "Urgency %q is not very-low, low, normal or high", urgency)
+		return
+	}
+	topic := r.Header.Get("Topic")
+	if len(r.Header.Values("Topic")) > 0 {
+		if err := checkTopic(topic); err != nil {
+			reject(http.StatusBadRequest, "%v", err)
+			return
+		}
+	}
+
+	if browser == Chromium && endpoint != s.state.endpointOf(sub) && origin != s.url {
+		s.state.setEndpoint(sub, endpoint)
+	}
+	now := s.now()
+	m := &message{
+		id: randomID(16), sub: sub, body: body, ttl: ttl, urgency: urgency, topic: topic,
+		received: now, expires: now.Add(time.Duration(ttl) * time.Second),
+	}
+	res := s.state.push(m)
+
+	ev.Type, ev.Status, ev.Message = EventPush, http.StatusCreated, m.id
+	switch {
+	case res.dropped:
+		ev.Detail = "dropped: TTL 0 and the browser is not connected"
+	case res.to != nil:
+		ev.Detail = "delivering"
+	default:
+		ev.Detail = fmt.Sprintf("queued for %d s until the browser connects", ttl)
+	}
+	if res.replaced != nil {
+		ev.Detail += fmt.Sprintf("; replaced undelivered message %s with the same topic", res.replaced.id)
+	}
+	if res.evicted != nil {
+		ev.Detail += fmt.Sprintf("; dropped the oldest pending message %s (at most %d kept)", res.evicted.id, maxPendingPerSubscription)
+	}
+	s.events.add(ev)
+	s.log.Debug("push accepted", "endpoint", store.EndpointHash(endpoint), "bytes", len(body), "ttl", ttl, "detail", ev.Detail)
+
+	if res.to != nil {
+		s.goDeliver(res.to, []*message{m})
+	}
+	w.Header().Set("Location", s.url+"/m/"+m.id)
+	w.Header().Set("TTL", strconv.Itoa(ttl))
+	w.WriteHeader(http.StatusCreated)
+}
+
+// parseTTL validates the TTL header: required, one non-negative integer of
+// seconds. Values above MaxTTL are lowered to it.
+func parseTTL(values []string) (int, error) {
+	if len(values) == 0 {
+		return 0, fmt.Errorf("missing TTL header (RFC 8030 section 5.2)")
+	}
+	if len(values) > 1 {
+		return 0, fmt.Errorf("more than one TTL header")
+	}
+	v := strings.TrimSpace(values[0])
+	if v == "" || strings.TrimLeft(v, "0123456789") != "" {
+		return 0, fmt.Errorf("TTL %q is not a non-negative integer of seconds", values[0])
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n > MaxTTL {
+		n = MaxTTL
+	}
+	return n, nil
+}
+
+// checkTopic validates a Topic header: 1 to 32 characters of the base64url
+// alphabet.
+func checkTopic(t string) error {
+	if t == "" || len(t) > maxTopic {
+		return fmt.Errorf("Topic must be 1 to %d characters, got %d", maxTopic, len(t))
+	}
+	for _, c := range []byte(t) {
+		ok := c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+		if !ok {
+			return fmt.Errorf("Topic %q has characters outside the base64url alphabet", t)
+		}
+	}
+	return nil
+}
+
+// injectFault answers a push request with an armed fault.
+func (s *Service) injectFault(w http.ResponseWriter, r *http.Request, ev Event, ft fault) {
+	ev.Type = EventFault
+	ev.Detail = fmt.Sprintf("injected %s, %d more to come", ft.kind, ft.left)
+	if ft.kind == FaultHang {
+		ev.Detail = fmt.Sprintf("injected hang, %d more to come; held until the client gives up", ft.left)
+		s.events.add(ev)
+		s.log.Info("push fault injected", "kind", ft.kind, "endpoint", store.EndpointHash(ev.Endpoint))
+		select {
+		case <-r.Context().Done():
+		case <-s.ctx.Done():
+		}
+		if s.ctx.Err() != nil {
+			// Closing: drop the connection rather than answer 200 to a
+			// request that was never processed.
+			panic(http.ErrAbortHandler)
+		}
+		return
+	}
+	ev.Status = ft.status
+	s.events.add(ev)
+	s.log.Info("push fault injected", "kind", ft.kind, "endpoint", store.EndpointHash(ev.Endpoint))
+	if ft.status == http.StatusTooManyRequests || ft.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(ft.retryAfter))
+	}
+	http.Error(w, "injected fault "+ft.kind, ft.status)
+}
+
+// handleCancel serves DELETE /m/{id}: a pending message is withdrawn
+// (RFC 8030 section 7.3).
+func (s *Service) handleCancel(w http.ResponseWriter, r *http.Request) {
+	if s.state.cancel(r.PathValue("id")) == nil {
+		http.Error(w, "no such pending message", http.StatusNotFound)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,303 @@
+package localpush
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"sync"
+	"time"
+)
+
+// maxPendingPerSubscription bounds the messages kept for one subscription
+// while its browser is away; the oldest goes first.
+const maxPendingPerSubscription = 100
+
+// subscription is one push subscription as this service knows it.
+type subscription struct {
+	token     string // the last path segment of the endpoint: the capability
+	browser   string // Firefox or Chromium
+	owner     string // the Firefox uaid or the Chromium android id
+	channelID string // Firefox's channel id
+	subtype   string // Chromium's X-subtype
+	sender    string // Chromium's sender, the VAPID key as sent
+	key       []byte // the applicationServerKey, decoded; nil when the subscription has none
+	endpoint  string // the endpoint as the browser shows it, as well as it is known
+}
+
+// message is one accepted push, kept until the browser acknowledges it or
+// its TTL runs out.
+type message struct {
+	id       string
+	sub      *subscription
+	body     []byte
+	ttl      int
+	urgency  string
+	topic    string
+	received time.Time
+	expires  time.Time
+	sentOn   conn // the connection it was last handed to; nil if none yet
+}
+
+// conn is a browser's live connection, of either protocol.
+type conn interface {
+	// deliver hands one message to the browser.
+	deliver(m *message) error
+	// close ends the connection (it was replaced by a newer one).
+	close()
+}
+
+// owner is one browser instance: its subscriptions, its connection and the
+// messages waiting for it.
+type owner struct {
+	browser string
+	id      string
+	subs    map[string]*subscription // by channel id (Firefox) or token (Chromium)
+	conn    conn                     // nil while offline
+	queue   []*message               // pending until acknowledged, oldest first
+}
+
+// state is everything the service remembers, in memory only.
+type state struct {
+	mu     sync.Mutex
+	subs   map[string]*subscription // by token
+	gone   map[string]string        // unsubscribed tokens, to browser name, for 410
+	owners map[string]*owner        // by browser + " " + id
+	msgs   map[string]*message      // by id
+}
+
+func newState() *state {
+	return &state{
+		subs:   map[string]*subscription{},
+		gone:   map[string]string{},
+		owners: map[string]*owner{},
+		msgs:   map[string]*message{},
+	}
+}
+
+// randomBytes returns n random bytes.
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return b
+}
+
+// randomID returns n random bytes as base64url: message ids and endpoint
+// tokens, which are capabilities and so must not be guessable.
+func randomID(n int) string {
+	return base64.RawURLEncoding.EncodeToString(randomBytes(n))
+}
+
+func (st *state) ownerLocked(browser, id string) *owner {
+	k := browser + " " + id
+	o := st.owners[k]
+	if o == nil {
+		o = &owner{browser: browser, id: id, subs: map[string]*subscription{}}
+		st.owners[k] = o
+	}
+	return o
+}
+
+// addSubscription records sub for its owner under the given key (channel id
+// or token). A subscription already under that key with the same
+// application server key is kept and returned; one with another key is
+// replaced and its token becomes gone.
+func (st *state) addSubscription(sub *subscription, key string) (got *subscription, replaced *subscription) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	o := st.ownerLocked(sub.browser, sub.owner)
+	if old := o.subs[key]; old != nil {
+		if string(old.key) == string(sub.key) {
+			return old, nil
+		}
+		st.removeSubscriptionLocked(o, old)
+		replaced = old
+	}
+	o.subs[key] = sub
+	st.subs[sub.token] = sub
+	delete(st.gone, sub.token)
+	return sub, replaced
+}
+
+// removeSubscription forgets the subscription under key (channel id or
+// token) of the given owner, and returns it, or nil when there was none.
+// Its token is remembered as gone, and its pending messages are dropped.
+func (st *state) removeSubscription(browser, ownerID, key string) *subscription {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	o := st.owners[browser+" "+ownerID]
+	if o == nil || o.subs[key] == nil {
+		return nil
+	}
+	sub := o.subs[key]
+	st.removeSubscriptionLocked(o, sub)
+	return sub
+}
+
+func (st *state) removeSubscriptionLocked(o *owner, sub *subscription) {
+	for k, s := range o.subs {
+		if s == sub {
+			delete(o.subs, k)
+		}
+	}
+	delete(st.subs, sub.token)
+	st.gone[sub.token] = sub.browser
+	o.queue = st.filterLocked(o.queue, func(m *message) bool { return m.sub != sub })
+}
+
+// filterLocked keeps the messages for which keep is true and forgets the
+// others.
+func (st *state) filterLocked(q []*message, keep func(*message) bool) []*message {
+	out := q[:0]
+	for _, m := range q {
+		if keep(m) {
+			out = append(out, m)
+		} else {
+			delete(st.msgs, m.id)
+		}
+	}
+	clear(q[len(out):])
+	return out
+}
+
+// lookup finds the subscription of a token. gone is true when the token
+// belonged to a subscription that was unsubscribed.
+func (st *state) lookup(token, browser string) (sub *subscription, gone bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if s := st.subs[token]; s != nil && s.browser == browser {
+		return s, false
+	}
+	return nil, st.gone[token] == browser
+}
+
+// pushResult says what became of an accepted message.
+type pushResult struct {
+	to       conn     // the connection to hand it to now; nil when the browser is offline
+	dropped  bool     // TTL 0 and the browser offline: not kept
+	replaced *message // an undelivered message with the same topic that this one replaced
+	evicted  *message // the oldest pending message, dropped to make room
+}
+
+// push keeps m for its subscription's owner, replacing an undelivered
+// message of the same topic, and says where to deliver it.
+func (st *state) push(m *message) pushResult {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var res pushResult
+	o := st.ownerLocked(m.sub.browser, m.sub.owner)
+	st.expireLocked(o, m.received)
+	if m.topic != "" {
+		o.queue = st.filterLocked(o.queue, func(p *message) bool {
+			if p.sub == m.sub && p.topic == m.topic && p.sentOn == nil {
+				res.replaced = p
+				return false
+			}
+			return true
+		})
+	}
+	if o.conn == nil && m.ttl == 0 {
+		res.dropped = true
+		return res
+	}
+	n := 0
+	for _, p := range o.queue {
+		if p.sub == m.sub {
+			n++
+		}
+	}
+	if n >= maxPendingPerSubscription {
+		for _, p := range o.queue {
+			if p.sub == m.sub {
+				res.evicted = p
+				break
+			}
+		}
+		o.queue = st.filterLocked(o.queue, func(p *message) bool { return p != res.evicted })
+	}
+	o.queue = append(o.queue, m)
+	st.msgs[m.id] = m
+	if o.conn != nil {
+		m.sentOn = o.conn
+		res.to = o.conn
+	}
+	return res
+}
+
+// expireLocked drops the owner's messages whose TTL has run out.
+func (st *state) expireLocked(o *owner, now time.Time) {
+	o.queue = st.filterLocked(o.queue, func(m *message) bool { return now.Before(m.expires) })
+}
+
+// connect makes c the owner's connection and returns the connection it
+// replaces (nil if none) and the pending messages to hand to c, oldest
+// first.
+func (st *state) connect(browser, id string, c conn, now time.Time) (old conn, pending []*message) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	o := st.ownerLocked(browser, id)
+	old = o.conn
+	o.conn = c
+	st.expireLocked(o, now)
+	for _, m := range o.queue {
+		if m.sentOn != c {
+			m.sentOn = c
+			pending = append(pending, m)
+		}
+	}
+	return old, pending
+}
+
+// disconnect clears the owner's connection if it is still c. It reports
+// whether it was.
+func (st *state) disconnect(browser, id string, c conn) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	o := st.owners[browser+" "+id]
+	if o == nil || o.conn != c {
+		return false
+	}
+	o.conn = nil
+	return true
+}
+
+// ack forgets the owner's message with the given id and returns it, or nil
+// when the owner has no such message pending.
+func (st *state) ack(browser, ownerID, id string) *message {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	m := st.msgs[id]
+	if m == nil || m.sub.browser != browser || m.sub.owner != ownerID {
+		return nil
+	}
+	o := st.owners[browser+" "+ownerID]
+	o.queue = st.filterLocked(o.queue, func(p *message) bool { return p != m })
+	return m
+}
+
+// cancel forgets a pending message (DELETE of its Location) and returns it,
+// or nil when there is none.
+func (st *state) cancel(id string) *message {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	m := st.msgs[id]
+	if m == nil {
+		return nil
+	}
+	o := st.owners[m.sub.browser+" "+m.sub.owner]
+	o.queue = st.filterLocked(o.queue, func(p *message) bool { return p != m })
+	return m
+}
+
+// setEndpoint records the endpoint a push request used, once the service
+// learns it (Chromium's endpoint host is chosen by the browser).
+func (st *state) setEndpoint(sub *subscription, endpoint string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	sub.endpoint = endpoint
+}
+
+// endpointOf returns the subscription's endpoint as well as it is known.
+func (st *state) endpointOf(sub *subscription) string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return sub.endpoint
+}

@@ -1,0 +1,163 @@
+//go:build !wasm
+
+package server
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"pushstart/app"
+	"pushstart/server/localpush"
+	"pushstart/server/sender"
+	"pushstart/server/store"
+	"pushstart/server/vapid"
+)
+
+// Main runs the server with the given arguments and environment until ctx
+// is done, and returns the process exit status.
+func Main(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, version string) int {
+	cfg, err := LoadConfig(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "pushstart:", err)
+		return 2
+	}
+	log := newLogger(cfg, stderr)
+	if err := Run(ctx, cfg, log, version, nil); err != nil {
+		log.Error("server stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	level, _ := parseLevel(cfg.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Run starts every part, serves until ctx is done, then shuts down
+// gracefully. When ready is not nil it receives the listening address once
+// the server accepts requests.
+func Run(ctx context.Context, cfg Config, log *slog.Logger, version string, ready chan<- string) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("DATA_DIR: %w", err)
+	}
+	dbPath := filepath.Join(cfg.DataDir, "pushstart.db")
+	st, err := store.OpenSQLite(dbPath)
+	if err != nil {
+		return fmt.Errorf("opening the store: %w", err)
+	}
+	defer st.Close()
+
+	keys, source, err := vapid.Load(cfg.DataDir, cfg.VAPIDPublicKey, cfg.VAPIDPrivateKey)
+	if err != nil {
+		return err
+	}
+	log.Info("VAPID keys ready", "source", source, "publicKey", keys.Public)
+	if _, err := vapid.Subject(cfg.VAPIDSubject); err != nil {
+		return err
+	}
+	token, tokenPath, generated, err := vapid.AdminToken(cfg.DataDir, cfg.AdminToken)
+	if err != nil {
+		return err
+	}
+	if tokenPath != "" {
+		log.Info("admin token for POST /api/notifications is in a file", "path", tokenPath, "generated", generated)
+	}
+
+	var local *localpush.Service
+	var transport http.RoundTripper
+	if cfg.PushService == PushServiceLocal {
+		local, err = localpush.New(localpush.Config{Addr: cfg.LocalPushAddr, MCSAddr: cfg.LocalPushMCSAddr, Log: log.With("component", "localpush")})
+		if err != nil {
+			return fmt.Errorf("starting the local push service: %w", err)
+		}
+		defer local.Close()
+		transport = local.Transport(nil)
+		log.Info("local push service started; browsers must be pointed at it (see GET /api/local-push)", "url", local.URL())
+	}
+
+	snd, err := sender.New(sender.Options{
+		Keys:    keys,
+		Subject: cfg.VAPIDSubject,
+		Client:  sender.NewHTTPClient(transport),
+		Store:   st,
+		Log:     log.With("component", "sender"),
+	})
+	if err != nil {
+		return err
+	}
+
+	wasm, err := loadWasm(cfg.WebDir)
+	if err != nil {
+		return err
+	}
+	page := app.Handler()
+	page.Version = wasm.version
+	page.Resources = newWebDir(cfg.WebDir)
+	page.WasmContentLengthHeader = "X-Wasm-Content-Length"
+	page.Env = map[string]string{"PUSHSTART_VERSION": version}
+
+	srv := New(cfg, Deps{
+		Store: st, Sender: snd, Keys: keys, AdminToken: token, Local: local,
+		Assets: assetHandler(wasm, page), Log: log,
+	})
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      2 * time.Minute, // a test send may wait out retries
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("ADDR: %w", err)
+	}
+
+	errc := make(chan error, 2)
+	if local != nil {
+		go func() { errc <- local.Serve(ctx) }()
+	}
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("pushstart listening", "addr", ln.Addr().String(), "version", version, "pushService", orDefault(cfg.PushService, "real"))
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			hs.Close()
+			return err
+		}
+	}
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return hs.Shutdown(shutCtx)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

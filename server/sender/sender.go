@@ -1,0 +1,368 @@
+// Package sender delivers push messages to browsers' push services with
+// webpush-go, and does what that library leaves to its caller: validating
+// messages and subscriptions before encrypting, one shared HTTP client with
+// timeouts and connection reuse, draining every response, reading the push
+// service's status (RFC 8030 and RFC 8292), retrying only what may succeed
+// later, pruning subscriptions that are gone, and recording every outcome in
+// the store's delivery log.
+//
+// A push endpoint is a secret capability URL; the sender logs and records
+// store.EndpointHash of it, never the endpoint, the keys or the VAPID token.
+package sender
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"time"
+
+	webpush "github.com/SherClockHolmes/webpush-go"
+
+	"pushstart/payload"
+	"pushstart/server/store"
+	"pushstart/server/vapid"
+)
+
+// Outcome is the final result of sending one message to one subscription,
+// as stored in store.Delivery.Outcome.
+type Outcome string
+
+// The outcomes of a send.
+const (
+	// Sent: the push service accepted the message (2xx).
+	Sent Outcome = "sent"
+	// Gone: the subscription no longer exists (404 or 410) and was pruned.
+	Gone Outcome = "gone"
+	// Failed: retries ran out on 429, 5xx or network errors, or the context
+	// ended first.
+	Failed Outcome = "failed"
+	// Rejected: the message or subscription is invalid, or the push service
+	// refused the request (413, other 4xx); retrying would not help.
+	Rejected Outcome = "rejected"
+	// Unauthorized: the push service refused the VAPID credentials (401 or
+	// 403), a fault in the server's key pair or subject, not the subscription.
+	Unauthorized Outcome = "unauthorized"
+)
+
+// MaxTTL is the longest TTL, in seconds, a Message may ask for: 28 days,
+// the longest push services keep an undelivered message.
+const MaxTTL = 2419200
+
+// maxTopicLen is RFC 8030 section 5.4's limit on the Topic header.
+const maxTopicLen = 32
+
+// Message is one push message and the headers it is sent with.
+type Message struct {
+	Payload []byte // JSON of payload.Notification (already validated and <= payload.MaxPlaintext)
+	TTL     int    // seconds, 0..2419200 (28 days)
+	Urgency string // "", "very-low", "low", "normal", "high"
+	Topic   string // "", or <=32 chars of the base64url alphabet
+}
+
+// Validate checks the headers' ranges and the payload's size, returning a
+// *payload.FieldError with Field "ttl", "urgency", "topic" or "notification".
+func (m Message) Validate() error {
+	if m.TTL < 0 || m.TTL > MaxTTL {
+		return &payload.FieldError{Field: "ttl", Message: fmt.Sprintf("must be between 0 and %d seconds", MaxTTL)}
+	}
+	switch m.Urgency {
+	case "", "very-low", "low", "normal", "high":
+	default:
+		return &payload.FieldError{Field: "urgency", Message: "must be very-low, low, normal or high"}
+	}
+	if len(m.Topic) > maxTopicLen || !isBase64URL(m.Topic) {
+		return &payload.FieldError{Field: "topic", Message: fmt.Sprintf("must be at most %d characters of A-Z a-z 0-9 - _", maxTopicLen)}
+	}
+	if len(m.Payload) > payload.MaxPlaintext {
+		return &payload.FieldError{Field: "notification", Message: fmt.Sprintf(
+			"is %d bytes of JSON; a push message holds at most %d", len(m.Payload), payload.MaxPlaintext)}
+	}
+	return nil
+}
+
+func isBase64URL(s string) bool {
+	for _, c := range []byte(s) {
+		switch {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// Options configure a Sender. Zero values take the defaults noted.
+type Options struct {
+	Keys        vapid.Keys
+	Subject     string        // as configured ("mailto:a@b" or "https://..."); sender calls vapid.Subject
+	Client      *http.Client  // nil: NewHTTPClient(nil)
+	Store       store.Store   // prune 404/410 via Delete; RecordDelivery for every outcome
+	Workers     int           // fan-out pool size, default 16
+	MaxAttempts int           // default 4
+	BaseDelay   time.Duration // default 500ms (exponential, full jitter)
+	MaxDelay    time.Duration // default 30s; Retry-After capped to this
+	Log         *slog.Logger  // nil: discard
+}
+
+// Defaults for Options.
+const (
+	DefaultWorkers     = 16
+	DefaultMaxAttempts = 4
+	DefaultBaseDelay   = 500 * time.Millisecond
+	DefaultMaxDelay    = 30 * time.Second
+)
+
+// Sender sends push messages. It is safe for concurrent use.
+type Sender struct {
+	keys        vapid.Keys
+	subscriber  string
+	client      *http.Client
+	store       store.Store
+	workers     int
+	maxAttempts int
+	baseDelay   time.Duration
+	maxDelay    time.Duration
+	log         *slog.Logger
+
+	// sleep waits d or until ctx is done; tests replace it to record the
+	// waits without spending them.
+	sleep func(ctx context.Context, d time.Duration) error
+	// now is the clock Retry-After dates are read against.
+	now func() time.Time
+}
+
+// New checks o and returns a Sender.
+func New(o Options) (*Sender, error) {
+	if err := o.Keys.Check(); err != nil {
+		return nil, fmt.Errorf("sender: VAPID keys: %w", err)
+	}
+	subscriber, err := vapid.Subject(o.Subject)
+	if err != nil {
+		return nil, fmt.Errorf("sender: VAPID subject: %w", err)
+	}
+	if o.Store == nil {
+		return nil, errors.New("sender: Options.Store is required")
+	}
+	for name, v := range map[string]int64{
+		"Workers": int64(o.Workers), "MaxAttempts": int64(o.MaxAttempts),
+		"BaseDelay": int64(o.BaseDelay), "MaxDelay": int64(o.MaxDelay),
+	} {
+		if v < 0 {
+			return nil, fmt.Errorf("sender: Options.%s must not be negative", name)
+		}
+	}
+	s := &Sender{
+		keys:        o.Keys,
+		subscriber:  subscriber,
+		client:      o.Client,
+		store:       o.Store,
+		workers:     orDefault(o.Workers, DefaultWorkers),
+		maxAttempts: orDefault(o.MaxAttempts, DefaultMaxAttempts),
+		baseDelay:   orDefault(o.BaseDelay, DefaultBaseDelay),
+		maxDelay:    orDefault(o.MaxDelay, DefaultMaxDelay),
+		log:         o.Log,
+		sleep:       sleepContext,
+		now:         time.Now,
+	}
+	if s.client == nil {
+		s.client = newHTTPClient(nil, max(defaultIdlePerHost, s.workers))
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.baseDelay > s.maxDelay {
+		s.baseDelay = s.maxDelay
+	}
+	return s, nil
+}
+
+// orDefault returns v, or def when v is zero.
+func orDefault[T int | time.Duration](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// Result is the outcome of one Send.
+type Result struct {
+	Outcome  Outcome
+	Status   int // last HTTP status, 0 if none
+	Attempts int
+	Pruned   bool  // subscription deleted (404/410)
+	Err      error // nil when Sent
+}
+
+// Send encrypts m for sub and posts it to sub's push service, retrying 429,
+// 5xx and network errors up to MaxAttempts attempts in all. A subscription
+// that is gone (404, 410) is deleted from the store. The result is recorded
+// in the store's delivery log and returned; Send never panics on bad input.
+func (s *Sender) Send(ctx context.Context, sub store.Subscription, m Message) Result {
+	return s.finish(ctx, sub, s.send(ctx, sub, m))
+}
+
+func (s *Sender) send(ctx context.Context, sub store.Subscription, m Message) Result {
+	if err := m.Validate(); err != nil {
+		return Result{Outcome: Rejected, Err: err}
+	}
+	if err := validateSubscription(sub); err != nil {
+		return Result{Outcome: Rejected, Err: err}
+	}
+	// webpush-go appends the padding to the slice it is given; with spare
+	// capacity that would write into the caller's array, shared by every
+	// concurrent send of a broadcast. A copy with cap == len cannot be.
+	body := make([]byte, len(m.Payload))
+	copy(body, m.Payload)
+
+	wsub := &webpush.Subscription{
+		Endpoint: sub.Endpoint,
+		Keys:     webpush.Keys{Auth: sub.Auth, P256dh: sub.P256dh},
+	}
+	opts := &webpush.Options{
+		HTTPClient:      s.client,
+		Subscriber:      s.subscriber,
+		Topic:           m.Topic,
+		TTL:             m.TTL,
+		Urgency:         webpush.Urgency(m.Urgency),
+		VAPIDPublicKey:  s.keys.Public,
+		VAPIDPrivateKey: s.keys.Private,
+	}
+	hash := store.EndpointHash(sub.Endpoint)
+
+	var res Result
+	for attempt := 1; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			res.Outcome, res.Err = Failed, fmt.Errorf("gave up: %w", context.Cause(ctx))
+			return res
+		}
+		res.Attempts = attempt
+		resp, err := webpush.SendNotificationWithContext(ctx, body, wsub, opts)
+		retryAfter := time.Duration(-1) // none given
+		if err != nil {
+			res.Status = 0
+			var uerr *url.Error
+			if !errors.As(err, &uerr) {
+				// Failed before any request was made (encryption, JWT):
+				// the same input would fail again.
+				res.Outcome, res.Err = Rejected, fmt.Errorf("encrypting the message: %w", err)
+				return res
+			}
+			if ctx.Err() != nil {
+				res.Outcome, res.Err = Failed, fmt.Errorf("gave up: %w", context.Cause(ctx))
+				return res
+			}
+			res.Err = &redactedError{msg: "request to push service: " + redact(uerr.Err.Error(), sub.Endpoint), err: uerr.Err}
+		} else {
+			res.Status = resp.StatusCode
+			detail := drain(resp)
+			switch code := resp.StatusCode; {
+			case code >= 200 && code < 300:
+				res.Outcome, res.Err = Sent, nil
+				return res
+			case code == http.StatusNotFound || code == http.StatusGone:
+				res.Outcome, res.Err = Gone, statusError(resp, detail, sub.Endpoint)
+				return res
+			case code == http.StatusUnauthorized || code == http.StatusForbidden:
+				res.Outcome, res.Err = Unauthorized, statusError(resp, detail, sub.Endpoint)
+				return res
+			case code == http.StatusTooManyRequests:
+				res.Err = statusError(resp, detail, sub.Endpoint)
+				retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), s.now())
+			case code >= 500:
+				res.Err = statusError(resp, detail, sub.Endpoint)
+			default: // 413, 400 and the rest of 4xx, unfollowed 3xx
+				res.Outcome, res.Err = Rejected, statusError(resp, detail, sub.Endpoint)
+				return res
+			}
+		}
+		// Only 429, 5xx and network errors get here: worth another try.
+		if attempt >= s.maxAttempts {
+			res.Outcome = Failed
+			return res
+		}
+		wait := s.backoff(attempt)
+		if retryAfter >= 0 {
+			wait = min(retryAfter, s.maxDelay)
+		}
+		s.log.DebugContext(ctx, "push: retrying", "endpoint_hash", hash,
+			"status", res.Status, "attempt", attempt, "wait", wait, "err", res.Err)
+		if err := s.sleep(ctx, wait); err != nil {
+			res.Outcome, res.Err = Failed, fmt.Errorf("gave up after %v: %w", res.Err, context.Cause(ctx))
+			return res
+		}
+	}
+}
+
+// redactedError carries a network error whose text has had the endpoint
+// removed, while errors.Is and errors.As still see the original.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// backoff returns the wait before attempt+1: "full jitter", a uniformly
+// random duration up to BaseDelay * 2^(attempt-1), capped at MaxDelay.
+func (s *Sender) backoff(attempt int) time.Duration {
+	ceiling := s.maxDelay
+	if shift := attempt - 1; shift < 62 {
+		if d := s.baseDelay << shift; d > 0 && d < ceiling {
+			ceiling = d
+		}
+	}
+	return rand.N(ceiling + 1)
+}
+
+// finish prunes a gone subscription, logs the result and records it.
+func (s *Sender) finish(ctx context.Context, sub store.Subscription, res Result) Result {
+	// Bookkeeping outlives a cancelled request: a 410 already answered must
+	// still prune, and the outcome must still reach the delivery log.
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	hash := store.EndpointHash(sub.Endpoint)
+
+	if res.Outcome == Gone {
+		deleted, err := s.store.Delete(bg, sub.Endpoint)
+		if err != nil {
+			s.log.ErrorContext(ctx, "push: could not delete a gone subscription", "endpoint_hash", hash, "err", err)
+			res.Err = errors.Join(res.Err, fmt.Errorf("deleting the subscription: %w", err))
+		}
+		res.Pruned = deleted
+	}
+
+	attrs := []any{"endpoint_hash", hash, "outcome", string(res.Outcome), "status", res.Status, "attempts", res.Attempts}
+	if res.Err != nil {
+		attrs = append(attrs, "err", res.Err.Error())
+	}
+	switch res.Outcome {
+	case Sent:
+		s.log.DebugContext(ctx, "push: sent", attrs...)
+	case Gone:
+		s.log.InfoContext(ctx, "push: subscription gone", append(attrs, "pruned", res.Pruned)...)
+	case Unauthorized:
+		s.log.ErrorContext(ctx, "push: the push service refused the VAPID credentials; "+
+			"check the VAPID key pair and subject (no subscription was deleted)", attrs...)
+	default:
+		s.log.WarnContext(ctx, "push: not delivered", attrs...)
+	}
+
+	d := store.Delivery{
+		EndpointHash: hash,
+		Outcome:      string(res.Outcome),
+		Status:       res.Status,
+		Attempts:     res.Attempts,
+	}
+	if res.Err != nil {
+		d.Error = res.Err.Error()
+	}
+	if err := s.store.RecordDelivery(bg, d); err != nil {
+		s.log.WarnContext(ctx, "push: could not record the delivery", "endpoint_hash", hash, "err", err)
+	}
+	return res
+}

@@ -1,0 +1,95 @@
+//go:build !wasm
+
+// Package server is the native half of the kit: the HTTP API that stores push
+// subscriptions and sends notifications, the page's static assets and, in
+// local mode, the built-in local push service. Main wires it all together.
+package server
+
+import (
+	"log/slog"
+	"net/http"
+
+	"pushstart/server/localpush"
+	"pushstart/server/sender"
+	"pushstart/server/store"
+	"pushstart/server/vapid"
+)
+
+// Server serves the API and the page.
+type Server struct {
+	cfg        Config
+	store      store.Store
+	sender     *sender.Sender
+	keys       vapid.Keys
+	adminToken string
+	local      *localpush.Service // nil unless PUSH_SERVICE=local
+	allow      *hostAllowlist
+	assets     http.Handler // the page, app.wasm and static files
+	log        *slog.Logger
+}
+
+// Deps are the parts a Server is built from.
+type Deps struct {
+	Store      store.Store
+	Sender     *sender.Sender
+	Keys       vapid.Keys
+	AdminToken string
+	Local      *localpush.Service // optional
+	Assets     http.Handler       // optional; 404 when nil
+	Log        *slog.Logger
+}
+
+// New returns a server for cfg built from d.
+func New(cfg Config, d Deps) *Server {
+	extra := cfg.PushAllowedHosts
+	if d.Local != nil {
+		extra = append(append([]string(nil), extra...), d.Local.AllowedHosts()...)
+	}
+	assets := d.Assets
+	if assets == nil {
+		assets = http.NotFoundHandler()
+	}
+	return &Server{
+		cfg:        cfg,
+		store:      d.Store,
+		sender:     d.Sender,
+		keys:       d.Keys,
+		adminToken: d.AdminToken,
+		local:      d.Local,
+		allow:      newHostAllowlist(extra),
+		assets:     assets,
+		log:        d.Log,
+	}
+}
+
+// Handler returns the server's routes behind CSRF protection: a browser
+// request that changes state from another origin is refused with 403.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.handleHealth)
+	mux.HandleFunc("GET /api/vapid-public-key", s.handleVAPIDKey)
+	mux.HandleFunc("POST /api/subscriptions", s.handleSubscribe)
+	mux.HandleFunc("DELETE /api/subscriptions", s.handleUnsubscribe)
+	mux.HandleFunc("POST /api/subscriptions/test", s.handleTestSend)
+	mux.HandleFunc("POST /api/notifications", s.handleBroadcast)
+	mux.HandleFunc("GET /api/local-push", s.handleLocalPush)
+	mux.HandleFunc("/api/", s.handleAPINotFound)
+	mux.Handle("/", s.assets)
+
+	csrf := http.NewCrossOriginProtection()
+	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, &apiError{Status: http.StatusForbidden, Message: "cross-origin request refused"})
+	}))
+	return securityHeaders(csrf.Handler(mux))
+}
+
+// securityHeaders sets headers every response should carry.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,20 @@
+// Package sw holds the kit's service worker, app-worker.js, as the template
+// that go-app serves at /app-worker.js.
+//
+// The worker keeps go-app's offline behaviour (cache the app's resources on
+// install, drop old caches on activate, answer GET requests cache first) and
+// adds Web Push: it shows every push message as a notification, opens the
+// notification's page on click, and renews the subscription when the push
+// service replaces it. The push message contract is payload.Notification.
+//
+// go-app replaces two fields, by plain string replacement, when it serves the
+// worker: {{.Version}} with the app version and {{.ResourcesToCache}} with a
+// JSON array of the URLs to cache.
+package sw
+
+import _ "embed"
+
+// Template is app-worker.js, for goapp.Handler.ServiceWorkerTemplate.
+//
+//go:embed app-worker.js
+var Template string
