@@ -10,6 +10,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 GO_SOURCES := $(shell find . -name '*.go' -not -path './e2e/*' -not -path './data*') go.mod go.sum
 WASM := web/app.wasm
+BROTLI_LEVEL ?= 6
 BIN := bin/pushstart
 
 .PHONY: help build run test check gotest wasm-check e2e demo bench clean
@@ -21,7 +22,7 @@ build: $(BIN) ## Build web/app.wasm (with .br and .gz) and then bin/pushstart
 
 $(WASM): $(GO_SOURCES)
 	GOOS=js GOARCH=wasm go build -trimpath -ldflags '$(LDFLAGS)' -o $(WASM) .
-	go run ./tools/precompress $(WASM)
+	go run ./tools/precompress -brotli-level $(BROTLI_LEVEL) $(WASM)
 
 # The server is built after the wasm so one `make build` leaves both current.
 $(BIN): $(WASM) $(GO_SOURCES) sw/app-worker.js

@@ -4,6 +4,7 @@ import {
   chromium,
   firefox,
   type APIRequestContext,
+  type Browser,
   type BrowserContext,
   type Page,
   type TestInfo,
@@ -55,10 +56,18 @@ export type ProfileOptions = {
   permission?: Permission;
   /** Opens the page (default true). */
   open?: boolean;
+  /**
+   * Shows notifications through this desktop notification server (see
+   * lib/notification-daemon.mjs) instead of the browser's built-in popups,
+   * so that a test can click them.
+   */
+  notificationDaemon?: { address: string };
 };
 
 type WorkerFixtures = {
   sharedKitInfo: { url: string; adminToken: string; browserConfig: BrowserConfig };
+  /** One Firefox per worker for the shared kit, launched on first use. */
+  sharedFirefox: () => Promise<Browser>;
 };
 
 type TestFixtures = {
@@ -75,6 +84,11 @@ type TestFixtures = {
 };
 
 const headless = !process.env.E2E_HEADED;
+
+// A session bus address that leads nowhere: without a notification server of
+// the test's, the browsers show notifications themselves, the same on every
+// machine (never on a developer's desktop).
+const NO_BUS = 'unix:path=/nonexistent/no-session-bus';
 
 function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -93,11 +107,15 @@ function recordConsole(context: BrowserContext, label: string, log: string[]) {
 async function launchProfile(
   browserName: 'chromium' | 'firefox',
   kit: Kit,
-  permission: Permission,
+  opts: ProfileOptions,
   log: string[],
   label: string,
+  sharedFirefox: (() => Promise<Browser>) | null,
 ): Promise<Omit<Profile, 'home' | 'kit'>> {
   const cfg = kit.browserConfig;
+  const permission = opts.permission ?? 'granted';
+  const env: Record<string, string> = { ...(process.env as Record<string, string>), DBUS_SESSION_BUS_ADDRESS: NO_BUS };
+  if (opts.notificationDaemon) env.DBUS_SESSION_BUS_ADDRESS = opts.notificationDaemon.address;
   if (browserName === 'chromium') {
     // A persistent context: Chromium refuses the Push API in incognito
     // contexts, which is what browser.newContext() makes.
@@ -105,6 +123,7 @@ async function launchProfile(
     const context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: browsers.chromium.executablePath,
       headless,
+      env,
       args: [...chromiumBaseArgs(), ...cfg.chromiumArgs],
     });
     recordConsole(context, label, log);
@@ -112,14 +131,15 @@ async function launchProfile(
     if (permission === 'granted') {
       await context.grantPermissions(['notifications'], { origin: kit.url });
     } else if (permission === 'denied') {
-      // What "Block" in the site's settings does.
+      // What "Block" in the site's settings does. The CDP session stays
+      // attached: Chromium drops a session's permission overrides when it
+      // detaches.
       const cdp = await context.newCDPSession(page);
       await cdp.send('Browser.setPermission', {
         permission: { name: 'notifications' },
         setting: 'denied',
         origin: kit.url,
       });
-      await cdp.detach();
     }
     return {
       browserName,
@@ -131,14 +151,27 @@ async function launchProfile(
       },
     };
   }
-  // Firefox: a browser of its own for each profile (its own temporary
-  // profile directory, its own connection to the push service).
+  if (sharedFirefox && permission !== 'denied' && !opts.notificationDaemon) {
+    // A new context of the worker's Firefox: a container with storage,
+    // permissions and push subscriptions of its own. Launching Firefox is
+    // most of a test's time on a small machine.
+    const context = await (await sharedFirefox()).newContext();
+    recordConsole(context, label, log);
+    if (permission === 'granted') await context.grantPermissions(['notifications'], { origin: kit.url });
+    const page = await context.newPage();
+    return { browserName, context, page, close: () => context.close().catch(() => {}) };
+  }
+  // Otherwise a Firefox of its own (its own temporary profile directory, its
+  // own connection to the push service).
   const browser = await firefox.launch({
     channel: 'moz-firefox',
     executablePath: browsers.firefox.executablePath,
     headless,
+    env,
     firefoxUserPrefs: {
       ...cfg.firefoxPrefs,
+      // Through the desktop's notification server when the test has one.
+      ...(opts.notificationDaemon ? { 'alerts.useSystemBackend': true } : {}),
       // "Block new requests asking to allow notifications": Playwright can
       // grant a permission in Firefox but not deny one.
       ...(permission === 'denied' ? { 'permissions.default.desktop-notification': 2 } : {}),
@@ -181,17 +214,35 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
     { scope: 'worker' },
   ],
 
+  sharedFirefox: [
+    async ({ sharedKitInfo }, use) => {
+      let launched: Promise<Browser> | null = null;
+      await use(() =>
+        (launched ??= firefox.launch({
+          channel: 'moz-firefox',
+          executablePath: browsers.firefox.executablePath,
+          headless,
+          env: { ...(process.env as Record<string, string>), DBUS_SESSION_BUS_ADDRESS: NO_BUS },
+          firefoxUserPrefs: { ...sharedKitInfo.browserConfig.firefoxPrefs },
+        })),
+      );
+      if (launched) await (await launched).close();
+    },
+    { scope: 'worker' },
+  ],
+
   kit: async ({ sharedKitInfo, request }, use) => {
     await use(makeKit(request, sharedKitInfo));
   },
 
-  openProfile: async ({ kit, browserName }, use, testInfo) => {
+  openProfile: async ({ kit, browserName, sharedFirefox }, use, testInfo) => {
     const opened: Profile[] = [];
     const log: string[] = [];
     await use(async (opts = {}) => {
       const k = opts.kit ?? kit;
       const label = `${browserName}#${opened.length + 1}`;
-      const p = await launchProfile(browserName as 'chromium' | 'firefox', k, opts.permission ?? 'granted', log, label);
+      const shared = process.env.E2E_FIREFOX_PER_PROFILE || opts.kit ? null : sharedFirefox;
+      const p = await launchProfile(browserName as 'chromium' | 'firefox', k, opts, log, label, shared);
       const profile: Profile = { ...p, kit: k, home: new HomePage(p.page, k.url) };
       opened.push(profile);
       if (opts.open ?? true) await profile.home.goto();

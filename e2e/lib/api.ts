@@ -113,6 +113,23 @@ export class KitAPI {
   }
 }
 
+// Chromium chooses its endpoint's host itself (fcm.googleapis.com on Google
+// Chrome, jmt17.google.com on Debian's Chromium), after registration; the
+// local push service can only guess it when it records the registration.
+const FCM_HOSTS = new Set(['fcm.googleapis.com', 'jmt17.google.com']);
+
+/** Whether two endpoint URLs name the same subscription. */
+export function sameEndpoint(a: string, b: string): boolean {
+  if (a === b) return true;
+  try {
+    const ua = new URL(a);
+    const ub = new URL(b);
+    return FCM_HOSTS.has(ua.host) && FCM_HOSTS.has(ub.host) && ua.pathname === ub.pathname;
+  } catch {
+    return false;
+  }
+}
+
 /** The local push service's test API: fault injection and the event feed. */
 export class LocalPush {
   constructor(
@@ -144,12 +161,17 @@ export class LocalPush {
   /** The events after since that concern endpoint, optionally of the given types. */
   async eventsFor(endpoint: string, since = 0, ...types: PushEvent['type'][]): Promise<PushEvent[]> {
     return (await this.events(since)).filter(
-      (e) => e.endpoint === endpoint && (types.length === 0 || types.includes(e.type)),
+      (e) => !!e.endpoint && sameEndpoint(e.endpoint, endpoint) && (types.length === 0 || types.includes(e.type)),
     );
   }
 
   /** Types of the events after since for endpoint, in order (for expect.poll). */
   async typesFor(endpoint: string, since = 0): Promise<string[]> {
-    return (await this.eventsFor(endpoint, since)).map((e) => (e.status ? `${e.type}:${e.status}` : e.type));
+    return (await this.eventsFor(endpoint, since)).map((e) => e.type);
+  }
+
+  /** The statuses of the push requests to endpoint after since, in order. */
+  async pushStatuses(endpoint: string, since = 0): Promise<number[]> {
+    return (await this.eventsFor(endpoint, since, 'push')).map((e) => e.status ?? 0);
   }
 }

@@ -41,7 +41,7 @@ test.describe('page states', () => {
       await home.expectPermissionShown('default');
       await home.expectSubscribedShown(false);
       await expect(home.enableButton).toBeEnabled();
-      await expect(home.disableButton).toHaveCount(0);
+      await expect(home.disableButton).toBeDisabled();
       expect(await home.subscription()).toBeNull();
     });
 

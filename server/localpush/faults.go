@@ -10,9 +10,9 @@ import (
 	"sync"
 )
 
-// FaultHang is the fault kind that holds a push request open until the
+// faultHang is the fault kind that holds a push request open until the
 // client gives up or the service closes.
-const FaultHang = "hang"
+const faultHang = "hang"
 
 // FaultRequest is the body of POST /faults: the next Count push requests to
 // Endpoint get the answer Kind instead of being processed.
@@ -25,8 +25,8 @@ type FaultRequest struct {
 
 // fault is an armed fault for one endpoint.
 type fault struct {
-	kind       string // FaultHang or a status code as text
-	status     int    // 0 for FaultHang
+	kind       string // faultHang or a status code as text
+	status     int    // 0 for faultHang
 	left       int
 	retryAfter int
 }
@@ -103,7 +103,7 @@ func parseFault(req FaultRequest) (token string, ft *fault, err error) {
 		}
 		ft.retryAfter = *req.RetryAfter
 	}
-	if req.Kind != FaultHang {
+	if req.Kind != faultHang {
 		n, err := strconv.Atoi(req.Kind)
 		if err != nil || n < 400 || n > 599 {
 			return "", nil, fmt.Errorf(`kind must be "hang" or an HTTP status 400-599 such as "410", "429" or "500"`)

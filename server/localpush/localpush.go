@@ -26,7 +26,30 @@
 //   - 404: no such subscription; 410: the subscription was unsubscribed;
 //   - 413: a body over 4096 bytes.
 //
+// An accepted message (201, with its URL in Location) goes to the browser at
+// once when it is connected, and stays pending until the browser
+// acknowledges it; a browser that reconnects (Firefox with the same uaid,
+// Chromium with the same android id) gets every pending message still
+// within its TTL. A TTL 0 message for a browser that is away is dropped,
+// still with 201. A message with a Topic replaces a pending one of the
+// same subscription and topic that has not been sent yet. DELETE of the
+// Location withdraws a pending message.
+//
+// The test APIs, for loopback clients only:
+//
+//   - POST /faults {"endpoint": "<as the browser gave it>", "kind": "410"
+//     (any status 400-599) or "hang", "count": N, "retryAfter": seconds}
+//     answers the next N push requests to that endpoint so (429 and 503 with
+//     Retry-After; hang holds the request until the client gives up or the
+//     service closes); DELETE /faults disarms them all.
+//   - GET /events?since=N returns the events after sequence number N, from a
+//     ring of the last 1000 (see Event).
+//
 // Everything is kept in memory: a restarted service knows no subscription.
+//
+// The tests include runs with the real browsers, skipped unless asked for:
+//
+//	PUSHSTART_BROWSER_TEST=1 go test -run Real -v ./server/localpush/
 package localpush
 
 import (

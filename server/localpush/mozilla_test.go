@@ -99,20 +99,24 @@ func TestFirefoxOfflineQueueTTLAndTopic(t *testing.T) {
 	}
 	send("dropped: TTL 0 while offline", webpush.Options{TTL: 0})
 	send("replaced by a newer message of the same topic", webpush.Options{TTL: 600, Topic: "score"})
+	send("TTL 0 while offline: dropped, and replaces nothing", webpush.Options{TTL: 0, Topic: "score"})
 	send("expires before the browser returns", webpush.Options{TTL: 5})
 	send("kept", webpush.Options{TTL: 600})
+	send("kept too: its topic's other message was never kept", webpush.Options{TTL: 600, Topic: "weather"})
+	send("TTL 0 while offline with that topic", webpush.Options{TTL: 0, Topic: "weather"})
 	send("latest score", webpush.Options{TTL: 600, Topic: "score"})
 	clock.Add(10 * time.Second)
 
 	f2 := dialFirefox(t, s, f.uaid)
 	var got []string
-	for range 2 {
+	for range 3 {
 		ch, version, data := f2.notification()
 		got = append(got, decrypt(t, ua, data))
 		f2.ack(ch, version)
 	}
-	if strings.Join(got, "|") != "kept|latest score" {
-		t.Fatalf("delivered on reconnect %q, want [kept latest score]", got)
+	want := "kept|kept too: its topic's other message was never kept|latest score"
+	if strings.Join(got, "|") != want {
+		t.Fatalf("delivered on reconnect %q, want %q", strings.Join(got, "|"), want)
 	}
 	f2.expectNothingPending()
 

@@ -15,11 +15,13 @@ import (
 
 // Limits of the push resource.
 const (
-	// MaxBody is the largest push message body accepted (RFC 8030 section 7.2).
-	MaxBody = 4096
-	// MaxTTL is the longest a message is kept: a larger TTL is lowered to it,
-	// and the reply's TTL header says so (RFC 8030 section 5.2).
-	MaxTTL = 28 * 24 * 60 * 60
+	// maxBody is the largest push message body accepted (RFC 8030 section
+	// 7.2).
+	maxBody = 4096
+	// maxTTL is the longest a message is kept (28 days): a larger TTL is
+	// lowered to it, and the reply's TTL header says so (RFC 8030 section
+	// 5.2).
+	maxTTL = 28 * 24 * 60 * 60
 	// maxTopic is the longest Topic (RFC 8030 section 5.4).
 	maxTopic = 32
 )
@@ -99,15 +101,15 @@ func (s *Service) handlePush(w http.ResponseWriter, r *http.Request, browser, or
 		return
 	}
 
-	if r.ContentLength > MaxBody {
-		reject(http.StatusRequestEntityTooLarge, "body of %d bytes is over %d", r.ContentLength, MaxBody)
+	if r.ContentLength > maxBody {
+		reject(http.StatusRequestEntityTooLarge, "body of %d bytes is over %d", r.ContentLength, maxBody)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		reject(http.StatusRequestEntityTooLarge, "body is over %d bytes", MaxBody)
+		reject(http.StatusRequestEntityTooLarge, "body is over %d bytes", maxBody)
 		return
 	case err != nil:
 		reject(http.StatusBadRequest, "reading the body: %v", err)
@@ -182,7 +184,7 @@ func (s *Service) handlePush(w http.ResponseWriter, r *http.Request, browser, or
 }
 
 // parseTTL validates the TTL header: required, one non-negative integer of
-// seconds. Values above MaxTTL are lowered to it.
+// seconds. Values above maxTTL are lowered to it.
 func parseTTL(values []string) (int, error) {
 	if len(values) == 0 {
 		return 0, fmt.Errorf("missing TTL header (RFC 8030 section 5.2)")
@@ -195,8 +197,8 @@ func parseTTL(values []string) (int, error) {
 		return 0, fmt.Errorf("TTL %q is not a non-negative integer of seconds", values[0])
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n > MaxTTL {
-		n = MaxTTL
+	if err != nil || n > maxTTL {
+		n = maxTTL
 	}
 	return n, nil
 }
@@ -220,7 +222,7 @@ func checkTopic(t string) error {
 func (s *Service) injectFault(w http.ResponseWriter, r *http.Request, ev Event, ft fault) {
 	ev.Type = EventFault
 	ev.Detail = fmt.Sprintf("injected %s, %d more to come", ft.kind, ft.left)
-	if ft.kind == FaultHang {
+	if ft.kind == faultHang {
 		ev.Detail = fmt.Sprintf("injected hang, %d more to come; held until the client gives up", ft.left)
 		s.events.add(ev)
 		s.log.Info("push fault injected", "kind", ft.kind, "endpoint", store.EndpointHash(ev.Endpoint))

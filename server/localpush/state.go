@@ -185,6 +185,11 @@ func (st *state) push(m *message) pushResult {
 	var res pushResult
 	o := st.ownerLocked(m.sub.browser, m.sub.owner)
 	st.expireLocked(o, m.received)
+	// A message that is not kept replaces nothing.
+	if o.conn == nil && m.ttl == 0 {
+		res.dropped = true
+		return res
+	}
 	if m.topic != "" {
 		o.queue = st.filterLocked(o.queue, func(p *message) bool {
 			if p.sub == m.sub && p.topic == m.topic && p.sentOn == nil {
@@ -193,10 +198,6 @@ func (st *state) push(m *message) pushResult {
 			}
 			return true
 		})
-	}
-	if o.conn == nil && m.ttl == 0 {
-		res.dropped = true
-		return res
 	}
 	n := 0
 	for _, p := range o.queue {

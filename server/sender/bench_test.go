@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	webpush "github.com/SherClockHolmes/webpush-go"
 
@@ -50,9 +51,17 @@ func setupFanOut(b *testing.B) *fanOut {
 	return &fanOutData
 }
 
-func reportSendRate(b *testing.B) {
-	b.ReportMetric(float64(b.N*fanOutSize)/b.Elapsed().Seconds(), "sends/s")
-	b.ReportMetric(0, "ns/op") // one op is 10,000 sends; sends/s is the figure to read
+// reportSendRate reports sends per second of wall-clock time and, where the
+// platform measures it, CPU microseconds per send (the push service's share
+// included, the same for both benchmarks), which stays meaningful when other
+// programs load the machine.
+func reportSendRate(b *testing.B, cpuStart time.Duration) {
+	sends := float64(b.N * fanOutSize)
+	b.ReportMetric(sends/b.Elapsed().Seconds(), "sends/s")
+	if cpu := processCPU() - cpuStart; cpuStart > 0 && cpu > 0 {
+		b.ReportMetric(float64(cpu.Microseconds())/sends, "cpu-µs/send")
+	}
+	b.ReportMetric(0, "ns/op") // one op is 10,000 sends; read the per-send figures
 }
 
 // BenchmarkBroadcast10k measures the kit's Sender broadcasting one message
@@ -68,6 +77,7 @@ func BenchmarkBroadcast10k(b *testing.B) {
 		b.Fatal(err)
 	}
 	msg := Message{Payload: notification(b), TTL: 60, Urgency: "normal"}
+	cpuStart := processCPU()
 	b.ResetTimer()
 	for b.Loop() {
 		sum, err := s.Broadcast(context.Background(), msg)
@@ -75,7 +85,7 @@ func BenchmarkBroadcast10k(b *testing.B) {
 			b.Fatalf("Broadcast = %+v, %v", sum, err)
 		}
 	}
-	reportSendRate(b)
+	reportSendRate(b, cpuStart)
 }
 
 // BenchmarkBareWebpushLoop10k is the baseline for BenchmarkBroadcast10k: a
@@ -94,6 +104,7 @@ func BenchmarkBareWebpushLoop10k(b *testing.B) {
 		HTTPClient: fo.client, Subscriber: subscriber, TTL: 60, Urgency: webpush.UrgencyNormal,
 		VAPIDPublicKey: fo.keys.Public, VAPIDPrivateKey: fo.keys.Private,
 	}
+	cpuStart := processCPU()
 	b.ResetTimer()
 	for b.Loop() {
 		jobs := make(chan store.Subscription)
@@ -124,5 +135,5 @@ func BenchmarkBareWebpushLoop10k(b *testing.B) {
 			b.Fatalf("%d of %d sent", sent.Load(), fanOutSize)
 		}
 	}
-	reportSendRate(b)
+	reportSendRate(b, cpuStart)
 }

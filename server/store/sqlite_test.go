@@ -477,7 +477,7 @@ func TestConcurrent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "kit.db")
 	stores := []*SQLite{openTest(t, path), openTest(t, path)}
 
-	const workers, rounds = 50, 10
+	const workers, rounds = 50, 4
 	var wg sync.WaitGroup
 	errs := make(chan error, workers*rounds*6)
 	for i := range workers {

@@ -49,7 +49,7 @@ func TestChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	page := httptest.NewServer(http.HandlerFunc(servePage))
+	page := httptest.NewServer(pageHandler(func(q string) { t.Logf("service worker: %s", q) }))
 	t.Cleanup(page.Close)
 
 	b := launchChromium(t, chromium, []string{
@@ -193,21 +193,30 @@ self.addEventListener('activate', e => e.waitUntil(self.clients.claim()));
 self.addEventListener('push', e => {
   let d;
   try { d = e.data.json(); } catch (err) { d = {title: 'unreadable push', body: String(err)}; }
-  e.waitUntil(self.registration.showNotification(d.title, {body: d.body, tag: d.title}));
+  e.waitUntil(Promise.all([
+    fetch('/log?push=' + encodeURIComponent(d.title)),
+    self.registration.showNotification(d.title, {body: d.body, tag: d.title}),
+  ]));
 });
 `
 
-func servePage(w http.ResponseWriter, r *http.Request) {
-	switch r.URL.Path {
-	case "/":
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		io.WriteString(w, testPage)
-	case "/sw.js":
-		w.Header().Set("Content-Type", "text/javascript")
-		io.WriteString(w, testWorker)
-	default:
-		http.NotFound(w, r)
-	}
+// pageHandler serves the test page and its worker; report receives what
+// the worker reports from its push handler.
+func pageHandler(report func(string)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/":
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			io.WriteString(w, testPage)
+		case "/sw.js":
+			w.Header().Set("Content-Type", "text/javascript")
+			io.WriteString(w, testWorker)
+		case "/log":
+			report(r.URL.RawQuery)
+		default:
+			http.NotFound(w, r)
+		}
+	})
 }
 
 // logRequests logs each request to h: path, form keys (values only of the
@@ -323,7 +332,7 @@ func launchChromium(t *testing.T, bin string, gcmArgs []string) *browser {
 		"--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--user-data-dir=" + profile, "--remote-debugging-port=0",
-		"--enable-logging=stderr", "--v=0",
+		"--enable-logging=stderr", "--v=1",
 		"--vmodule=mcs_client=1,connection_factory_impl=1,connection_handler_impl=1,gcm_client_impl=1,registration_request=1,unregistration_request=1,checkin_request=1",
 	}, gcmArgs...)
 	args = append(args, "about:blank")

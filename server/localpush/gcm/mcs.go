@@ -283,7 +283,12 @@ func (c *Conn) serve() {
 
 	br, err := c.login()
 	if err != nil {
-		c.log.Info("gcm mcs login failed", "err", err)
+		if errors.Is(err, io.EOF) {
+			// Chromium drops its first attempt now and then; it retries.
+			c.log.Debug("gcm mcs connection closed before login", "err", err)
+		} else {
+			c.log.Info("gcm mcs login failed", "err", err)
+		}
 		return
 	}
 	c.s.wg.Add(1)
@@ -446,6 +451,9 @@ func (c *Conn) handle(tag byte, body []byte) error {
 		iq, err := parseIqStanza(body)
 		if err != nil {
 			return err
+		}
+		if iq.Extension != nil {
+			c.log.Debug("gcm mcs iq", "type", iq.Type, "extension", iq.Extension.ID, "last_stream_id_received", iq.LastStreamIDReceived)
 		}
 		c.streamAcked(iq.LastStreamIDReceived)
 		if iq.Extension == nil {

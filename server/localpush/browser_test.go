@@ -1,0 +1,364 @@
+package localpush
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	webpush "github.com/SherClockHolmes/webpush-go"
+)
+
+// The tests in this file drive real browsers through the service. They run
+// only with PUSHSTART_BROWSER_TEST=1, since they need Firefox ESR and
+// Chromium installed (Debian's paths, or FIREFOX_BIN and CHROMIUM_BIN).
+
+const browserTestPage = `<!doctype html>
+<title>local push test</title>
+<script>
+const key = %q;
+function b64(s) {
+  s = s.replace(/-/g, '+').replace(/_/g, '/');
+  return Uint8Array.from(atob(s), c => c.charCodeAt(0));
+}
+// A push call made while Firefox is still starting can go unanswered
+// (its parent-side push service is not listening yet): retry on a timeout.
+function within(ms, p) {
+  return Promise.race([p, new Promise((_, no) => setTimeout(() => no(new Error('timeout')), ms))]);
+}
+(async () => {
+  try {
+    const reg = await navigator.serviceWorker.register('/sw.js');
+    await navigator.serviceWorker.ready;
+    let sub;
+    for (let i = 0; ; i++) {
+      try {
+        sub = await within(5000, reg.pushManager.getSubscription());
+        break;
+      } catch (e) {
+        if (i == 5) throw e;
+      }
+    }
+    if (!sub) sub = await reg.pushManager.subscribe({userVisibleOnly: true, applicationServerKey: b64(key)});
+    await fetch('/sub', {method: 'POST', body: JSON.stringify(sub.toJSON())});
+  } catch (e) {
+    await fetch('/error', {method: 'POST', body: String(e)});
+  }
+})();
+</script>`
+
+const browserTestWorker = `
+self.addEventListener('install', () => self.skipWaiting());
+self.addEventListener('activate', e => e.waitUntil(self.clients.claim()));
+self.addEventListener('push', e => {
+  const text = e.data ? e.data.text() : '';
+  e.waitUntil((async () => {
+    await self.registration.showNotification('local push test', {body: text});
+    if (text === 'unsubscribe') {
+      const s = await self.registration.pushManager.getSubscription();
+      if (s) await s.unsubscribe();
+    }
+    await fetch('/received', {method: 'POST', body: text});
+  })());
+});`
+
+// pageServer serves the test page and reports what the page and its
+// service worker post back.
+type pageServer struct {
+	*httptest.Server
+	svc      *Service
+	subs     chan webpush.Subscription
+	received chan string
+	errors   chan string
+}
+
+func newPageServer(t *testing.T, s *Service, vapidPublic string) *pageServer {
+	t.Helper()
+	p := &pageServer{svc: s, subs: make(chan webpush.Subscription, 10), received: make(chan string, 10), errors: make(chan string, 10)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprintf(w, browserTestPage, vapidPublic)
+	})
+	mux.HandleFunc("GET /sw.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript")
+		io.WriteString(w, browserTestWorker)
+	})
+	mux.HandleFunc("POST /sub", func(w http.ResponseWriter, r *http.Request) {
+		var sub webpush.Subscription
+		json.NewDecoder(r.Body).Decode(&sub)
+		p.subs <- sub
+	})
+	mux.HandleFunc("POST /received", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		p.received <- string(b)
+	})
+	mux.HandleFunc("POST /error", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		p.errors <- string(b)
+	})
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if testing.Verbose() {
+			t.Logf("page server: %s %s", r.Method, r.URL)
+		}
+		mux.ServeHTTP(w, r)
+	}))
+	t.Cleanup(p.Close)
+	return p
+}
+
+func (p *pageServer) subscription(t *testing.T, d time.Duration) webpush.Subscription {
+	t.Helper()
+	select {
+	case sub := <-p.subs:
+		return sub
+	case e := <-p.errors:
+		t.Fatalf("the page failed to subscribe: %s", e)
+	case <-time.After(d):
+		t.Fatalf("the page did not subscribe in time; events: %s", p.events(t))
+	}
+	return webpush.Subscription{}
+}
+
+func (p *pageServer) expectReceived(t *testing.T, want string, d time.Duration) {
+	t.Helper()
+	select {
+	case got := <-p.received:
+		if got != want {
+			t.Fatalf("the service worker received %q, want %q", got, want)
+		}
+	case <-time.After(d):
+		t.Fatalf("the service worker did not receive %q in time; events: %s", want, p.events(t))
+	}
+}
+
+// events is the service's event feed, for failure messages.
+func (p *pageServer) events(t *testing.T) string {
+	t.Helper()
+	var b strings.Builder
+	for _, e := range eventsOf(t, p.svc, EventRegister, EventUnregister, EventConnect, EventDisconnect,
+		EventPush, EventDeliver, EventAck, EventNack, EventReject, EventFault) {
+		fmt.Fprintf(&b, "\n  %d %s %s %s %d %s", e.Seq, e.Type, e.Browser, e.Endpoint, e.Status, e.Detail)
+	}
+	return b.String()
+}
+
+// browserProcess is a browser started by a test, in its own process group.
+type browserProcess struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func startBrowser(t *testing.T, bin string, args ...string) *browserProcess {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if testing.Verbose() {
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", bin, err)
+	}
+	b := &browserProcess{cmd: cmd, done: make(chan struct{})}
+	go func() { cmd.Wait(); close(b.done) }()
+	t.Cleanup(b.stop)
+	return b
+}
+
+// stop ends the browser's process group: SIGTERM, then SIGKILL.
+func (b *browserProcess) stop() {
+	pgid := b.cmd.Process.Pid
+	syscall.Kill(-pgid, syscall.SIGTERM)
+	select {
+	case <-b.done:
+	case <-time.After(10 * time.Second):
+		syscall.Kill(-pgid, syscall.SIGKILL)
+		<-b.done
+	}
+	syscall.Kill(-pgid, syscall.SIGKILL) // content processes left behind
+}
+
+func browserBin(t *testing.T, env, path string) string {
+	t.Helper()
+	if os.Getenv("PUSHSTART_BROWSER_TEST") != "1" {
+		t.Skip("set PUSHSTART_BROWSER_TEST=1 to run with real browsers")
+	}
+	if v := os.Getenv(env); v != "" {
+		path = v
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("%s: %v", path, err)
+	}
+	return path
+}
+
+// TestRealFirefox is the acceptance test of the Mozilla side: Firefox ESR
+// subscribes through the service, receives and decrypts a push, gets a
+// message queued while it was closed after restarting with the same
+// profile, and unsubscribes.
+func TestRealFirefox(t *testing.T) {
+	bin := browserBin(t, "FIREFOX_BIN", "/usr/lib/firefox-esr/firefox-esr")
+	s := startService(t, func(s *Service) {
+		if testing.Verbose() {
+			s.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		}
+	})
+	app := newAppServer(t)
+	page := newPageServer(t, s, app.pub)
+
+	profile := t.TempDir()
+	prefs := map[string]any{
+		"permissions.default.desktop-notification":   1,
+		"browser.shell.checkDefaultBrowser":          false,
+		"browser.startup.homepage_override.mstone":   "ignore",
+		"datareporting.policy.dataSubmissionEnabled": false,
+		"toolkit.telemetry.reportingpolicy.firstRun": false,
+		"app.update.disabledForTesting":              true,
+		"browser.aboutwelcome.enabled":               false,
+		"browser.startup.page":                       0,
+		"browser.sessionstore.resume_from_crash":     false,
+	}
+	if testing.Verbose() {
+		prefs["dom.push.loglevel"] = "debug"
+		prefs["devtools.console.stdout.content"] = true
+		prefs["devtools.console.stdout.chrome"] = true
+		prefs["browser.dom.window.dump.enabled"] = true
+	}
+	for k, v := range s.Browser().FirefoxPrefs {
+		prefs[k] = v
+	}
+	var userJS strings.Builder
+	for k, v := range prefs {
+		j, _ := json.Marshal(v)
+		fmt.Fprintf(&userJS, "user_pref(%q, %s);\n", k, j)
+	}
+	if err := os.WriteFile(filepath.Join(profile, "user.js"), []byte(userJS.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	launch := func(url string) *browserProcess {
+		return startBrowser(t, bin, "--headless", "--no-remote", "--profile", profile, url)
+	}
+
+	ff := launch(page.URL + "/")
+	sub := page.subscription(t, 60*time.Second)
+	if !strings.HasPrefix(sub.Endpoint, s.URL()+"/wpush/") {
+		t.Fatalf("Firefox's endpoint %q is not this service's", sub.Endpoint)
+	}
+	push := func(text string, ttl int) int {
+		t.Helper()
+		resp, err := webpush.SendNotification([]byte(text), &sub, &webpush.Options{
+			Subscriber: "ops@example.com", VAPIDPublicKey: app.pub, VAPIDPrivateKey: app.priv, TTL: ttl,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	if st := push("first", 60); st != 201 {
+		t.Fatalf("push: %d", st)
+	}
+	page.expectReceived(t, "first", 30*time.Second)
+	waitEvent(t, s, EventAck, func(e Event) bool { return e.Endpoint == sub.Endpoint && strings.Contains(e.Detail, "code 100") })
+
+	// Closed Firefox: the message waits for it. The restarted browser says
+	// hello with its uaid, keeps its subscription and gets the message; no
+	// page is open, the service worker wakes for it.
+	ff.stop()
+	waitEvent(t, s, EventDisconnect, func(e Event) bool { return e.Browser == Firefox })
+	if st := push("while away", 600); st != 201 {
+		t.Fatalf("push while Firefox is closed: %d", st)
+	}
+	launch("about:blank")
+	page.expectReceived(t, "while away", 60*time.Second)
+
+	// The worker unsubscribes on this message; the endpoint is then gone.
+	push("unsubscribe", 60)
+	page.expectReceived(t, "unsubscribe", 30*time.Second)
+	waitEvent(t, s, EventUnregister, func(e Event) bool { return e.Endpoint == sub.Endpoint })
+	if st := push("after unsubscribe", 60); st != http.StatusGone {
+		t.Fatalf("push after unsubscribe: %d, want 410", st)
+	}
+}
+
+// TestRealChromium drives Chromium through package gcm and this service:
+// it subscribes, receives a push sent to its FCM endpoint through
+// Transport, gets a message queued while it was closed after restarting
+// with the same profile, and unsubscribes.
+func TestRealChromium(t *testing.T) {
+	bin := browserBin(t, "CHROMIUM_BIN", "/usr/bin/chromium")
+	s := startService(t, func(s *Service) {
+		if testing.Verbose() {
+			s.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		}
+	})
+	app := newAppServer(t)
+	page := newPageServer(t, s, app.pub)
+
+	profile := t.TempDir()
+	prefs := `{"profile":{"default_content_setting_values":{"notifications":1}}}`
+	if err := os.MkdirAll(filepath.Join(profile, "Default"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(profile, "Default", "Preferences"), []byte(prefs), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	launch := func(url string) *browserProcess {
+		args := append([]string{"--headless", "--user-data-dir=" + profile, "--no-first-run",
+			"--no-default-browser-check", "--disable-gpu"}, s.Browser().ChromiumArgs...)
+		if os.Geteuid() == 0 {
+			args = append(args, "--no-sandbox")
+		}
+		return startBrowser(t, bin, append(args, url)...)
+	}
+	client := &http.Client{Transport: s.Transport(nil)}
+
+	cr := launch(page.URL + "/")
+	sub := page.subscription(t, 90*time.Second)
+	if !strings.Contains(sub.Endpoint, "/fcm/send/") && !strings.Contains(sub.Endpoint, "/wp/") {
+		t.Fatalf("Chromium's endpoint %q is not an FCM one", sub.Endpoint)
+	}
+	push := func(text string, ttl int) int {
+		t.Helper()
+		resp, err := webpush.SendNotification([]byte(text), &sub, &webpush.Options{
+			Subscriber: "ops@example.com", VAPIDPublicKey: app.pub, VAPIDPrivateKey: app.priv, TTL: ttl,
+			HTTPClient: client,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	if st := push("first", 60); st != 201 {
+		t.Fatalf("push: %d", st)
+	}
+	page.expectReceived(t, "first", 30*time.Second)
+	waitEvent(t, s, EventAck, func(e Event) bool { return e.Endpoint == sub.Endpoint })
+
+	cr.stop()
+	waitEvent(t, s, EventDisconnect, func(e Event) bool { return e.Browser == Chromium })
+	if st := push("while away", 600); st != 201 {
+		t.Fatalf("push while Chromium is closed: %d", st)
+	}
+	launch("about:blank")
+	page.expectReceived(t, "while away", 90*time.Second)
+
+	push("unsubscribe", 60)
+	page.expectReceived(t, "unsubscribe", 30*time.Second)
+	waitEvent(t, s, EventUnregister, func(e Event) bool { return e.Endpoint == sub.Endpoint })
+	if st := push("after unsubscribe", 60); st != http.StatusGone {
+		t.Fatalf("push after unsubscribe: %d, want 410", st)
+	}
+}
