@@ -72,6 +72,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, version string, read
 	if _, err := vapid.Subject(cfg.VAPIDSubject); err != nil {
 		return err
 	}
+	if cfg.VAPIDSubject == DefaultConfig().VAPIDSubject && cfg.PushService != PushServiceLocal {
+		log.Warn("VAPID_SUBJECT is the placeholder; set it to your mailto: or https: contact before going to production")
+	}
 	token, tokenPath, generated, err := vapid.AdminToken(cfg.DataDir, cfg.AdminToken)
 	if err != nil {
 		return err

@@ -170,8 +170,12 @@ export class LocalPush {
     return (await this.eventsFor(endpoint, since)).map((e) => e.type);
   }
 
-  /** The statuses of the push requests to endpoint after since, in order. */
+  /**
+   * The statuses the push service answered to the push requests for endpoint
+   * after since, in order: 201 for an accepted push, the status of a refusal
+   * or of an injected fault.
+   */
   async pushStatuses(endpoint: string, since = 0): Promise<number[]> {
-    return (await this.eventsFor(endpoint, since, 'push')).map((e) => e.status ?? 0);
+    return (await this.eventsFor(endpoint, since, 'push', 'reject', 'fault')).map((e) => e.status ?? 0);
   }
 }

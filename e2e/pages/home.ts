@@ -62,10 +62,13 @@ export class HomePage {
     await this.waitReady();
   }
 
-  /** Reloads the page and waits until it has rendered again. */
+  /**
+   * Reloads the page and waits until it has rendered again (not for its
+   * re-sync with the server, which callers wait for as they need).
+   */
   async reload() {
     await this.page.reload();
-    await this.waitReady();
+    await expect(this.enableButton.or(this.disableButton).first()).toBeVisible({ timeout: 30_000 });
   }
 
   /**

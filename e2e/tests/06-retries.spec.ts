@@ -9,15 +9,16 @@ test('429 with Retry-After, then 500s: the server retries and the notification a
 
   const since = await kit.push.lastSeq();
 
-  await test.step('the push service will answer 429 (Retry-After: 1), then 500 twice', async () => {
+  await test.step('a test send meets 429 (Retry-After: 1), then 500 twice, and succeeds on the fourth attempt', async () => {
+    // The push service holds one armed fault per endpoint, so the 500s are
+    // armed once the 429 has been answered, while the server waits out the
+    // Retry-After second.
     await kit.push.fault(endpoint, '429', 1, 1);
+    const started = Date.now();
+    const sending = kit.api.testSend(endpoint, { title: 'after retries', tag: 'retries' });
+    await expect.poll(() => kit.push.pushStatuses(endpoint, since), { intervals: [50] }).toEqual([429]);
     await kit.push.fault(endpoint, '500', 2);
-  });
-
-  let started = 0;
-  await test.step('a test send succeeds on the fourth attempt', async () => {
-    started = Date.now();
-    const { status, body } = await kit.api.testSend(endpoint, { title: 'after retries', tag: 'retries' });
+    const { status, body } = await sending;
     expect(status, JSON.stringify(body)).toBe(200);
     expect(body).toMatchObject({ outcome: 'sent', status: 201, attempts: 4 });
     // Retry-After: 1 was honoured before the second attempt.

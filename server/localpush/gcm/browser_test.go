@@ -345,6 +345,16 @@ func launchChromium(t *testing.T, bin string, gcmArgs []string) *browser {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// PUSHSTART_CHROMIUM_LOG names a file for the browser's whole log.
+	var full io.Writer = io.Discard
+	if path := os.Getenv("PUSHSTART_CHROMIUM_LOG"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		full = f
+	}
 	wsURL := make(chan string, 1)
 	var logMu sync.Mutex
 	var logLines []string
@@ -353,6 +363,7 @@ func launchChromium(t *testing.T, bin string, gcmArgs []string) *browser {
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
+			fmt.Fprintln(full, line)
 			if u, ok := strings.CutPrefix(line, "DevTools listening on "); ok {
 				wsURL <- u
 			}
