@@ -96,9 +96,9 @@ func (c *apiClient) do(ctx context.Context, timeout time.Duration, method, path 
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		msg := err.Error()
+		msg := err.Error() + " (offline, or the server is not running?)"
 		if ctx.Err() != nil {
-			msg = fmt.Sprintf("no answer within %v", timeout)
+			msg = "no answer within " + humanDuration(timeout)
 		}
 		return ex, &apiError{Method: method, Path: path, Message: msg}
 	}
@@ -191,7 +191,7 @@ func (c *apiClient) sendTest(ctx context.Context, endpoint string, n payload.Not
 				msg += ": " + res.Error
 			}
 			if res.Pruned {
-				msg += " (the server deleted this subscription: enable notifications again)"
+				msg += " (the server deleted this subscription: disable, then enable notifications to subscribe again)"
 			}
 			return res, ex, &apiError{Method: ex.Method, Path: ex.Path, Status: ex.Status, Message: msg}
 		}

@@ -124,15 +124,13 @@ func (h *home) onSendTest(ctx goapp.Context, title, body string) {
 func (h *home) resync(ctx goapp.Context) error {
 	f := Support()
 	supErr := f.Err()
-	h.update(ctx, func(s *pageState) { s.Features, s.SupportErr = f, supErr })
+	perm := Permission()
+	h.update(ctx, func(s *pageState) { s.Features, s.SupportErr, s.Permission = f, supErr, perm })
 	if supErr != nil {
 		h.log(ctx, flowError, "Support check: push is unavailable here", featuresDetail(f))
 		return supErr
 	}
 	h.log(ctx, flowOK, "Support check: service worker, Push API and Notification API present", featuresDetail(f))
-
-	perm := Permission()
-	h.update(ctx, func(s *pageState) { s.Permission = perm })
 	h.log(ctx, flowInfo, "Permission: "+string(perm), permissionDetail(perm))
 
 	if err := h.ready(ctx); err != nil {
@@ -249,7 +247,9 @@ func (h *home) sendTest(ctx goapp.Context, endpoint, title, body string) error {
 		Renotify: true,
 		Data:     json.RawMessage(`{"url":"/"}`),
 	}
-	if err := n.Validate("notification"); err != nil {
+	// The same checks as the server's, so an oversized message is refused
+	// here with the limit it breaks.
+	if _, err := n.Marshal(); err != nil {
 		return err
 	}
 	res, ex, err := h.api.sendTest(ctx, endpoint, n)

@@ -20,6 +20,14 @@ const (
 	callTimeout       = 15 * time.Second
 )
 
+// humanDuration spells a timeout out for people: "60 seconds", "3 minutes".
+func humanDuration(d time.Duration) string {
+	if d >= 2*time.Minute && d%time.Minute == 0 {
+		return fmt.Sprintf("%d minutes", int(d/time.Minute))
+	}
+	return fmt.Sprintf("%d seconds", int(d/time.Second))
+}
+
 // ErrorKind says which part of the Web Push chain failed. Every *PushError
 // has one, and errors.Is(err, ErrPermissionDenied) and the like match it.
 type ErrorKind string

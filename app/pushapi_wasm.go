@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"syscall/js"
 )
 
@@ -65,7 +64,7 @@ func RequestPermission(ctx context.Context) (PermissionState, error) {
 	v, err := await(ctx, p)
 	if errors.Is(err, context.DeadlineExceeded) {
 		return Permission(), &PushError{Kind: ErrPermissionDismissed, Op: op,
-			Message: fmt.Sprintf("the permission prompt got no answer within %v", permissionTimeout),
+			Message: "the permission prompt got no answer within " + humanDuration(permissionTimeout),
 			Hint:    "Click Enable notifications to ask again"}
 	}
 	if err != nil {
@@ -106,7 +105,7 @@ func ready(ctx context.Context) (js.Value, error) {
 		return js.Undefined(), asJSPushError(ErrNoServiceWorker, op, err)
 	}
 	// ready never rejects: say what is known about the registration instead.
-	msg := fmt.Sprintf("no active service worker after %v", readyTimeout)
+	msg := "no active service worker after " + humanDuration(readyTimeout)
 	if p, err := call(sw, "getRegistration"); err == nil {
 		qctx, cancel := context.WithTimeout(ctx, callTimeout)
 		defer cancel()
@@ -181,7 +180,7 @@ func Subscribe(ctx context.Context, vapidPublicKey string) (*Subscription, error
 	v, err := await(ctx, p)
 	if errors.Is(err, context.DeadlineExceeded) {
 		return nil, &PushError{Kind: ErrPushService, Op: op,
-			Message: fmt.Sprintf("the push service did not answer within %v", subscribeTimeout),
+			Message: "the push service did not answer within " + humanDuration(subscribeTimeout),
 			Hint:    "The browser could not reach its push service (Google FCM for Chrome and Edge, Mozilla autopush for Firefox, Apple for Safari): check the network, proxy, firewall or VPN"}
 	}
 	if err != nil {

@@ -88,8 +88,40 @@ func (s pageState) serverText() string {
 	case s.Saved:
 		return "Server: stores this subscription"
 	default:
-		return "Server: not confirmed yet"
+		return "Server: not confirmed"
 	}
+}
+
+// statusMark is the look of a status line: good, in the way, neutral, or
+// under way. The CSS draws a symbol for each, so colour is not the only cue.
+type statusMark string
+
+const (
+	markOK      statusMark = "ok"
+	markBad     statusMark = "bad"
+	markNeutral statusMark = "neutral"
+	markBusy    statusMark = "busy"
+)
+
+// mark picks markOK when good, markBad when bad, else markNeutral.
+func mark(good, bad bool) statusMark {
+	switch {
+	case good:
+		return markOK
+	case bad:
+		return markBad
+	default:
+		return markNeutral
+	}
+}
+
+func (s pageState) supportMark() statusMark {
+	return mark(s.Checked && s.SupportErr == nil, s.SupportErr != nil)
+}
+
+func (s pageState) permissionMark() statusMark {
+	return mark(s.Permission == PermissionGranted,
+		s.Permission == PermissionDenied || s.Permission == PermissionUnsupported)
 }
 
 // browserFamily names the browser for the permission instructions.

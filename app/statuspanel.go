@@ -2,6 +2,9 @@ package app
 
 import (
 	"errors"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	goapp "github.com/maxence-charriere/go-app/v10/pkg/app"
 )
@@ -21,24 +24,18 @@ func (p *statusPanel) Render() goapp.UI {
 	return goapp.Section().Class("card").Body(
 		goapp.H2().ID("status-heading").Text("Status"),
 		goapp.Ul().Class("status").Role("status").Body(
-			statusItem(s.supportText(), s.Checked && s.SupportErr != nil),
-			statusItem(s.permissionText(), s.Permission == PermissionDenied),
-			statusItem(s.subscriptionText(), false),
-			goapp.If(s.Subscribed, func() goapp.UI { return statusItem(s.serverText(), !s.Saved) }),
-			goapp.If(s.Busy != "", func() goapp.UI {
-				return goapp.Li().Class("busy").Text(s.Busy)
-			}),
+			statusItem(s.supportText(), s.supportMark()),
+			statusItem(s.permissionText(), s.permissionMark()),
+			statusItem(s.subscriptionText(), mark(s.Subscribed, false)),
+			goapp.If(s.Subscribed, func() goapp.UI { return statusItem(s.serverText(), mark(s.Saved, !s.Saved)) }),
+			goapp.If(s.Busy != "", func() goapp.UI { return statusItem(s.Busy, markBusy) }),
 		),
 		p.guidance(),
 	)
 }
 
-func statusItem(text string, bad bool) goapp.UI {
-	class := "ok"
-	if bad {
-		class = "bad"
-	}
-	return goapp.Li().Class(class).Text(text)
+func statusItem(text string, m statusMark) goapp.UI {
+	return goapp.Li().Class(string(m)).Text(text)
 }
 
 // guidance explains the way forward for the states that need the user.
@@ -61,8 +58,8 @@ func (p *statusPanel) guidance() goapp.UI {
 			)
 		default:
 			return help("This browser cannot receive web push",
-				goapp.P().Text(pe.Message+"."),
-				goapp.P().Text(pe.Hint+"."),
+				goapp.P().Text(sentence(pe.Message)),
+				goapp.P().Text(sentence(pe.Hint)),
 			)
 		}
 	}
@@ -87,6 +84,19 @@ func (p *statusPanel) guidance() goapp.UI {
 		return goapp.P().Class("hint").Text("Click Enable notifications: the browser asks for permission, then subscribes at its push service.")
 	}
 	return nil
+}
+
+// sentence capitalizes s and ends it with a full stop.
+func sentence(s string) string {
+	if s == "" {
+		return ""
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	s = string(unicode.ToUpper(r)) + s[n:]
+	if !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
 }
 
 func help(title string, body ...goapp.UI) goapp.UI {

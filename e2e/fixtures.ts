@@ -249,6 +249,12 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
       return profile;
     });
     await attachLog(testInfo, 'browser-console.txt', log.join('\n'));
+    if (testInfo.status !== testInfo.expectedStatus) {
+      for (const k of new Set(opened.map((p) => p.kit))) {
+        const events = await k.push.events().catch((e) => `events unavailable: ${e}`);
+        await attachLog(testInfo, `push-events-${new URL(k.url).port}.json`, JSON.stringify(events, null, 1));
+      }
+    }
     await Promise.all(opened.map((p) => p.close()));
   },
 
@@ -264,7 +270,7 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
     const started: Array<Awaited<ReturnType<typeof spawnKit>>> = [];
     const dirs = new Set<string>();
     await use(async (opts = {}) => {
-      const k = await spawnKit({ ...opts, env: { LOG_LEVEL: 'warn', ...opts.env } });
+      const k = await spawnKit({ ...opts, env: { LOG_LEVEL: process.env.E2E_LOG_LEVEL || 'warn', ...opts.env } });
       started.push(k);
       dirs.add(k.dataDir);
       const info = { url: k.url, adminToken: k.adminToken, browserConfig: await fetchBrowserConfig(k.url) };
