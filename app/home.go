@@ -1,10 +1,12 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	goapp "github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -24,6 +26,10 @@ type home struct {
 	entries []flowEntry
 	alert   string // the last error, shown in the role="alert" region
 	outcome string // the server's reply to the last test send
+
+	// actions counts the actions started; a background watch ends when the
+	// user starts another one.
+	actions atomic.Uint64
 }
 
 func newHome() *home { return &home{} }
@@ -175,14 +181,7 @@ func (h *home) resync(ctx goapp.Context) error {
 		return &PushError{Kind: ErrPermissionDismissed, Op: "re-subscribing", Message: "notification permission is " + string(perm),
 			Hint: "Click Enable notifications to subscribe with the new key"}
 	}
-	next, err := h.subscribe(ctx, key)
-	if err != nil {
-		return err
-	}
-	if err := h.save(ctx, next); err != nil {
-		return err
-	}
-	return h.deleteOnServer(ctx, sj.Endpoint)
+	return h.subscribeAndStore(ctx, key, sj.Endpoint)
 }
 
 // enable is the Enable notifications flow.
@@ -202,11 +201,7 @@ func (h *home) enable(ctx goapp.Context) error {
 	if err := h.ready(ctx); err != nil {
 		return err
 	}
-	sj, err := h.subscribe(ctx, key)
-	if err != nil {
-		return err
-	}
-	return h.save(ctx, sj)
+	return h.subscribeAndStore(ctx, key, "")
 }
 
 // disable is the Disable notifications flow. endpoint is the subscription
@@ -293,20 +288,86 @@ func (h *home) fetchKey(ctx goapp.Context) (string, error) {
 	return key, nil
 }
 
-// subscribe subscribes with key and logs the new subscription.
-func (h *home) subscribe(ctx goapp.Context, key string) (SubscriptionJSON, error) {
+// lateWatch is how long the page keeps looking for a subscription after it
+// stopped waiting for pushManager.subscribe. Chromium, for one, retries its
+// push service with a back-off and may resolve a minute or more later.
+const (
+	lateWatch = 4 * time.Minute
+	latePoll  = 2 * time.Second
+)
+
+// subscribeAndStore subscribes with key, stores the subscription on the
+// server, then deletes oldEndpoint there (a replaced subscription), if any.
+// When the push service does not answer in time, the page reports it and
+// keeps watching in the background for the browser's late answer.
+func (h *home) subscribeAndStore(ctx goapp.Context, key, oldEndpoint string) error {
 	h.log(ctx, flowInfo, "Subscribing at the browser's push service",
 		"pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: <the key's 65 bytes> })")
 	sub, err := Subscribe(ctx, key)
+	if errors.Is(err, context.DeadlineExceeded) {
+		gen := h.actions.Load()
+		h.update(ctx, func(s *pageState) { s.Waiting = true })
+		ctx.Async(func() { h.watchLate(ctx, gen, key, oldEndpoint) })
+	}
 	if err != nil {
-		return SubscriptionJSON{}, err
+		return err
 	}
 	sj, err := sub.JSON()
 	if err != nil {
-		return SubscriptionJSON{}, err
+		return err
 	}
 	h.gotSubscription(ctx, "Subscribed: the push service created this subscription", sj)
-	return sj, nil
+	return h.store(ctx, sj, oldEndpoint)
+}
+
+// store saves sj on the server and deletes oldEndpoint there, if any.
+func (h *home) store(ctx goapp.Context, sj SubscriptionJSON, oldEndpoint string) error {
+	if err := h.save(ctx, sj); err != nil {
+		return err
+	}
+	if oldEndpoint == "" || oldEndpoint == sj.Endpoint {
+		return nil
+	}
+	return h.deleteOnServer(ctx, oldEndpoint)
+}
+
+// watchLate looks for the subscription a timed-out pushManager.subscribe may
+// still produce, and stores it when it appears. It stops when the user
+// starts another action (gen is the action that timed out).
+func (h *home) watchLate(ctx goapp.Context, gen uint64, key, oldEndpoint string) {
+	defer func() {
+		if h.actions.Load() == gen {
+			h.update(ctx, func(s *pageState) { s.Waiting = false })
+		}
+	}()
+	for deadline := time.Now().Add(lateWatch); time.Now().Before(deadline); {
+		time.Sleep(latePoll)
+		if h.actions.Load() != gen {
+			return
+		}
+		sub, err := GetSubscription(ctx)
+		if err != nil || sub == nil {
+			continue
+		}
+		if k := sub.ApplicationServerKey(); k != "" && !sameKey(k, key) {
+			continue
+		}
+		sj, err := sub.JSON()
+		if err == nil {
+			h.gotSubscription(ctx, "Subscribed after all: the push service answered late", sj)
+			err = h.store(ctx, sj, oldEndpoint)
+		}
+		ctx.Dispatch(func(goapp.Context) {
+			if err != nil {
+				h.alert = err.Error()
+				h.addEntry(flowEntry{At: time.Now(), Level: flowError, Title: errorTitle(err), Detail: errorDetail(err)})
+				return
+			}
+			h.alert = "" // the timeout reported earlier is resolved
+		})
+		return
+	}
+	h.log(ctx, flowInfo, "Stopped waiting for the push service", "No subscription appeared within "+humanDuration(lateWatch)+" after the timeout.")
 }
 
 // gotSubscription shows sj as the browser's subscription.
@@ -344,7 +405,9 @@ func (h *home) deleteOnServer(ctx goapp.Context, endpoint string) error {
 
 // begin marks an action as running; it is called on the UI goroutine.
 func (h *home) begin(ctx goapp.Context, what string) {
+	h.actions.Add(1)
 	h.state.Busy = what
+	h.state.Waiting = false
 	h.alert = ""
 	ctx.Update()
 }
@@ -359,7 +422,7 @@ func (h *home) finish(ctx goapp.Context, err error) {
 			return
 		}
 		h.alert = err.Error()
-		h.entries = append(h.entries, flowEntry{At: time.Now(), Level: flowError, Title: errorTitle(err), Detail: errorDetail(err)})
+		h.addEntry(flowEntry{At: time.Now(), Level: flowError, Title: errorTitle(err), Detail: errorDetail(err)})
 	})
 }
 
@@ -371,7 +434,18 @@ func (h *home) update(ctx goapp.Context, f func(*pageState)) {
 // log appends a step to the flow log.
 func (h *home) log(ctx goapp.Context, level flowLevel, title, detail string) {
 	e := flowEntry{At: time.Now(), Level: level, Title: title, Detail: detail}
-	ctx.Dispatch(func(goapp.Context) { h.entries = append(h.entries, e) })
+	ctx.Dispatch(func(goapp.Context) { h.addEntry(e) })
+}
+
+// maxFlowEntries bounds the flow log of a long session; the oldest go first.
+const maxFlowEntries = 300
+
+// addEntry appends to the flow log; on the UI goroutine only.
+func (h *home) addEntry(e flowEntry) {
+	h.entries = append(h.entries, e)
+	if n := len(h.entries) - maxFlowEntries; n > 0 {
+		h.entries = append([]flowEntry(nil), h.entries[n:]...)
+	}
 }
 
 // logExchange logs a request to the server with its status and answer.

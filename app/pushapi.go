@@ -72,7 +72,14 @@ type PushError struct {
 	Message string
 	// Hint tells the user what to do about it; may be empty.
 	Hint string
+	// Err is the underlying cause, if any: context.DeadlineExceeded when the
+	// browser did not answer in time.
+	Err error
 }
+
+// Unwrap returns the cause, so errors.Is(err, context.DeadlineExceeded)
+// tells a timeout.
+func (e *PushError) Unwrap() error { return e.Err }
 
 func (e *PushError) Error() string {
 	var b strings.Builder

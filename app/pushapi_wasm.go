@@ -26,9 +26,9 @@ func Support() Features {
 	return Features{
 		Browser:       true,
 		SecureContext: g.Get("isSecureContext").Truthy(),
-		ServiceWorker: hasProperty(nav, "serviceWorker"),
-		PushManager:   hasProperty(g, "PushManager"),
-		Notification:  hasProperty(g, "Notification"),
+		ServiceWorker: present(nav, "serviceWorker"),
+		PushManager:   present(g, "PushManager"),
+		Notification:  present(g, "Notification"),
 		AppleMobile:   isAppleMobile(ua, touch),
 		Standalone:    standalone,
 		UserAgent:     ua,
@@ -180,8 +180,8 @@ func Subscribe(ctx context.Context, vapidPublicKey string) (*Subscription, error
 	v, err := await(ctx, p)
 	if errors.Is(err, context.DeadlineExceeded) {
 		return nil, &PushError{Kind: ErrPushService, Op: op,
-			Message: "the push service did not answer within " + humanDuration(subscribeTimeout),
-			Hint:    "The browser could not reach its push service (Google FCM for Chrome and Edge, Mozilla autopush for Firefox, Apple for Safari): check the network, proxy, firewall or VPN"}
+			Message: "the push service did not answer within " + humanDuration(subscribeTimeout), Err: err,
+			Hint: "The browser could not reach its push service (Google FCM for Chrome and Edge, Mozilla autopush for Firefox, Apple for Safari): check the network, proxy, firewall or VPN"}
 	}
 	if err != nil {
 		return nil, subscribeError(err)
@@ -351,9 +351,8 @@ func firstArg(args []js.Value) js.Value {
 	return args[0]
 }
 
-func hasProperty(obj js.Value, name string) bool {
-	if !obj.Truthy() {
-		return false
-	}
-	return js.Global().Get("Reflect").Call("has", obj, name).Bool()
+// present reports whether obj has the property name with a usable value:
+// some private windows define navigator.serviceWorker as undefined.
+func present(obj js.Value, name string) bool {
+	return obj.Truthy() && obj.Get(name).Truthy()
 }

@@ -17,6 +17,7 @@ type pageState struct {
 	Saved      bool             // the server confirmed it stores that subscription
 	Sub        SubscriptionJSON // the subscription, when Subscribed
 	Busy       string           // the action under way, "" when idle
+	Waiting    bool             // watching for a push service's late answer
 }
 
 func (s pageState) supported() bool { return s.Checked && s.SupportErr == nil }

@@ -29,6 +29,9 @@ func (p *statusPanel) Render() goapp.UI {
 			statusItem(s.subscriptionText(), mark(s.Subscribed, false)),
 			goapp.If(s.Subscribed, func() goapp.UI { return statusItem(s.serverText(), mark(s.Saved, !s.Saved)) }),
 			goapp.If(s.Busy != "", func() goapp.UI { return statusItem(s.Busy, markBusy) }),
+			goapp.If(s.Waiting && !s.Subscribed, func() goapp.UI {
+				return statusItem("Still listening for a late answer from the push service…", markBusy)
+			}),
 		),
 		p.guidance(),
 	)

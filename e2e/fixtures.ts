@@ -1,3 +1,19 @@
+// Fixtures of the end-to-end suite: the kit under test, browser profiles
+// already pointed at its local push service, and its page.
+//
+// Every browser here is launched by the fixtures rather than by Playwright's
+// default `browser`/`context`/`page` fixtures, because each one needs the
+// local push service's settings, which are known only once the kit runs:
+//   - Chromium: a persistent context per profile (the Push API is refused in
+//     the incognito contexts browser.newContext() makes), with the GCM
+//     switches of GET /api/local-push.
+//   - Firefox: Debian's Firefox ESR over WebDriver BiDi with the push prefs.
+//     On the shared kit, one Firefox per worker and a new context (its own
+//     storage, permissions and subscriptions) per profile, because starting
+//     Firefox is most of a test's time on a small machine; a Firefox of its
+//     own where a test needs other prefs or another kit.
+//     E2E_FIREFOX_PER_PROFILE=1 starts a Firefox for every profile.
+// E2E_HEADED=1 shows the windows.
 import {
   test as base,
   expect,
@@ -216,9 +232,9 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
 
   sharedFirefox: [
     async ({ sharedKitInfo }, use) => {
-      let launched: Promise<Browser> | null = null;
+      const state: { launched?: Promise<Browser> } = {};
       await use(() =>
-        (launched ??= firefox.launch({
+        (state.launched ??= firefox.launch({
           channel: 'moz-firefox',
           executablePath: browsers.firefox.executablePath,
           headless,
@@ -226,7 +242,7 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
           firefoxUserPrefs: { ...sharedKitInfo.browserConfig.firefoxPrefs },
         })),
       );
-      if (launched) await (await launched).close();
+      if (state.launched) await (await state.launched).close();
     },
     { scope: 'worker' },
   ],

@@ -26,7 +26,8 @@ for (const name of selected) {
 // skipping silently (a green run must mean both browsers really ran).
 const problem = [missingBrowsersMessage(selected), missingKitMessage()].filter(Boolean).join('\n\n');
 if (problem) {
-  throw new Error(`\n\n${problem}\n`);
+  console.error(`\n${problem}\n`);
+  process.exit(1);
 }
 
 // The config is evaluated again in every worker process. The port, token and

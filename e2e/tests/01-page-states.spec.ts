@@ -20,7 +20,7 @@ const countPrompts = () => {
 };
 
 test.describe('page states', () => {
-  test('nothing prompts on load; default, then granted after "Enable notifications"', async ({ openProfile, browserName }) => {
+  test('nothing prompts on load; default, then granted after "Enable notifications"', async ({ openProfile }) => {
     const { page, home, context, kit } = await openProfile({ permission: 'default', open: false });
     const dialogs: string[] = [];
     page.on('dialog', (d) => {
@@ -64,7 +64,6 @@ test.describe('page states', () => {
       await expect(page.locator('#subscription-json')).toContainText(sub!.endpoint);
       expect(dialogs).toEqual([]);
     });
-    void browserName;
   });
 
   test('denied: the page says notifications are blocked and how to allow them again', async ({ openProfile, browserName }) => {

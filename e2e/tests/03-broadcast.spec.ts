@@ -31,12 +31,11 @@ test('an admin broadcast reaches two independent browser profiles, once each', a
     }
   });
 
-  await test.step('the server pushed once to each endpoint, and each browser acknowledged it', async () => {
+  await test.step('the server pushed once to each endpoint, and it was delivered once', async () => {
     for (const ep of endpoints) {
       expect(await kit.push.pushStatuses(ep, since), `pushes to ${ep}`).toEqual([201]);
-      await expect.poll(async () => (await kit.push.eventsFor(ep, since, 'ack')).length, { message: `ack from ${ep}` }).toBeGreaterThanOrEqual(1);
+      expect(await kit.push.eventsFor(ep, since, 'deliver'), `deliveries to ${ep}`).toHaveLength(1);
     }
-    // Still one each once the browsers have confirmed delivery.
     for (const p of [a, b]) expect(await p.home.notifications()).toHaveLength(1);
   });
 });

@@ -21,11 +21,11 @@ import { NotificationDaemon, missingDBusMessage } from '../lib/notification-daem
 // does not cover: the pixels of a popup and a mouse; and in Firefox the
 // system-backend path (alerts.useSystemBackend = true) is used for this test
 // only, the other tests use Firefox's built-in popups.
-test('clicking a notification opens its URL; clicking an action opens the action\'s URL', async ({ openProfile, browserName }) => {
+test('clicking a notification opens its URL; clicking an action opens the action\'s URL', async ({ openProfile }) => {
   const missing = missingDBusMessage();
   if (missing) throw new Error(missing);
   const daemon = await NotificationDaemon.start();
-  test.info().attach('how', { body: 'clicked through a desktop notification server on a private D-Bus session bus', contentType: 'text/plain' });
+  test.info().annotations.push({ type: 'how', description: 'clicked through a desktop notification server on a private D-Bus session bus' });
   try {
     const { home, context, kit } = await openProfile({ notificationDaemon: daemon });
     let endpoint = '';
@@ -72,5 +72,4 @@ test('clicking a notification opens its URL; clicking an action opens the action
   } finally {
     await daemon.stop();
   }
-  void browserName;
 });
