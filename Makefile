@@ -21,12 +21,12 @@ help: ## List the documented targets
 build: $(BIN) ## Build web/app.wasm (with .br and .gz) and then bin/pushstart
 
 $(WASM): $(GO_SOURCES)
-	GOOS=js GOARCH=wasm go build -trimpath -ldflags '$(LDFLAGS)' -o $(WASM) .
+	GOOS=js GOARCH=wasm go build -ldflags '$(LDFLAGS)' -o $(WASM) .
 	go run ./tools/precompress -brotli-level $(BROTLI_LEVEL) $(WASM)
 
 # The server is built after the wasm so one `make build` leaves both current.
 $(BIN): $(WASM) $(GO_SOURCES) sw/app-worker.js
-	go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
+	go build -ldflags '$(LDFLAGS)' -o $(BIN) .
 
 run: build ## Run the kit on ADDR (default :8000) with its data in DATA_DIR (default ./data)
 	./$(BIN)

@@ -22,6 +22,7 @@ import {
   type APIRequestContext,
   type Browser,
   type BrowserContext,
+  type CDPSession,
   type Page,
   type TestInfo,
 } from '@playwright/test';
@@ -127,7 +128,7 @@ async function launchProfile(
   log: string[],
   label: string,
   sharedFirefox: (() => Promise<Browser>) | null,
-): Promise<Omit<Profile, 'home' | 'kit'>> {
+): Promise<Omit<Profile, 'home' | 'kit'> & { settle?: HomePage['settle'] }> {
   const cfg = kit.browserConfig;
   const permission = opts.permission ?? 'granted';
   const env: Record<string, string> = { ...(process.env as Record<string, string>), DBUS_SESSION_BUS_ADDRESS: NO_BUS };
@@ -144,23 +145,26 @@ async function launchProfile(
     });
     recordConsole(context, label, log);
     const page = context.pages()[0] ?? (await context.newPage());
+    // One DevTools session for the profile's life: Chromium drops the
+    // permission overrides and stops the background-service log of a session
+    // that detaches.
+    const cdp = await context.newCDPSession(page);
     if (permission === 'granted') {
       await context.grantPermissions(['notifications'], { origin: kit.url });
     } else if (permission === 'denied') {
-      // What "Block" in the site's settings does. The CDP session stays
-      // attached: Chromium drops a session's permission overrides when it
-      // detaches.
-      const cdp = await context.newCDPSession(page);
+      // What "Block" in the site's settings does.
       await cdp.send('Browser.setPermission', {
         permission: { name: 'notifications' },
         setting: 'denied',
         origin: kit.url,
       });
     }
+    const settle = await watchPushEvents(cdp, log, label);
     return {
       browserName,
       context,
       page,
+      settle,
       close: async () => {
         await context.close().catch(() => {});
         fs.rmSync(userDataDir, { recursive: true, force: true });
@@ -204,6 +208,46 @@ async function launchProfile(
     close: async () => {
       await browser.close().catch(() => {});
     },
+  };
+}
+
+/**
+ * Chromium: follows the browser's own log of push messages and notifications
+ * (DevTools' background services: "Push message received", "Push event
+ * completed", "Notification displayed") and returns a settle function for
+ * HomePage that waits until count notifications were displayed and every
+ * dispatched push event has completed.
+ *
+ * Why: in Chromium, registration.getNotifications() called while a
+ * notification is being shown can drop that notification from Chromium's
+ * notification database: it stays on screen, but getNotifications() never
+ * returns it again. Polling getNotifications() while a push arrives hits
+ * that about one time in five, so Chromium tests read it only once Chromium
+ * says the notification is displayed. The log is Chromium's own account; it
+ * changes nothing in the flow.
+ */
+async function watchPushEvents(cdp: CDPSession, log: string[], label: string): Promise<HomePage['settle']> {
+  const seen: Array<{ service: string; name: string; meta: string }> = [];
+  cdp.on('BackgroundService.backgroundServiceEventReceived', ({ backgroundServiceEvent: e }) => {
+    const meta = e.eventMetadata.map((m) => `${m.key}=${m.value}`).join(', ');
+    seen.push({ service: e.service, name: e.eventName, meta });
+    log.push(`[${label} ${e.service}] ${e.eventName} (${meta})`);
+  });
+  for (const service of ['pushMessaging', 'notifications'] as const) {
+    await cdp.send('BackgroundService.startObserving', { service });
+    await cdp.send('BackgroundService.setRecording', { shouldRecord: true, service });
+  }
+  const count = (name: string) => seen.filter((e) => e.name === name).length;
+  return async (n, timeout) => {
+    await expect
+      .poll(() => count('Notification displayed'), { message: `Chromium displayed ${n} notification(s)`, timeout })
+      .toBeGreaterThanOrEqual(n);
+    await expect
+      .poll(() => count('Push event completed') >= count('Push event dispatched'), {
+        message: 'every push event completed',
+        timeout,
+      })
+      .toBe(true);
   };
 }
 
@@ -259,7 +303,9 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
       const label = `${browserName}#${opened.length + 1}`;
       const shared = process.env.E2E_FIREFOX_PER_PROFILE || opts.kit ? null : sharedFirefox;
       const p = await launchProfile(browserName as 'chromium' | 'firefox', k, opts, log, label, shared);
-      const profile: Profile = { ...p, kit: k, home: new HomePage(p.page, k.url) };
+      const { settle, ...rest } = p;
+      const profile: Profile = { ...rest, kit: k, home: new HomePage(p.page, k.url) };
+      if (settle) profile.home.settle = settle;
       opened.push(profile);
       if (opts.open ?? true) await profile.home.goto();
       return profile;

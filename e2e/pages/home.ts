@@ -36,6 +36,13 @@ export class HomePage {
   /** The status list: support, permission, subscription, server. */
   readonly status: Locator;
 
+  /**
+   * Waits until the browser has finished showing count notifications, when
+   * the browser can tell (see the fixtures); reading getNotifications()
+   * before that can lose a notification in Chromium.
+   */
+  settle: (count: number, timeout?: number) => Promise<void> = async () => {};
+
   constructor(readonly page: Page, readonly baseURL: string) {
     this.enableButton = page.getByRole('button', { name: 'Enable notifications' });
     this.disableButton = page.getByRole('button', { name: 'Disable notifications' });
@@ -164,10 +171,11 @@ export class HomePage {
   }
 
   /** Waits until exactly count notifications are shown, and returns them. */
-  async waitForNotifications(count: number): Promise<ShownNotification[]> {
+  async waitForNotifications(count: number, timeout?: number): Promise<ShownNotification[]> {
+    await this.settle(count, timeout);
     let shown: ShownNotification[] = [];
     await expect
-      .poll(async () => (shown = await this.notifications()).length, { message: `${count} notification(s) shown` })
+      .poll(async () => (shown = await this.notifications()).length, { message: `${count} notification(s) shown`, timeout })
       .toBe(count);
     return shown;
   }
