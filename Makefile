@@ -44,9 +44,7 @@ gotest: ## Go tests with the race detector
 	go test -race -count=1 ./...
 
 e2e: build ## The end-to-end Playwright suite in real Chromium and Firefox, offline
-	cd e2e && npm ci --no-audit --no-fund && npx playwright test; status=$$?; \
-	  echo "HTML report: e2e/playwright-report/index.html (open with: cd e2e && npx playwright show-report)"; \
-	  exit $$status
+	cd e2e && npm ci --no-audit --no-fund && npx playwright test
 
 demo: build ## Open a visible browser on the kit with the local push service (BROWSER=firefox for Firefox)
 	cd e2e && npm ci --no-audit --no-fund && node demo.mjs

@@ -274,7 +274,7 @@ function decodeMessages(buf) {
 export function missingDBusMessage() {
   const r = spawnSync('dbus-daemon', ['--version'], { encoding: 'utf8' });
   if (!r.error && r.status === 0) return '';
-  return 'dbus-daemon is missing: the notification click test needs it. Install it with: sudo apt-get install dbus-daemon (Debian 12: package "dbus").';
+  return 'dbus-daemon is missing: the notification click test runs a desktop notification server on a private D-Bus bus. Install it with: sudo apt-get install dbus';
 }
 
 /**

@@ -108,10 +108,10 @@ func (s *Server) authenticate(h string) (string, bool) {
 	if err1 != nil || err2 != nil || aid == 0 {
 		return "", false
 	}
-	s.mu.Lock()
-	known, ok := s.checkins[aid]
-	s.mu.Unlock()
-	if !ok || known != tok {
+	// A browser that checked in with an earlier run of the service keeps
+	// its credentials across a restart: adopt them, as MCS login does,
+	// rather than stall its subscribe() until it logs in again.
+	if !s.adoptCheckin(aid, tok) {
 		return "", false
 	}
 	return strconv.FormatUint(aid, 10), true
@@ -240,9 +240,9 @@ func (s *Server) registration(token string) (Registration, bool) {
 	return r, ok
 }
 
-// adoptCheckin records the credentials of a browser that logs in on MCS
-// without this server having seen its check-in (it checked in with an
-// earlier run). It reports false when the id is known with another token.
+// adoptCheckin records the credentials of a browser that registers or logs
+// in on MCS without this server having seen its check-in (it checked in with
+// an earlier run). It reports false when the id is known with another token.
 func (s *Server) adoptCheckin(aid, tok uint64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

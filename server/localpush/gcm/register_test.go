@@ -161,7 +161,6 @@ func TestRegisterErrors(t *testing.T) {
 		{name: "wrong scheme", auth: "Bearer x", form: form, status: 401, body: "Error=AUTHENTICATION_FAILED"},
 		{name: "wrong token", auth: aidLogin(aid, tok+1), form: form, status: 401, body: "Error=AUTHENTICATION_FAILED"},
 		{name: "other device's token", auth: aidLogin(otherAid, tok), form: form, status: 401, body: "Error=AUTHENTICATION_FAILED"},
-		{name: "never checked in", auth: aidLogin(12345, 678), form: form, status: 401, body: "Error=AUTHENTICATION_FAILED"},
 		{name: "not a number", auth: "AidLogin abc:def", form: form, status: 401, body: "Error=AUTHENTICATION_FAILED"},
 		{name: "no app", auth: aidLogin(aid, tok), form: url.Values{"X-subtype": {testSubtype}, "sender": {testSender}},
 			status: 400, body: "Error=INVALID_PARAMETERS"},
@@ -195,6 +194,16 @@ func TestRegisterErrors(t *testing.T) {
 	e.s.mu.Unlock()
 	if n != 1 {
 		t.Errorf("%d registrations kept, want 1", n)
+	}
+
+	// A browser that checked in with an earlier run of the service (never
+	// seen by this one) is adopted, and its id is then bound to its token.
+	if token := e.subscribe(t, 12345, 678, testSubtype, testSender); token == "" {
+		t.Fatal("no token for adopted credentials")
+	}
+	status, body := e.register(t, aidLogin(12345, 679), webPushForm(12345, testSubtype, testSender))
+	if status != http.StatusUnauthorized || body != "Error=AUTHENTICATION_FAILED" {
+		t.Errorf("adopted id with another token: got %d %q, want 401", status, body)
 	}
 }
 
