@@ -72,12 +72,8 @@ func (s *Server) handleSubscribe(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, badField("endpoint", "endpoint "+msg))
 		return
 	}
-	if msg := checkP256dh(req.Keys.P256dh); msg != "" {
-		s.writeError(w, r, badField("keys.p256dh", "keys.p256dh "+msg))
-		return
-	}
-	if msg := checkAuth(req.Keys.Auth); msg != "" {
-		s.writeError(w, r, badField("keys.auth", "keys.auth "+msg))
+	if err := sender.CheckKeys(req.Keys.P256dh, req.Keys.Auth); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	if req.ExpirationTime != nil && *req.ExpirationTime < 0 {

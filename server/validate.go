@@ -3,8 +3,6 @@
 package server
 
 import (
-	"crypto/ecdh"
-	"encoding/base64"
 	"fmt"
 	"net/url"
 	"strings"
@@ -88,42 +86,4 @@ func (a *hostAllowlist) check(endpoint string) string {
 		return ""
 	}
 	return fmt.Sprintf("host %q is not an allowed push service (add it to PUSH_ALLOWED_HOSTS for a self-hosted one)", u.Hostname())
-}
-
-// decodeKey decodes a browser key: base64url, padded or not.
-func decodeKey(s string) ([]byte, error) {
-	return base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
-}
-
-// checkP256dh returns why p256dh is not a valid uncompressed P-256 point, or "".
-func checkP256dh(s string) string {
-	if s == "" {
-		return "is required"
-	}
-	b, err := decodeKey(s)
-	if err != nil {
-		return "is not base64url"
-	}
-	if len(b) != 65 || b[0] != 4 {
-		return "must be a 65-byte uncompressed P-256 point"
-	}
-	if _, err := ecdh.P256().NewPublicKey(b); err != nil {
-		return "is not a point on the P-256 curve"
-	}
-	return ""
-}
-
-// checkAuth returns why auth is not a 16-byte secret, or "".
-func checkAuth(s string) string {
-	if s == "" {
-		return "is required"
-	}
-	b, err := decodeKey(s)
-	if err != nil {
-		return "is not base64url"
-	}
-	if len(b) != 16 {
-		return fmt.Sprintf("must be 16 bytes, got %d", len(b))
-	}
-	return ""
 }

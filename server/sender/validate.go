@@ -19,15 +19,23 @@ func validateSubscription(sub store.Subscription) error {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
 		return &payload.FieldError{Field: "endpoint", Message: "must be an absolute http or https URL"}
 	}
-	p256dh, err := decodeKey(sub.P256dh)
-	if err != nil || len(p256dh) != 65 || p256dh[0] != 0x04 {
+	return CheckKeys(sub.P256dh, sub.Auth)
+}
+
+// CheckKeys reports, as a *payload.FieldError naming keys.p256dh or
+// keys.auth, why a subscription's keys cannot be encrypted to: p256dh must
+// be a 65-byte uncompressed point on P-256 and auth a 16-byte secret, both
+// base64url with or without padding.
+func CheckKeys(p256dh, auth string) error {
+	key, err := decodeKey(p256dh)
+	if err != nil || len(key) != 65 || key[0] != 0x04 {
 		return &payload.FieldError{Field: "keys.p256dh", Message: "must be a 65-byte uncompressed P-256 public key in base64url"}
 	}
-	if _, err := ecdh.P256().NewPublicKey(p256dh); err != nil {
+	if _, err := ecdh.P256().NewPublicKey(key); err != nil {
 		return &payload.FieldError{Field: "keys.p256dh", Message: "is not a point on the P-256 curve"}
 	}
-	auth, err := decodeKey(sub.Auth)
-	if err != nil || len(auth) != 16 {
+	secret, err := decodeKey(auth)
+	if err != nil || len(secret) != 16 {
 		return &payload.FieldError{Field: "keys.auth", Message: "must be a 16-byte secret in base64url"}
 	}
 	return nil
