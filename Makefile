@@ -9,6 +9,8 @@ export ADDR DATA_DIR
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 GO_SOURCES := $(shell find . -name '*.go' -not -path './e2e/*' -not -path './data*') go.mod go.sum
+# The page is built from everything but the native-only server and tools.
+WASM_SOURCES := $(filter-out ./server/% ./tools/%,$(GO_SOURCES))
 WASM := web/app.wasm
 BROTLI_LEVEL ?= 6
 BIN := bin/pushstart
@@ -20,7 +22,7 @@ help: ## List the documented targets
 
 build: $(BIN) ## Build web/app.wasm (with .br and .gz) and then bin/pushstart
 
-$(WASM): $(GO_SOURCES)
+$(WASM): $(WASM_SOURCES)
 	GOOS=js GOARCH=wasm go build -ldflags '$(LDFLAGS)' -o $(WASM) .
 	go run ./tools/precompress -brotli-level $(BROTLI_LEVEL) $(WASM)
 
@@ -43,11 +45,17 @@ check: ## gofmt, go vet for both targets, and the wasm build
 gotest: ## Go tests with the race detector
 	go test -race -count=1 ./...
 
-e2e: build ## The end-to-end Playwright suite in real Chromium and Firefox, offline
-	cd e2e && npm ci --no-audit --no-fund && npx playwright test
+# Playwright is installed once per change of the lock file, not on every run.
+E2E_DEPS := e2e/node_modules/.package-lock.json
+$(E2E_DEPS): e2e/package.json e2e/package-lock.json
+	cd e2e && npm ci --no-audit --no-fund --prefer-offline
+	@touch $@
 
-demo: build ## Open a visible browser on the kit with the local push service (BROWSER=firefox for Firefox)
-	cd e2e && npm ci --no-audit --no-fund && node demo.mjs
+e2e: build $(E2E_DEPS) ## The end-to-end Playwright suite in real Chromium and Firefox, offline
+	cd e2e && npx playwright test
+
+demo: build $(E2E_DEPS) ## Open a visible browser on the kit with the local push service (BROWSER=firefox for Firefox)
+	cd e2e && node demo.mjs
 
 bench: ## Fan-out benchmark: the kit's sender beside a bare webpush-go loop
 	go test -run '^$$' -bench 10k -benchtime 3x ./server/sender

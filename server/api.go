@@ -3,7 +3,7 @@
 package server
 
 import (
-	"crypto/subtle"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,11 +11,14 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
+	"time"
 
 	"pushstart/payload"
 	"pushstart/server/sender"
 	"pushstart/server/store"
+	"pushstart/server/vapid"
 )
 
 // Request body limits: a subscription is well under 1 KiB; a notification
@@ -27,8 +30,9 @@ const (
 
 // Defaults for pushes the server sends.
 const (
-	testTTL      = 300   // a test notification is worth little after five minutes
-	broadcastTTL = 86400 // one day, unless the admin asks otherwise
+	testTTL         = 300 // a test notification is worth little after five minutes
+	testSendTimeout = 90 * time.Second
+	broadcastTTL    = 86400 // one day, unless the admin asks otherwise
 )
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
@@ -169,7 +173,11 @@ func (s *Server) handleTestSend(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	res := s.sender.Send(r.Context(), sub, msg)
+	// The page waits for the answer: bound the retries well inside the
+	// server's write timeout, so the outcome always reaches it.
+	ctx, cancel := context.WithTimeout(r.Context(), testSendTimeout)
+	defer cancel()
+	res := s.sender.Send(ctx, sub, msg)
 	out := resultJSON{Outcome: res.Outcome, Status: res.Status, Attempts: res.Attempts, Pruned: res.Pruned}
 	if res.Err != nil {
 		out.Error = res.Err.Error()
@@ -211,7 +219,9 @@ func (s *Server) handleBroadcast(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	sum, err := s.sender.Broadcast(r.Context(), msg)
+	// A broadcast, once accepted, runs to the end even if the admin's
+	// client goes away: stopping halfway would leave an unknown half sent.
+	sum, err := s.sender.Broadcast(context.WithoutCancel(r.Context()), msg)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -242,11 +252,11 @@ func notificationMessage(n *payload.Notification, ttl int, urgency, topic string
 // authorized reports whether r carries the admin token, compared in
 // constant time.
 func (s *Server) authorized(r *http.Request) bool {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || s.adminToken == "" {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(s.adminToken)) == 1
+	return vapid.TokenEqual(strings.TrimSpace(tok), s.adminToken)
 }
 
 // handleLocalPush tells tests and the demo launcher how to point a browser at
@@ -292,7 +302,10 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 	case errors.As(err, &maxErr):
 		return &apiError{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("request body is larger than %d bytes", limit)}
 	case errors.As(err, &typeErr):
-		return badField(typeErr.Field, fmt.Sprintf("%s must be a JSON %s", typeErr.Field, typeErr.Type))
+		if typeErr.Field == "" {
+			return badField("", "request body must be a JSON object")
+		}
+		return badField(typeErr.Field, fmt.Sprintf("%s must be a JSON %s", typeErr.Field, jsonKind(typeErr.Type)))
 	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
 		return badField("", "request body is not valid JSON")
 	case errors.Is(err, io.EOF):
@@ -302,6 +315,27 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 		return badField(name, "unknown field "+name)
 	default:
 		return badField("", "request body is not valid JSON")
+	}
+}
+
+// jsonKind names the JSON type a Go type decodes from, for error messages
+// that speak of the request rather than of the server's code.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	default:
+		return "object"
 	}
 }
 

@@ -146,10 +146,12 @@ func (n noListing) Open(name string) (http.File, error) {
 		return nil, err
 	}
 	if st, err := f.Stat(); err == nil && st.IsDir() {
-		if _, err := n.fs.Open(strings.TrimSuffix(name, "/") + "/index.html"); err != nil {
+		index, err := n.fs.Open(strings.TrimSuffix(name, "/") + "/index.html")
+		if err != nil {
 			f.Close()
 			return nil, os.ErrNotExist
 		}
+		index.Close()
 	}
 	return f, nil
 }

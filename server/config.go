@@ -31,6 +31,10 @@ type Config struct {
 	LogFormat        string   // LOG_FORMAT, -log-format: text or json
 }
 
+// minAdminToken is the shortest ADMIN_TOKEN accepted: a short one could be
+// guessed.
+const minAdminToken = 16
+
 // PushServiceLocal is the PUSH_SERVICE value that starts the built-in local
 // push service.
 const PushServiceLocal = "local"
@@ -54,7 +58,7 @@ func DefaultConfig() Config {
 func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Config, error) {
 	c := DefaultConfig()
 	str := func(dst *string, env string) {
-		if v := getenv(env); v != "" {
+		if v := strings.TrimSpace(getenv(env)); v != "" {
 			*dst = v
 		}
 	}
@@ -136,6 +140,9 @@ func (c Config) Validate() error {
 		if strings.ContainsAny(h, "/@ ?#") {
 			return fmt.Errorf("PUSH_ALLOWED_HOSTS: %q is not a host or host:port", h)
 		}
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < minAdminToken {
+		return fmt.Errorf("ADMIN_TOKEN: at least %d characters (unset, a random one is generated)", minAdminToken)
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err

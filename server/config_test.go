@@ -14,7 +14,7 @@ func TestLoadConfig(t *testing.T) {
 		"DATA_DIR":           "/tmp/x",
 		"PUSH_ALLOWED_HOSTS": " push.example.com, 127.0.0.1:7000 ,",
 		"PUSH_SERVICE":       "local",
-		"ADMIN_TOKEN":        "secret",
+		"ADMIN_TOKEN":        "a-long-enough-secret\n",
 	}
 	cfg, err := LoadConfig([]string{"-addr", "127.0.0.1:9001"}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
@@ -23,7 +23,7 @@ func TestLoadConfig(t *testing.T) {
 	if cfg.Addr != "127.0.0.1:9001" {
 		t.Errorf("flag did not win over ADDR: %q", cfg.Addr)
 	}
-	if cfg.DataDir != "/tmp/x" || cfg.AdminToken != "secret" || cfg.PushService != "local" {
+	if cfg.DataDir != "/tmp/x" || cfg.AdminToken != "a-long-enough-secret" || cfg.PushService != "local" {
 		t.Errorf("environment not read: %+v", cfg)
 	}
 	if strings.Join(cfg.PushAllowedHosts, "|") != "push.example.com|127.0.0.1:7000" {
@@ -42,6 +42,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{env: map[string]string{"PUSH_SERVICE": "local", "LOCAL_PUSH_ADDR": "0.0.0.0:1"}, want: "LOCAL_PUSH_ADDR"},
 		{env: map[string]string{"PUSH_ALLOWED_HOSTS": "https://push.example.com/"}, want: "PUSH_ALLOWED_HOSTS"},
 		{env: map[string]string{"LOG_LEVEL": "loud"}, want: "LOG_LEVEL"},
+		{env: map[string]string{"ADMIN_TOKEN": "short"}, want: "ADMIN_TOKEN"},
 		{args: []string{"stray"}, want: "stray"},
 	} {
 		t.Run(tt.want, func(t *testing.T) {
@@ -65,7 +66,9 @@ func TestHostAllowlist(t *testing.T) {
 		{"https://web.push.apple.com/QGx", true},
 		{"https://wns2-by3p.notify.windows.com/w/?token=x", true},
 		{"https://push.example.com/x", true},
-		{"http://push.example.com:8443/x", true},
+		{"http://push.example.com/x", true},
+		{"http://push.example.com:6379/x", false},
+		{"https://fcm.googleapis.com:443/fcm/send/abc", true},
 		{"http://127.0.0.1:7000/wpush/x", true},
 		{"http://127.0.0.1:7001/wpush/x", false},
 		{"http://fcm.googleapis.com/fcm/send/abc", false},

@@ -91,7 +91,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, version string, read
 			return fmt.Errorf("starting the local push service: %w", err)
 		}
 		defer local.Close()
-		transport = local.Transport(nil)
+		transport = local.Transport(sender.NewTransport())
 		log.Info("local push service started; browsers must be pointed at it (see GET /api/local-push)", "url", local.URL())
 	}
 
@@ -135,8 +135,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, version string, read
 	}
 
 	errc := make(chan error, 2)
+	// The local push service outlives the HTTP server's shutdown, so that
+	// sends still in flight can reach it.
+	localCtx, stopLocal := context.WithCancel(context.Background())
+	defer stopLocal()
 	if local != nil {
-		go func() { errc <- local.Serve(ctx) }()
+		go func() { errc <- local.Serve(localCtx) }()
 	}
 	go func() { errc <- hs.Serve(ln) }()
 	log.Info("pushstart listening", "addr", ln.Addr().String(), "version", version, "pushService", orDefault(cfg.PushService, "real"))
@@ -155,7 +159,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, version string, read
 	log.Info("shutting down")
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return hs.Shutdown(shutCtx)
+	if err := hs.Shutdown(shutCtx); err != nil {
+		// Requests still running after the grace period are cut off
+		// before the store closes under them.
+		hs.Close()
+		log.Warn("requests still running at shutdown were cut off", "err", err)
+	}
+	return nil
 }
 
 func orDefault(s, def string) string {

@@ -160,6 +160,8 @@ func TestSubscribeValidation(t *testing.T) {
 		{name: "expirationTime of the wrong type", body: with(func(m map[string]any) { m["expirationTime"] = "soon" }), status: 400, field: "expirationTime"},
 		{name: "unknown field", body: with(func(m map[string]any) { m["extra"] = true }), status: 400, field: "extra"},
 		{name: "not JSON", body: "{endpoint:", status: 400},
+		{name: "array instead of object", body: "[]", status: 400},
+		{name: "keys of the wrong type", body: `{"endpoint":"https://fcm.googleapis.com/x","keys":5}`, status: 400, field: "keys"},
 		{name: "two objects", body: `{"endpoint":"x"}{}`, status: 400},
 		{name: "too large", body: `{"endpoint":"` + strings.Repeat("a", 20000) + `"}`, status: 413},
 	}
@@ -169,8 +171,12 @@ func TestSubscribeValidation(t *testing.T) {
 			if res.StatusCode != tt.status {
 				t.Fatalf("status %d, want %d (%v)", res.StatusCode, tt.status, out)
 			}
-			if out["error"] == "" || out["error"] == nil {
+			msg, _ := out["error"].(string)
+			if msg == "" {
 				t.Errorf("no error message in %v", out)
+			}
+			if strings.Contains(msg, "server.") || strings.Contains(msg, "payload.") {
+				t.Errorf("error message speaks of Go types: %q", msg)
 			}
 			if tt.field != "" && out["field"] != tt.field {
 				t.Errorf("field %v, want %q (%v)", out["field"], tt.field, out)
@@ -325,6 +331,8 @@ func TestBroadcastAdminAuth(t *testing.T) {
 		{"no token", "", 401},
 		{"wrong token", "Bearer nope", 401},
 		{"basic scheme", "Basic " + testAdminToken, 401},
+		{"token with a suffix", "Bearer " + testAdminToken + "x", 401},
+		{"lower-case scheme", "bearer " + testAdminToken, 200},
 		{"right token", "Bearer " + testAdminToken, 200},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -337,8 +345,8 @@ func TestBroadcastAdminAuth(t *testing.T) {
 			}
 		})
 	}
-	if e.push.hits.Load() != 3 {
-		t.Errorf("push service got %d requests, want 3 (only the authorized broadcast)", e.push.hits.Load())
+	if e.push.hits.Load() != 6 {
+		t.Errorf("push service got %d requests, want 6 (only the two authorized broadcasts)", e.push.hits.Load())
 	}
 	for _, tt := range []struct {
 		name  string

@@ -65,17 +65,19 @@ func (a *hostAllowlist) check(endpoint string) string {
 	}
 	host := strings.ToLower(u.Host)
 	hostname := strings.ToLower(u.Hostname())
+	// A rule without a port allows only the scheme's default one, written
+	// or not: "push.example.com" must not open push.example.com:6379.
+	port := u.Port()
+	defaultPort := port == "" || (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80")
 	for _, r := range a.rules {
 		var match bool
 		switch {
 		case r.suffix:
-			match = u.Port() == "" && strings.HasSuffix(hostname, r.host)
+			match = defaultPort && strings.HasSuffix(hostname, r.host)
 		case strings.Contains(r.host, ":"):
 			match = host == r.host
-		case r.allowHTTP:
-			match = hostname == r.host
 		default:
-			match = host == r.host
+			match = defaultPort && hostname == r.host
 		}
 		if !match {
 			continue

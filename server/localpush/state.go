@@ -192,7 +192,10 @@ func (st *state) push(m *message) pushResult {
 	}
 	if m.topic != "" {
 		o.queue = st.filterLocked(o.queue, func(p *message) bool {
-			if p.sub == m.sub && p.topic == m.topic && p.sentOn == nil {
+			// Undelivered: never handed out, or handed to a connection that
+			// has since gone without acknowledging it.
+			undelivered := p.sentOn == nil || p.sentOn != o.conn
+			if p.sub == m.sub && p.topic == m.topic && undelivered {
 				res.replaced = p
 				return false
 			}

@@ -18,7 +18,7 @@ func (s *Summary) add(r Result) {
 	switch {
 	case r.Outcome == Sent:
 		s.Sent++
-	case r.Pruned:
+	case r.Pruned || r.Outcome == Gone: // gone, whether or not this send deleted the row
 		s.Pruned++
 	default:
 		s.Failed++

@@ -35,6 +35,12 @@ func NewHTTPClient(rt http.RoundTripper) *http.Client {
 	return newHTTPClient(rt, defaultIdlePerHost)
 }
 
+// NewTransport returns the pooled transport NewHTTPClient uses by default,
+// for callers that wrap it (the local push service's routing does).
+func NewTransport() *http.Transport {
+	return newTransport(defaultIdlePerHost)
+}
+
 func newHTTPClient(rt http.RoundTripper, idlePerHost int) *http.Client {
 	if rt == nil {
 		rt = newTransport(idlePerHost)

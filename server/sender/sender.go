@@ -285,8 +285,15 @@ func (s *Sender) send(ctx context.Context, sub store.Subscription, m Message) Re
 			return res
 		}
 		wait := s.backoff(attempt)
+		if retryAfter > s.maxDelay {
+			// Retrying sooner than the push service asked would only earn
+			// another 429; waiting longer would hold the caller too long.
+			res.Outcome = Failed
+			res.Err = fmt.Errorf("%w; Retry-After %v exceeds the %v the sender waits at most", res.Err, retryAfter, s.maxDelay)
+			return res
+		}
 		if retryAfter >= 0 {
-			wait = min(retryAfter, s.maxDelay)
+			wait = retryAfter
 		}
 		s.log.DebugContext(ctx, "push: retrying", "endpoint_hash", hash,
 			"status", res.Status, "attempt", attempt, "wait", wait, "err", res.Err)

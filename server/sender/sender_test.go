@@ -179,7 +179,7 @@ func TestSendStatuses(t *testing.T) {
 		{name: "401 is a configuration fault", answers: []int{401, 201}, want: Unauthorized, wantStatus: 401, wantAttempts: 1},
 		{name: "403 is a configuration fault", answers: []int{403, 201}, want: Unauthorized, wantStatus: 403, wantAttempts: 1},
 		{name: "429 honours Retry-After seconds", answers: []int{429, 201}, retryAfter: "7", want: Sent, wantStatus: 201, wantAttempts: 2, wantWaits: []time.Duration{7 * time.Second}},
-		{name: "429 Retry-After capped at MaxDelay", answers: []int{429, 201}, retryAfter: "600", maxDelay: 20 * time.Second, want: Sent, wantStatus: 201, wantAttempts: 2, wantWaits: []time.Duration{20 * time.Second}},
+		{name: "429 Retry-After beyond MaxDelay gives up rather than retry early", answers: []int{429, 201}, retryAfter: "600", maxDelay: 20 * time.Second, want: Failed, wantStatus: 429, wantAttempts: 1},
 		{name: "429 without Retry-After backs off", answers: []int{429, 201}, want: Sent, wantStatus: 201, wantAttempts: 2, waitsBounded: 1},
 		{name: "429 until attempts run out", answers: []int{429}, retryAfter: "1", want: Failed, wantStatus: 429, wantAttempts: 4, wantWaits: []time.Duration{time.Second, time.Second, time.Second}},
 		{name: "500 then 201", answers: []int{500, 201}, want: Sent, wantStatus: 201, wantAttempts: 2, waitsBounded: 1},
