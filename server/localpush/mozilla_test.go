@@ -142,6 +142,28 @@ func TestFirefoxUnackedMessageRedeliveredOnReconnect(t *testing.T) {
 	}
 }
 
+// A message handed to a connection that died before acknowledging it is
+// still undelivered: a newer one with its topic replaces it.
+func TestFirefoxTopicReplacesMessageLostWithItsConnection(t *testing.T) {
+	s := startService(t)
+	app, ua := newAppServer(t), newUserAgent(t)
+	f := dialFirefox(t, s, "")
+	endpoint := f.register("chan-1", app.pub)
+	sendWebPush(t, http.DefaultClient, app, ua, endpoint, []byte("old score"), webpush.Options{TTL: 600, Topic: "score"})
+	f.notification()
+	f.ws.CloseNow() // no ack
+	waitEvent(t, s, EventDisconnect, func(Event) bool { return true })
+	sendWebPush(t, http.DefaultClient, app, ua, endpoint, []byte("new score"), webpush.Options{TTL: 600, Topic: "score"})
+
+	f2 := dialFirefox(t, s, f.uaid)
+	ch, version, data := f2.notification()
+	if got := decrypt(t, ua, data); got != "new score" {
+		t.Fatalf("delivered %q on reconnect, want only the newer message of the topic", got)
+	}
+	f2.ack(ch, version)
+	f2.expectNothingPending()
+}
+
 func TestFirefoxNewConnectionReplacesOld(t *testing.T) {
 	s := startService(t)
 	app, ua := newAppServer(t), newUserAgent(t)
