@@ -48,10 +48,6 @@ func (s *Server) handleVAPIDKey(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"publicKey": s.keys.Public})
 }
 
-func (s *Server) handleAPINotFound(w http.ResponseWriter, r *http.Request) {
-	s.writeError(w, r, &apiError{Status: http.StatusNotFound, Message: "no such API route: " + r.Method + " " + r.URL.Path})
-}
-
 // subscriptionRequest is PushSubscription.toJSON(), plus the endpoint it
 // replaces when the service worker resubscribed on pushsubscriptionchange.
 type subscriptionRequest struct {

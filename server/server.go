@@ -65,15 +65,17 @@ func New(cfg Config, d Deps) *Server {
 // Handler returns the server's routes behind CSRF protection: a browser
 // request that changes state from another origin is refused with 403.
 func (s *Server) Handler() http.Handler {
+	api := http.NewServeMux()
+	api.HandleFunc("GET /api/vapid-public-key", s.handleVAPIDKey)
+	api.HandleFunc("POST /api/subscriptions", s.handleSubscribe)
+	api.HandleFunc("DELETE /api/subscriptions", s.handleUnsubscribe)
+	api.HandleFunc("POST /api/subscriptions/test", s.handleTestSend)
+	api.HandleFunc("POST /api/notifications", s.handleBroadcast)
+	api.HandleFunc("GET /api/local-push", s.handleLocalPush)
+
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.handleHealth)
-	mux.HandleFunc("GET /api/vapid-public-key", s.handleVAPIDKey)
-	mux.HandleFunc("POST /api/subscriptions", s.handleSubscribe)
-	mux.HandleFunc("DELETE /api/subscriptions", s.handleUnsubscribe)
-	mux.HandleFunc("POST /api/subscriptions/test", s.handleTestSend)
-	mux.HandleFunc("POST /api/notifications", s.handleBroadcast)
-	mux.HandleFunc("GET /api/local-push", s.handleLocalPush)
-	mux.HandleFunc("/api/", s.handleAPINotFound)
+	mux.Handle("/api/", s.apiRoutes(api))
 	mux.Handle("/", s.assets)
 
 	csrf := http.NewCrossOriginProtection()
@@ -93,3 +95,37 @@ func securityHeaders(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// apiRoutes serves the API's routes and answers everything else under /api/
+// in the API's own JSON error format: 405 with an Allow header for a known
+// path asked with another method, 404 for an unknown path.
+func (s *Server) apiRoutes(api *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := api.Handler(r)
+		if pattern != "" {
+			h.ServeHTTP(w, r)
+			return
+		}
+		// The mux knows whether the path exists under another method; ask
+		// it without letting it write its plain-text answer.
+		probe := &statusProbe{header: http.Header{}}
+		h.ServeHTTP(probe, r)
+		if probe.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", probe.header.Get("Allow"))
+			s.writeError(w, r, &apiError{Status: http.StatusMethodNotAllowed,
+				Message: r.Method + " is not allowed on " + r.URL.Path + "; use " + probe.header.Get("Allow")})
+			return
+		}
+		s.writeError(w, r, &apiError{Status: http.StatusNotFound, Message: "no such API route: " + r.Method + " " + r.URL.Path})
+	})
+}
+
+// statusProbe is a ResponseWriter that keeps only the status and headers.
+type statusProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *statusProbe) Header() http.Header         { return p.header }
+func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *statusProbe) WriteHeader(status int)      { p.status = status }

@@ -385,4 +385,9 @@ func TestPublicRoutes(t *testing.T) {
 	if res.StatusCode != 404 || res.Header.Get("Content-Type") != "application/json" {
 		t.Errorf("unknown API route: %d %s, want a JSON 404", res.StatusCode, res.Header.Get("Content-Type"))
 	}
+	res, out = e.do(t, "GET", "/api/subscriptions", nil)
+	if res.StatusCode != http.StatusMethodNotAllowed || !strings.Contains(res.Header.Get("Allow"), "POST") ||
+		!strings.Contains(res.Header.Get("Allow"), "DELETE") || out["error"] == nil {
+		t.Errorf("GET on a POST/DELETE route: %d Allow %q %v, want a JSON 405 naming the methods", res.StatusCode, res.Header.Get("Allow"), out)
+	}
 }
