@@ -253,42 +253,8 @@ func TestRealFirefox(t *testing.T) {
 	if !strings.HasPrefix(sub.Endpoint, s.URL()+"/wpush/") {
 		t.Fatalf("Firefox's endpoint %q is not this service's", sub.Endpoint)
 	}
-	push := func(text string, ttl int) int {
-		t.Helper()
-		resp, err := webpush.SendNotification([]byte(text), &sub, &webpush.Options{
-			Subscriber: "ops@example.com", VAPIDPublicKey: app.pub, VAPIDPrivateKey: app.priv, TTL: ttl,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-
-	if st := push("first", 60); st != 201 {
-		t.Fatalf("push: %d", st)
-	}
-	page.expectReceived(t, "first", 30*time.Second)
-	waitEvent(t, s, EventAck, func(e Event) bool { return e.Endpoint == sub.Endpoint && strings.Contains(e.Detail, "code 100") })
-
-	// Closed Firefox: the message waits for it. The restarted browser says
-	// hello with its uaid, keeps its subscription and gets the message; no
-	// page is open, the service worker wakes for it.
-	ff.stop()
-	waitEvent(t, s, EventDisconnect, func(e Event) bool { return e.Browser == Firefox })
-	if st := push("while away", 600); st != 201 {
-		t.Fatalf("push while Firefox is closed: %d", st)
-	}
-	launch("about:blank")
-	page.expectReceived(t, "while away", 60*time.Second)
-
-	// The worker unsubscribes on this message; the endpoint is then gone.
-	push("unsubscribe", 60)
-	page.expectReceived(t, "unsubscribe", 30*time.Second)
-	waitEvent(t, s, EventUnregister, func(e Event) bool { return e.Endpoint == sub.Endpoint })
-	if st := push("after unsubscribe", 60); st != http.StatusGone {
-		t.Fatalf("push after unsubscribe: %d, want 410", st)
-	}
+	exercise(t, s, page, app, sub, http.DefaultClient, Firefox, ff, launch, 60*time.Second,
+		func(e Event) bool { return e.Endpoint == sub.Endpoint && strings.Contains(e.Detail, "code 100") })
 }
 
 // TestRealChromium drives Chromium through package gcm and this service:
@@ -321,13 +287,25 @@ func TestRealChromium(t *testing.T) {
 		}
 		return startBrowser(t, bin, append(args, url)...)
 	}
-	client := &http.Client{Transport: s.Transport(nil)}
-
 	cr := launch(page.URL + "/")
 	sub := page.subscription(t, 90*time.Second)
 	if !strings.Contains(sub.Endpoint, "/fcm/send/") && !strings.Contains(sub.Endpoint, "/wp/") {
 		t.Fatalf("Chromium's endpoint %q is not an FCM one", sub.Endpoint)
 	}
+	exercise(t, s, page, app, sub, &http.Client{Transport: s.Transport(nil)}, Chromium, cr, launch, 90*time.Second,
+		func(e Event) bool { return e.Endpoint == sub.Endpoint })
+}
+
+// exercise runs what both real-browser tests check once the browser has
+// subscribed: a push is delivered and acknowledged (acked picks the ack
+// event); a push made while the browser is closed waits and arrives within
+// away after relaunch starts it again on the same profile; a push asking the
+// page's worker to unsubscribe is followed by 410 for the endpoint. client
+// sends the pushes.
+func exercise(t *testing.T, s *Service, page *pageServer, app appServer, sub webpush.Subscription,
+	client *http.Client, browser string, running *browserProcess, relaunch func(url string) *browserProcess,
+	away time.Duration, acked func(Event) bool) {
+	t.Helper()
 	push := func(text string, ttl int) int {
 		t.Helper()
 		resp, err := webpush.SendNotification([]byte(text), &sub, &webpush.Options{
@@ -345,16 +323,20 @@ func TestRealChromium(t *testing.T) {
 		t.Fatalf("push: %d", st)
 	}
 	page.expectReceived(t, "first", 30*time.Second)
-	waitEvent(t, s, EventAck, func(e Event) bool { return e.Endpoint == sub.Endpoint })
+	waitEvent(t, s, EventAck, acked)
 
-	cr.stop()
-	waitEvent(t, s, EventDisconnect, func(e Event) bool { return e.Browser == Chromium })
+	// The closed browser's message waits for it. Restarted on the same
+	// profile, it says hello with its old identity, keeps its subscription
+	// and gets the message: no page is open, the service worker wakes for it.
+	running.stop()
+	waitEvent(t, s, EventDisconnect, func(e Event) bool { return e.Browser == browser })
 	if st := push("while away", 600); st != 201 {
-		t.Fatalf("push while Chromium is closed: %d", st)
+		t.Fatalf("push while %s is closed: %d", browser, st)
 	}
-	launch("about:blank")
-	page.expectReceived(t, "while away", 90*time.Second)
+	relaunch("about:blank")
+	page.expectReceived(t, "while away", away)
 
+	// The worker unsubscribes on this message; the endpoint is then gone.
 	push("unsubscribe", 60)
 	page.expectReceived(t, "unsubscribe", 30*time.Second)
 	waitEvent(t, s, EventUnregister, func(e Event) bool { return e.Endpoint == sub.Endpoint })
