@@ -12,38 +12,67 @@ GO_SOURCES := $(shell find . -name '*.go' -not -path './e2e/*' -not -path './dat
 # The page is built from everything but the native-only server and tools.
 WASM_SOURCES := $(filter-out ./server/% ./tools/%,$(GO_SOURCES))
 WASM := web/app.wasm
-BROTLI_LEVEL ?= 6
+# Brotli quality of app.wasm.br: empty for the best the encoder does in
+# seconds (11 with Debian's brotli command, 6 with the pure-Go fallback).
+BROTLI_LEVEL ?=
 BIN := bin/pushstart
+# The page's files that go into the binary beside app.wasm.
+WEB_FILES := $(filter-out $(WASM)%,$(wildcard web/*))
 
-.PHONY: help build run test check gotest wasm-check e2e demo bench clean
+# The Debian packages the tests need beyond Go, make and Node.js, installed
+# with --no-install-recommends: gcc for -race, the two browsers, libnotify4
+# (Firefox hands notifications to the desktop only through it, loaded at run
+# time: firefox-esr merely recommends it), dbus for the click spec's private
+# notification server, brotli for the smallest app.wasm.br, and a font. The
+# README and .ci/run quote this list; `make check` fails if they differ.
+DEB_PACKAGES := gcc libc6-dev chromium firefox-esr libnotify4 dbus brotli fonts-dejavu-core
+
+.PHONY: help deps build run test check gotest browsertest e2e demo bench clean
 
 help: ## List the documented targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-8s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-build: $(BIN) ## Build web/app.wasm (with .br and .gz) and then bin/pushstart
+deps: ## Install the Debian packages the tests need (DEB_PACKAGES) that are missing, with apt-get
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -qx 'install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "all of DEB_PACKAGES are installed"; exit 0; fi; \
+	sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	echo "installing:" $$missing; \
+	$$sudo apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing
+
+build: $(BIN) ## Build web/app.wasm (with .br and .gz) and then bin/pushstart, which holds the whole page
 
 $(WASM): $(WASM_SOURCES)
 	GOOS=js GOARCH=wasm go build -ldflags '$(LDFLAGS)' -o $(WASM) .
-	go run ./tools/precompress -brotli-level $(BROTLI_LEVEL) $(WASM)
+	go run ./tools/precompress $(if $(BROTLI_LEVEL),-brotli-level $(BROTLI_LEVEL)) $(WASM)
 
-# The server is built after the wasm so one `make build` leaves both current.
-$(BIN): $(WASM) $(GO_SOURCES) sw/app-worker.js
+# The server is built after the wasm, which it embeds with the rest of web/,
+# so one `make build` leaves both current.
+$(BIN): $(WASM) $(WEB_FILES) $(GO_SOURCES) sw/app-worker.js
 	go build -ldflags '$(LDFLAGS)' -o $(BIN) .
 
 run: build ## Run the kit on ADDR (default :8000) with its data in DATA_DIR (default ./data)
 	./$(BIN)
 
-test: check gotest e2e ## Run every test: formatting, vet (native and wasm), Go tests with -race, the Playwright suite
+test: check gotest browsertest e2e ## Run every test: formatting, vet (native and wasm), Go tests with -race, the local push service with real browsers, the Playwright suite
 
-check: ## gofmt, go vet for both targets, and the wasm build
+check: ## gofmt, go vet for both targets, the README's package list, and the wasm build
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "not gofmt-formatted:"; echo "$$unformatted"; exit 1; fi
+	@for f in README.md .ci/run; do grep -qF 'apt-get install --no-install-recommends $(DEB_PACKAGES)' $$f || \
+	  { echo "$$f must quote the Makefile's DEB_PACKAGES: apt-get install --no-install-recommends $(DEB_PACKAGES)"; exit 1; }; done
 	go vet ./...
 	GOOS=js GOARCH=wasm go vet . ./app/... ./sw/... ./payload/...
 	$(MAKE) --no-print-directory $(WASM)
 
 gotest: ## Go tests with the race detector
 	go test -race -count=1 ./...
+
+# One package at a time: each starts real browsers, which the 2-core
+# machines this runs on cannot also share with other tests.
+browsertest: ## The local push service's protocol tests against real Chromium and Firefox (restart, reconnect, queued messages)
+	PUSHSTART_BROWSER_TEST=1 go test -race -count=1 -p 1 -run 'TestReal|TestChromium' ./server/localpush/...
 
 # Playwright is installed once per change of the lock file, not on every run.
 E2E_DEPS := e2e/node_modules/.package-lock.json
@@ -61,4 +90,4 @@ bench: ## Fan-out benchmark: the kit's sender beside a bare webpush-go loop
 	go test -run '^$$' -bench 10k -benchtime 3x ./server/sender
 
 clean: ## Remove build outputs and test reports (not DATA_DIR)
-	rm -rf bin $(WASM) $(WASM).br $(WASM).gz e2e/playwright-report e2e/test-results
+	rm -rf bin $(WASM) $(WASM).br $(WASM).gz $(WASM).sum e2e/playwright-report e2e/test-results

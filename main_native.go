@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"embed"
+	"io/fs"
 	"os"
 	"os/signal"
 	"syscall"
@@ -11,10 +13,23 @@ import (
 	"pushstart/server"
 )
 
+// web is the page's folder as `make build` leaves it: app.wasm (built before
+// this binary) with its precompressed copies, icons and CSS. Built into the
+// server, it makes bin/pushstart the whole kit in one file. A plain
+// `go build` without app.wasm still compiles; the server then serves a page
+// that says to run `make build`.
+//
+//go:embed web
+var web embed.FS
+
 // serve runs the server until SIGINT or SIGTERM, then exits with its status.
 func serve(version string) {
+	files, err := fs.Sub(web, "web")
+	if err != nil {
+		panic(err) // the embed directive guarantees the folder
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := server.Main(ctx, os.Args[1:], os.Getenv, os.Stderr, version)
+	code := server.Main(ctx, os.Args[1:], os.Getenv, os.Stderr, server.Build{Version: version, Web: files})
 	stop()
 	os.Exit(code)
 }

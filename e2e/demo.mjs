@@ -19,8 +19,8 @@ import {
   browsers,
   chromiumBaseArgs,
   fetchBrowserConfig,
-  missingBrowsersMessage,
   missingKitMessage,
+  missingSystemMessage,
   repoRoot,
   startKit,
 } from './lib/kit.mjs';
@@ -44,7 +44,7 @@ if (process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND
   );
 }
 
-const problem = [missingBrowsersMessage([browserName]), missingKitMessage()].filter(Boolean).join('\n\n');
+const problem = [missingSystemMessage([browserName], { browsersOnly: true }), missingKitMessage()].filter(Boolean).join('\n\n');
 if (problem) fail(`\n${problem}`);
 
 const addr = process.env.ADDR || '127.0.0.1:8000';

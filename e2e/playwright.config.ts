@@ -6,10 +6,9 @@ import {
   browsers,
   freePortSync,
   kitBinary,
-  missingBrowsersMessage,
   missingKitMessage,
+  missingSystemMessage,
   randomToken,
-  repoRoot,
 } from './lib/kit.mjs';
 
 // The browsers to run: both unless E2E_BROWSERS narrows it (e.g. "chromium").
@@ -21,10 +20,11 @@ for (const name of selected) {
   if (!(name in browsers)) throw new Error(`E2E_BROWSERS: unknown browser "${name}"; want chromium and/or firefox`);
 }
 
-// A missing browser or an unbuilt kit fails the whole run at once with one
-// message saying what to install, rather than failing every test alike or
+// A missing browser, system package or an unbuilt kit fails the whole run at
+// once, before any browser starts, with one message saying what to install,
+// rather than failing every test alike, timing out deep inside a spec or
 // skipping silently (a green run must mean both browsers really ran).
-const problem = [missingBrowsersMessage(selected), missingKitMessage()].filter(Boolean).join('\n\n');
+const problem = [missingSystemMessage(selected), missingKitMessage()].filter(Boolean).join('\n\n');
 if (problem) {
   console.error(`\n${problem}\n`);
   process.exit(1);
@@ -36,6 +36,13 @@ if (problem) {
 process.env.E2E_KIT_PORT ||= String(freePortSync());
 process.env.E2E_ADMIN_TOKEN ||= randomToken();
 process.env.E2E_DATA_DIR ||= fs.mkdtempSync(path.join(os.tmpdir(), 'pushstart-e2e-'));
+// The shared kit is a copy of bin/pushstart alone, started in an empty folder
+// far from the checkout, as it would be deployed: the page it serves is the
+// one built into it.
+if (!process.env.E2E_KIT_DIR) {
+  process.env.E2E_KIT_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'pushstart-bin-'));
+  fs.copyFileSync(kitBinary, path.join(process.env.E2E_KIT_DIR, 'pushstart'));
+}
 const baseURL = `http://127.0.0.1:${process.env.E2E_KIT_PORT}`;
 process.env.E2E_BASE_URL = baseURL;
 
@@ -82,8 +89,8 @@ export default defineConfig({
   webServer: {
     // The kit in local mode: its own local push service on loopback ports
     // of its choice, which the tests learn from GET /api/local-push.
-    command: `${JSON.stringify(kitBinary)} -push-service=local`,
-    cwd: repoRoot,
+    command: './pushstart -push-service=local',
+    cwd: process.env.E2E_KIT_DIR,
     url: `${baseURL}/healthz`,
     reuseExistingServer: false,
     timeout: 30_000,
@@ -93,7 +100,7 @@ export default defineConfig({
     env: {
       ADDR: `127.0.0.1:${process.env.E2E_KIT_PORT}`,
       DATA_DIR: process.env.E2E_DATA_DIR,
-      WEB_DIR: path.join(repoRoot, 'web'),
+      WEB_DIR: '',
       ADMIN_TOKEN: process.env.E2E_ADMIN_TOKEN,
       PUSH_SERVICE: 'local',
       LOCAL_PUSH_ADDR: '127.0.0.1:0',

@@ -5,38 +5,37 @@ package server
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
+	"testing/fstest"
 )
 
-func writeFile(t *testing.T, path string, b []byte, mod time.Time) {
-	t.Helper()
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chtimes(path, mod, mod); err != nil {
-		t.Fatal(err)
-	}
+// sumOf is the app.wasm.sum the build writes for raw.
+func sumOf(raw []byte) []byte {
+	s := sha256.Sum256(raw)
+	return []byte(hex.EncodeToString(s[:]) + "\n")
 }
 
 func TestWasmPrecompressed(t *testing.T) {
-	dir := t.TempDir()
 	raw := bytes.Repeat([]byte("\x00asm wasm bytes "), 1000)
-	now := time.Now()
-	writeFile(t, filepath.Join(dir, "app.wasm"), raw, now)
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
 	zw.Write(raw)
 	zw.Close()
-	writeFile(t, filepath.Join(dir, "app.wasm.gz"), gz.Bytes(), now)
-	writeFile(t, filepath.Join(dir, "app.wasm.br"), []byte("brotli bytes"), now)
+	files := fstest.MapFS{
+		"app.wasm":     {Data: raw},
+		"app.wasm.gz":  {Data: gz.Bytes()},
+		"app.wasm.br":  {Data: []byte("brotli bytes")},
+		"app.wasm.sum": {Data: sumOf(raw)},
+	}
 
-	w, err := loadWasm(dir)
+	w, err := loadWasm(files)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,19 +83,29 @@ func TestWasmPrecompressed(t *testing.T) {
 		})
 	}
 
-	// A variant older than app.wasm is stale and never served.
-	writeFile(t, filepath.Join(dir, "app.wasm"), raw, now.Add(time.Hour))
-	w, err = loadWasm(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, enc := w.pick("br, gzip"); enc != "" {
-		t.Errorf("stale variant %q chosen", enc)
+	// Variants made from another app.wasm (a build that skipped the
+	// precompression step), or with no record of what they were made
+	// from, are never served.
+	for name, sum := range map[string][]byte{"other build": sumOf([]byte("older")), "no sum": nil} {
+		t.Run(name, func(t *testing.T) {
+			stale := maps.Clone(files)
+			delete(stale, "app.wasm.sum")
+			if sum != nil {
+				stale["app.wasm.sum"] = &fstest.MapFile{Data: sum}
+			}
+			w, err := loadWasm(stale)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, enc := w.pick("br, gzip"); enc != "" {
+				t.Errorf("stale variant %q chosen", enc)
+			}
+		})
 	}
 }
 
 func TestWasmMissing(t *testing.T) {
-	if _, err := loadWasm(t.TempDir()); err == nil {
-		t.Fatal("no error without app.wasm")
+	if _, err := loadWasm(fstest.MapFS{"app.css": {}}); !errors.Is(err, errNoWasm) {
+		t.Fatalf("error %v, want errNoWasm", err)
 	}
 }

@@ -18,7 +18,7 @@ import (
 type Config struct {
 	Addr             string   // ADDR, -addr: where the HTTP server listens
 	DataDir          string   // DATA_DIR, -data-dir: SQLite database, VAPID keys, admin token
-	WebDir           string   // WEB_DIR, -web-dir: static assets and app.wasm
+	WebDir           string   // WEB_DIR, -web-dir: serve the page's files (app.wasm, icons, CSS) from this folder instead of those built into the binary
 	VAPIDSubject     string   // VAPID_SUBJECT, -vapid-subject: mailto: or https: contact for push services
 	VAPIDPublicKey   string   // VAPID_PUBLIC_KEY: base64url; with VAPID_PRIVATE_KEY, overrides the stored pair
 	VAPIDPrivateKey  string   // VAPID_PRIVATE_KEY: base64url; environment only (a secret)
@@ -44,7 +44,6 @@ func DefaultConfig() Config {
 	return Config{
 		Addr:             ":8000",
 		DataDir:          "./data",
-		WebDir:           "web",
 		VAPIDSubject:     "mailto:webpush@localhost.localdomain",
 		LocalPushAddr:    "127.0.0.1:0",
 		LocalPushMCSAddr: "127.0.0.1:0",
@@ -80,7 +79,7 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 	fs.SetOutput(usage)
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen `address` (ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "`directory` of the database, VAPID keys and admin token (DATA_DIR)")
-	fs.StringVar(&c.WebDir, "web-dir", c.WebDir, "`directory` of the static assets and app.wasm (WEB_DIR)")
+	fs.StringVar(&c.WebDir, "web-dir", c.WebDir, "serve the page's files (app.wasm, icons, CSS) from this `directory` instead of those built into the binary, for development (WEB_DIR)")
 	fs.StringVar(&c.VAPIDSubject, "vapid-subject", c.VAPIDSubject, "VAPID contact, mailto: or https: `URI` (VAPID_SUBJECT)")
 	fs.StringVar(&c.VAPIDPublicKey, "vapid-public-key", c.VAPIDPublicKey, "VAPID public `key`, base64url; the private key comes from VAPID_PRIVATE_KEY only (VAPID_PUBLIC_KEY)")
 	fs.StringVar(&hosts, "push-allowed-hosts", hosts, "comma-separated extra push service `hosts` (host or host:port; plain http allowed for them) (PUSH_ALLOWED_HOSTS)")
@@ -116,9 +115,6 @@ func (c Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		return errors.New("DATA_DIR: must not be empty")
-	}
-	if c.WebDir == "" {
-		return errors.New("WEB_DIR: must not be empty")
 	}
 	switch c.PushService {
 	case "", PushServiceLocal:

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,16 +16,24 @@ import (
 	"path/filepath"
 	"time"
 
-	"pushstart/app"
 	"pushstart/server/localpush"
 	"pushstart/server/sender"
 	"pushstart/server/store"
 	"pushstart/server/vapid"
 )
 
+// Build is what the binary was built with.
+type Build struct {
+	Version string // the kit's version, shown in logs and to the page
+	// Web holds the page's files as `make build` leaves them in web/:
+	// app.wasm with its .br, .gz and .sum, icons and CSS. WEB_DIR, when set,
+	// replaces them with a folder on disk.
+	Web fs.FS
+}
+
 // Main runs the server with the given arguments and environment until ctx
 // is done, and returns the process exit status.
-func Main(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, version string) int {
+func Main(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, build Build) int {
 	cfg, err := LoadConfig(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -34,7 +43,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stderr
 		return 2
 	}
 	log := newLogger(cfg, stderr)
-	if err := Run(ctx, cfg, log, version, nil); err != nil {
+	if err := Run(ctx, cfg, build, log, nil); err != nil {
 		log.Error("server stopped", "err", err)
 		return 1
 	}
@@ -53,7 +62,7 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 // Run starts every part, serves until ctx is done, then shuts down
 // gracefully. When ready is not nil it receives the listening address once
 // the server accepts requests.
-func Run(ctx context.Context, cfg Config, log *slog.Logger, version string, ready chan<- string) error {
+func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready chan<- string) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("DATA_DIR: %w", err)
 	}
@@ -106,19 +115,20 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, version string, read
 		return err
 	}
 
-	wasm, err := loadWasm(cfg.WebDir)
-	if err != nil {
-		return err
+	files, source := webFiles(cfg, build.Web)
+	assets, err := pageHandler(files, build.Version)
+	switch {
+	case errors.Is(err, errNoWasm) && cfg.WebDir == "":
+		log.Warn("this binary was built without the page (no app.wasm): the API works, the page says to build with `make build`")
+	case err != nil:
+		return fmt.Errorf("the page's files (%s): %w; build them with make build", source, err)
+	default:
+		log.Debug("serving the page", "from", source)
 	}
-	page := app.Handler()
-	page.Version = wasm.version
-	page.Resources = newWebDir(cfg.WebDir)
-	page.WasmContentLengthHeader = "X-Wasm-Content-Length"
-	page.Env = map[string]string{"PUSHSTART_VERSION": version}
 
 	srv := New(cfg, Deps{
 		Store: st, Sender: snd, Keys: keys, AdminToken: token, Local: local,
-		Assets: assetHandler(wasm, page), Log: log,
+		Assets: assets, Log: log,
 	})
 	hs := &http.Server{
 		Handler:           srv.Handler(),
@@ -143,7 +153,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, version string, read
 		go func() { errc <- local.Serve(localCtx) }()
 	}
 	go func() { errc <- hs.Serve(ln) }()
-	log.Info("pushstart listening", "addr", ln.Addr().String(), "version", version, "pushService", orDefault(cfg.PushService, "real"))
+	log.Info("pushstart listening", "addr", ln.Addr().String(), "version", build.Version, "pushService", orDefault(cfg.PushService, "real"))
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}

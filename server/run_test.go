@@ -11,28 +11,38 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"pushstart/app"
 )
 
-// startRun runs the whole server as main does, on a free port, and returns
-// its base URL.
+// builtWeb is the page's files as a binary built by `make build` holds them.
+var builtWeb = fstest.MapFS{
+	"app.wasm": {Data: []byte("\x00asm built in")},
+	"app.css":  {Data: []byte("body {}")},
+}
+
+// startRun runs the whole server as main does, on a free port, with the
+// page's files of builtWeb, and returns its base URL.
 func startRun(t *testing.T, cfg Config) string {
 	t.Helper()
+	return startRunBuild(t, cfg, Build{Version: "test", Web: builtWeb}, io.Discard)
+}
+
+// startRunBuild is startRun with the build and the log's destination given.
+func startRunBuild(t *testing.T, cfg Config, build Build, logTo io.Writer) string {
+	t.Helper()
 	app.Register() // as main does, before anything is served
-	web := t.TempDir()
-	if err := os.WriteFile(filepath.Join(web, "app.wasm"), []byte("\x00asm"), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
-	cfg.WebDir = web
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), "test", ready) }()
+	go func() { done <- Run(ctx, cfg, build, slog.New(slog.NewTextHandler(logTo, nil)), ready) }()
 	var addr string
 	select {
 	case addr = <-ready:
@@ -122,4 +132,90 @@ func TestServesPage(t *testing.T) {
 			t.Errorf("the service worker served is not the kit's")
 		}
 	}
+}
+
+func get(t *testing.T, url string) (*http.Response, string) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	return res, string(body)
+}
+
+// TestPageFiles checks where the page's files come from: those built into
+// the binary, or WEB_DIR's folder when it is set.
+func TestPageFiles(t *testing.T) {
+	t.Run("built in", func(t *testing.T) {
+		base := startRun(t, DefaultConfig())
+		if _, body := get(t, base+"/web/app.wasm"); body != "\x00asm built in" {
+			t.Errorf("app.wasm %q, want the built-in one", body)
+		}
+		if res, body := get(t, base+"/web/app.css"); res.StatusCode != 200 || body != "body {}" {
+			t.Errorf("app.css: %d %q", res.StatusCode, body)
+		}
+	})
+	t.Run("WEB_DIR wins", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "app.wasm"), []byte("\x00asm on disk"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg := DefaultConfig()
+		cfg.WebDir = dir
+		base := startRun(t, cfg)
+		if _, body := get(t, base+"/web/app.wasm"); body != "\x00asm on disk" {
+			t.Errorf("app.wasm %q, want WEB_DIR's", body)
+		}
+	})
+	t.Run("WEB_DIR without app.wasm", func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.Addr = "127.0.0.1:0"
+		cfg.DataDir = t.TempDir()
+		cfg.WebDir = t.TempDir()
+		err := Run(context.Background(), cfg, Build{Web: builtWeb}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+		if err == nil || !strings.Contains(err.Error(), cfg.WebDir) || !strings.Contains(err.Error(), "make build") {
+			t.Fatalf("error %v, want one naming WEB_DIR's folder and make build", err)
+		}
+	})
+}
+
+// TestPageNotBuilt checks that a binary built without app.wasm says how to
+// build it, on the page and in the log, rather than serving a blank page,
+// and that its API still works.
+func TestPageNotBuilt(t *testing.T) {
+	var log syncBuffer
+	base := startRunBuild(t, DefaultConfig(), Build{Version: "test", Web: fstest.MapFS{"app.css": {Data: []byte("body {}")}}}, &log)
+	for _, path := range []string{"/", "/some/page", "/web/app.wasm"} {
+		res, body := get(t, base+path)
+		if res.StatusCode != http.StatusServiceUnavailable || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") ||
+			!strings.Contains(body, "<code>make build</code>") {
+			t.Errorf("%s: %d %q %q, want 503 and a page saying to run make build", path, res.StatusCode, res.Header.Get("Content-Type"), body)
+		}
+	}
+	if !strings.Contains(log.String(), "make build") {
+		t.Errorf("the log does not say to run make build:\n%s", log.String())
+	}
+	if res, _ := get(t, base+"/api/vapid-public-key"); res.StatusCode != 200 {
+		t.Errorf("API: %d, want 200", res.StatusCode)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's log and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 export const e2eDir = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 export const repoRoot = path.dirname(e2eDir);
 
-/** The kit's binary, as `make build` writes it. */
+/** The kit's binary, as `make build` writes it: the whole kit in one file. */
 export const kitBinary = process.env.PUSHSTART_BIN || path.join(repoRoot, 'bin', 'pushstart');
 
 /**
@@ -49,23 +49,98 @@ function isExecutable(p) {
   }
 }
 
+/** Whether a command is an executable file in one of PATH's folders. */
+function onPath(command) {
+  return (process.env.PATH || '').split(path.delimiter).some((dir) => dir && isExecutable(path.join(dir, command)));
+}
+
 /**
- * Returns one message explaining how to install the missing ones among names
- * (keys of `browsers`), or '' when all are there.
+ * Whether the dynamic linker can find a shared library: from its cache
+ * (ldconfig -p), or else in the usual library folders.
  */
-export function missingBrowsersMessage(names) {
-  const missing = names.filter((n) => !isExecutable(browsers[n].executablePath));
+function hasLibrary(file) {
+  for (const ldconfig of ['/sbin/ldconfig', '/usr/sbin/ldconfig']) {
+    try {
+      const out = execFileSync(ldconfig, ['-p'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      return out.split('\n').some((line) => line.trim().startsWith(file + ' '));
+    } catch {
+      // not this one
+    }
+  }
+  const dirs = ['/lib', '/usr/lib', '/lib64', '/usr/lib64'];
+  for (const base of ['/lib', '/usr/lib']) {
+    try {
+      for (const d of fs.readdirSync(base)) if (d.endsWith('-linux-gnu')) dirs.push(path.join(base, d));
+    } catch {
+      // no such folder
+    }
+  }
+  return dirs.some((d) => fs.existsSync(path.join(d, file)));
+}
+
+/**
+ * What the suite needs of the system besides Node.js and the kit: a name, the
+ * browsers that need it, why, how to tell it is there, and the Debian package
+ * that brings it (all of them are in the Makefile's DEB_PACKAGES, which
+ * `sudo make deps` installs).
+ */
+const systemDeps = [
+  {
+    name: 'chromium',
+    browsers: ['chromium'],
+    why: `not found at ${browsers.chromium.executablePath}`,
+    present: () => isExecutable(browsers.chromium.executablePath),
+    apt: browsers.chromium.apt,
+  },
+  {
+    name: 'firefox',
+    browsers: ['firefox'],
+    why: `not found at ${browsers.firefox.executablePath}`,
+    present: () => isExecutable(browsers.firefox.executablePath),
+    apt: browsers.firefox.apt,
+  },
+  {
+    name: 'dbus-daemon',
+    browsers: ['chromium', 'firefox'],
+    why: 'not on PATH; the notification click spec runs a desktop notification server on a private D-Bus bus',
+    present: () => onPath('dbus-daemon'),
+    apt: 'dbus',
+  },
+  {
+    name: 'libnotify.so.4',
+    browsers: ['firefox'],
+    why: 'not found; Firefox hands notifications to the desktop only through libnotify, which it loads at run time (the click spec)',
+    present: () => hasLibrary('libnotify.so.4'),
+    apt: 'libnotify4',
+  },
+];
+
+/**
+ * Returns one message naming everything the given browsers (keys of
+ * `browsers`) need that this system lacks, and the command that installs it;
+ * '' when nothing is missing. The suite checks this before it starts a
+ * browser, so a missing package fails at once instead of as a timeout deep
+ * inside a spec. With browsersOnly (for the demo), only the browsers count.
+ */
+export function missingSystemMessage(names, { browsersOnly = false } = {}) {
+  const missing = systemDeps.filter(
+    (d) => d.browsers.some((b) => names.includes(b)) && (!browsersOnly || d.name in browsers) && !d.present(),
+  );
   if (missing.length === 0) return '';
-  const lines = missing.map((n) => `  ${n}: not found at ${browsers[n].executablePath}`);
-  const apt = missing.map((n) => browsers[n].apt).join(' ');
+  const missingBrowsers = names.filter((n) => missing.some((d) => d.name === n));
   return [
-    `Browser${missing.length > 1 ? 's' : ''} missing for the end-to-end tests:`,
-    ...lines,
-    'Install with (Debian/Ubuntu):',
-    `  sudo apt-get install ${apt}`,
-    'or else:',
-    ...missing.map((n) => `  ${n}: ${browsers[n].otherwise}`),
-    `${missing.map((n) => browsers[n].envVar).join(' / ')} point${missing.length > 1 ? '' : 's'} the suite at a browser elsewhere.`,
+    'Missing from this system:',
+    ...missing.map((d) => `  ${d.name}: ${d.why}`),
+    'Install it with (Debian/Ubuntu):',
+    `  sudo apt-get install --no-install-recommends ${missing.map((d) => d.apt).join(' ')}`,
+    'or everything the tests need at once: sudo make deps',
+    ...(missingBrowsers.length
+      ? [
+          'A browser can also come from elsewhere:',
+          ...missingBrowsers.map((n) => `  ${n}: ${browsers[n].otherwise}`),
+          `${missingBrowsers.map((n) => browsers[n].envVar).join(' / ')} point${missingBrowsers.length > 1 ? '' : 's'} the suite at a browser elsewhere.`,
+        ]
+      : []),
     'To run one browser only: E2E_BROWSERS=chromium (or firefox) make e2e',
   ].join('\n');
 }
@@ -171,14 +246,16 @@ export async function startKit(opts = {}) {
     ...process.env,
     ADDR: addr,
     DATA_DIR: dataDir,
-    WEB_DIR: path.join(repoRoot, 'web'),
+    // The page's files built into the binary, never a folder on disk.
+    WEB_DIR: '',
     ADMIN_TOKEN: adminToken,
     PUSH_SERVICE: 'local',
     LOCAL_PUSH_ADDR: '127.0.0.1:0',
     LOCAL_PUSH_MCS_ADDR: '127.0.0.1:0',
     ...opts.env,
   };
-  const child = spawn(kitBinary, ['-push-service=local'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Started in its data folder, away from the checkout: it needs nothing but itself.
+  const child = spawn(kitBinary, ['-push-service=local'], { cwd: dataDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines = [];
   const onData = (buf) => {
     for (const line of buf.toString().split('\n')) {

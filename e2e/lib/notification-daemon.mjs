@@ -17,7 +17,7 @@
 // EXTERNAL authentication, little-endian messages, and (un)marshalling of
 // the basic, array, struct, dict-entry and variant types.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -267,15 +267,6 @@ function decodeMessages(buf) {
 // ---------------------------------------------------------------------------
 // The daemon
 // ---------------------------------------------------------------------------
-
-/**
- * Whether a dbus-daemon binary is available; the message to show otherwise.
- */
-export function missingDBusMessage() {
-  const r = spawnSync('dbus-daemon', ['--version'], { encoding: 'utf8' });
-  if (!r.error && r.status === 0) return '';
-  return 'dbus-daemon is missing: the notification click test runs a desktop notification server on a private D-Bus bus. Install it with: sudo apt-get install dbus';
-}
 
 /**
  * A notification server on a private session bus. Start it with

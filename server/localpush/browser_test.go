@@ -19,8 +19,12 @@ import (
 )
 
 // The tests in this file drive real browsers through the service. They run
-// only with PUSHSTART_BROWSER_TEST=1, since they need Firefox ESR and
-// Chromium installed (Debian's paths, or FIREFOX_BIN and CHROMIUM_BIN).
+// only with PUSHSTART_BROWSER_TEST=1, which `make browsertest` (part of
+// `make test`) sets, since they need Firefox ESR and Chromium installed
+// (Debian's paths, or FIREFOX_BIN and CHROMIUM_BIN). They prove what the
+// Playwright suite does not reach: a message sent while the browser is
+// closed is delivered when it starts again on the same profile, and a push
+// after the worker unsubscribed gets 410.
 
 const browserTestPage = `<!doctype html>
 <title>local push test</title>
@@ -196,7 +200,9 @@ func browserBin(t *testing.T, env, path string) string {
 		path = v
 	}
 	if _, err := os.Stat(path); err != nil {
-		t.Skipf("%s: %v", path, err)
+		// Asked to run with browsers, a missing one is a failure: a green
+		// run must mean the browser really ran.
+		t.Fatalf("%s: %v (install the browsers with `sudo make deps`, or set %s)", path, err, env)
 	}
 	return path
 }

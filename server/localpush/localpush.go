@@ -47,7 +47,8 @@
 //
 // Everything is kept in memory: a restarted service knows no subscription.
 //
-// The tests include runs with the real browsers, skipped unless asked for:
+// The tests include runs with the real browsers, which `make browsertest`
+// (part of `make test`) asks for:
 //
 //	PUSHSTART_BROWSER_TEST=1 go test -run Real -v ./server/localpush/
 package localpush

@@ -25,7 +25,8 @@ import (
 // TestChromium runs the whole flow against the real browser: Debian's
 // Chromium, pointed at this emulation, subscribes from a page, receives a
 // push encrypted by webpush-go, decrypts it and shows the notification;
-// it reconnects after the server drops it, and unsubscribes.
+// it reconnects after the server drops it (which the Playwright suite never
+// does), and unsubscribes. `make browsertest` runs it:
 //
 //	PUSHSTART_BROWSER_TEST=1 go test -run TestChromium -v ./server/localpush/gcm/
 func TestChromium(t *testing.T) {
@@ -37,7 +38,8 @@ func TestChromium(t *testing.T) {
 		chromium = "/usr/bin/chromium"
 	}
 	if _, err := os.Stat(chromium); err != nil {
-		t.Skipf("no browser: %v", err)
+		// Asked to run with the browser, a missing one is a failure.
+		t.Fatalf("no browser: %v (install it with `sudo make deps`, or set PUSHSTART_CHROMIUM)", err)
 	}
 
 	// Record what Chromium posts (form keys and the answers), to compare
