@@ -239,7 +239,7 @@ export async function waitHealthy(url, timeoutMs = 20000, child) {
  */
 export async function startKit(opts = {}) {
   const port = opts.port ?? (await freePort());
-  const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'pushstart-kit-'));
+  const dataDir = path.resolve(opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'pushstart-kit-')));
   const adminToken = opts.adminToken ?? randomToken();
   const addr = `127.0.0.1:${port}`;
   const env = {
