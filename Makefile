@@ -72,7 +72,7 @@ gotest: ## Go tests with the race detector
 # One package at a time: each starts real browsers, which the 2-core
 # machines this runs on cannot also share with other tests.
 browsertest: ## The local push service's protocol tests against real Chromium and Firefox (restart, reconnect, queued messages)
-	PUSHSTART_BROWSER_TEST=1 go test -race -count=1 -p 1 -run 'TestReal|TestChromium' ./server/localpush/...
+	PUSHSTART_BROWSER_TEST=1 go test -race -count=1 -p 1 -run 'TestReal|TestChromium' ./localpush/...
 
 # Playwright is installed once per change of the lock file, not on every run.
 E2E_DEPS := e2e/node_modules/.package-lock.json

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"pushstart/payload"
+	"pushstart/push"
 )
 
 // Time limits of the calls to the kit server. A test send may wait for the
@@ -174,10 +174,10 @@ type testResult struct {
 // sendTest asks the server to push n to this browser's endpoint. The
 // server's outcome is returned whenever it sent one, also when the push
 // service refused the message.
-func (c *apiClient) sendTest(ctx context.Context, endpoint string, n payload.Notification) (testResult, exchange, error) {
+func (c *apiClient) sendTest(ctx context.Context, endpoint string, n push.Notification) (testResult, exchange, error) {
 	body := struct {
-		Endpoint     string               `json:"endpoint"`
-		Notification payload.Notification `json:"notification"`
+		Endpoint     string            `json:"endpoint"`
+		Notification push.Notification `json:"notification"`
 	}{endpoint, n}
 	ex, err := c.do(ctx, apiTestTimeout, http.MethodPost, "/api/subscriptions/test", body, http.StatusOK)
 	var res testResult

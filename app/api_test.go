@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"pushstart/payload"
+	"pushstart/push"
 )
 
 // fakeServer answers like the kit server would, recording the last request.
@@ -125,7 +125,7 @@ func TestDeleteSubscription(t *testing.T) {
 }
 
 func TestSendTest(t *testing.T) {
-	n := payload.Notification{Title: "Hi", Body: "there", Tag: testTag, Data: json.RawMessage(`{"url":"/"}`)}
+	n := push.Notification{Title: "Hi", Body: "there", Tag: testTag, Data: json.RawMessage(`{"url":"/"}`)}
 	t.Run("sent", func(t *testing.T) {
 		f := &fakeServer{status: 200, reply: `{"outcome":"sent","status":201,"attempts":1,"pruned":false}`}
 		c := f.start(t)
@@ -134,8 +134,8 @@ func TestSendTest(t *testing.T) {
 			t.Fatalf("sendTest = %+v, %v", res, err)
 		}
 		var body struct {
-			Endpoint     string               `json:"endpoint"`
-			Notification payload.Notification `json:"notification"`
+			Endpoint     string            `json:"endpoint"`
+			Notification push.Notification `json:"notification"`
 		}
 		if err := json.Unmarshal(f.body, &body); err != nil {
 			t.Fatal(err)

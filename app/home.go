@@ -11,7 +11,7 @@ import (
 
 	goapp "github.com/maxence-charriere/go-app/v10/pkg/app"
 
-	"pushstart/payload"
+	"pushstart/push"
 )
 
 // home is the kit's only page. It owns the state and runs the three flows
@@ -233,7 +233,7 @@ const testTag = "pushstart-test"
 
 // sendTest is the Send test notification flow.
 func (h *home) sendTest(ctx goapp.Context, endpoint, title, body string) error {
-	n := payload.Notification{
+	n := push.Notification{
 		Title:    title,
 		Body:     body,
 		Icon:     iconPath,
@@ -469,7 +469,7 @@ func errorTitle(err error) string {
 	if errors.As(err, &ae) {
 		return ae.Method + " " + ae.Path + " failed"
 	}
-	var fe *payload.FieldError
+	var fe *push.FieldError
 	if errors.As(err, &fe) {
 		return "The notification is invalid"
 	}

@@ -15,14 +15,13 @@ import (
 	"strings"
 	"time"
 
-	"pushstart/payload"
-	"pushstart/server/sender"
+	"pushstart/push"
 	"pushstart/server/store"
 	"pushstart/server/vapid"
 )
 
 // Request body limits: a subscription is well under 1 KiB; a notification
-// request carries at most payload.MaxPlaintext bytes of payload plus framing.
+// request carries at most push.MaxPlaintext bytes of payload plus framing.
 const (
 	maxSubscriptionBody = 8 << 10
 	maxNotificationBody = 32 << 10
@@ -72,7 +71,7 @@ func (s *Server) handleSubscribe(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, badField("endpoint", "endpoint "+msg))
 		return
 	}
-	if err := sender.CheckKeys(req.Keys.P256dh, req.Keys.Auth); err != nil {
+	if err := push.CheckKeys(req.Keys.P256dh, req.Keys.Auth); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -106,7 +105,7 @@ func (s *Server) handleSubscribe(w http.ResponseWriter, r *http.Request) {
 	if created {
 		status = http.StatusCreated
 	}
-	s.log.Info("subscription saved", "endpoint", store.EndpointHash(sub.Endpoint), "created", created,
+	s.log.Info("subscription saved", "endpoint", push.Fingerprint(sub.Endpoint), "created", created,
 		"replaced", req.OldEndpoint != "")
 	writeJSON(w, status, map[string]any{"endpoint": sub.Endpoint, "created": created})
 }
@@ -128,23 +127,23 @@ func (s *Server) handleUnsubscribe(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.log.Info("subscription deleted", "endpoint", store.EndpointHash(req.Endpoint), "existed", deleted)
+	s.log.Info("subscription deleted", "endpoint", push.Fingerprint(req.Endpoint), "existed", deleted)
 	w.WriteHeader(http.StatusNoContent)
 }
 
 // resultJSON reports what happened to one push.
 type resultJSON struct {
-	Outcome  sender.Outcome `json:"outcome"`
-	Status   int            `json:"status,omitempty"`
-	Attempts int            `json:"attempts"`
-	Pruned   bool           `json:"pruned"`
-	Error    string         `json:"error,omitempty"`
+	Outcome  push.Outcome `json:"outcome"`
+	Status   int          `json:"status,omitempty"`
+	Attempts int          `json:"attempts"`
+	Pruned   bool         `json:"pruned"`
+	Error    string       `json:"error,omitempty"`
 }
 
 func (s *Server) handleTestSend(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Endpoint     string                `json:"endpoint"`
-		Notification *payload.Notification `json:"notification"`
+		Endpoint     string             `json:"endpoint"`
+		Notification *push.Notification `json:"notification"`
 	}
 	if err := decodeJSON(w, r, maxNotificationBody, &req); err != nil {
 		s.writeError(w, r, err)
@@ -180,8 +179,8 @@ func (s *Server) handleTestSend(w http.ResponseWriter, r *http.Request) {
 	}
 	status := http.StatusOK
 	switch res.Outcome {
-	case sender.Sent:
-	case sender.Gone:
+	case push.Sent:
+	case push.Gone:
 		status = http.StatusGone
 	default:
 		status = http.StatusBadGateway
@@ -197,10 +196,10 @@ func (s *Server) handleBroadcast(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req struct {
-		Notification *payload.Notification `json:"notification"`
-		TTL          *int                  `json:"ttl"`
-		Urgency      string                `json:"urgency"`
-		Topic        string                `json:"topic"`
+		Notification *push.Notification `json:"notification"`
+		TTL          *int               `json:"ttl"`
+		Urgency      string             `json:"urgency"`
+		Topic        string             `json:"topic"`
 	}
 	if err := decodeJSON(w, r, maxNotificationBody, &req); err != nil {
 		s.writeError(w, r, err)
@@ -230,17 +229,17 @@ func (s *Server) handleBroadcast(w http.ResponseWriter, r *http.Request) {
 
 // notificationMessage validates n and the delivery options and builds the
 // message to send.
-func notificationMessage(n *payload.Notification, ttl int, urgency, topic string) (sender.Message, error) {
+func notificationMessage(n *push.Notification, ttl int, urgency, topic string) (push.Message, error) {
 	if n == nil {
-		return sender.Message{}, badField("notification", "notification is required")
+		return push.Message{}, badField("notification", "notification is required")
 	}
 	body, err := n.Marshal()
 	if err != nil {
-		return sender.Message{}, err
+		return push.Message{}, err
 	}
-	m := sender.Message{Payload: body, TTL: ttl, Urgency: urgency, Topic: topic}
+	m := push.Message{Payload: body, TTL: ttl, Urgency: urgency, Topic: topic}
 	if err := m.Validate(); err != nil {
-		return sender.Message{}, err
+		return push.Message{}, err
 	}
 	return m, nil
 }

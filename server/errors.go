@@ -7,7 +7,7 @@ import (
 	"errors"
 	"net/http"
 
-	"pushstart/payload"
+	"pushstart/push"
 )
 
 // apiError is an error the client may see: an HTTP status, a message and,
@@ -25,11 +25,11 @@ func badField(field, msg string) *apiError {
 }
 
 // writeError is the one place errors become responses. Errors that are not
-// an *apiError or a *payload.FieldError are internal: logged, and answered
+// an *apiError or a *push.FieldError are internal: logged, and answered
 // with a generic 500 so no detail leaks.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
-	var fe *payload.FieldError
+	var fe *push.FieldError
 	switch {
 	case errors.As(err, &ae):
 	case errors.As(err, &fe):

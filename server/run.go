@@ -16,7 +16,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"pushstart/server/localpush"
+	"pushstart/localpush"
 	"pushstart/server/sender"
 	"pushstart/server/store"
 	"pushstart/server/vapid"

@@ -9,7 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 
-	"pushstart/server/localpush"
+	"pushstart/localpush"
 	"pushstart/server/sender"
 	"pushstart/server/store"
 	"pushstart/server/vapid"

@@ -5,7 +5,7 @@
 // install, drop old caches on activate, answer GET requests cache first) and
 // adds Web Push: it shows every push message as a notification, opens the
 // notification's page on click, and renews the subscription when the push
-// service replaces it. The push message contract is payload.Notification.
+// service replaces it. The push message contract is push.Notification.
 //
 // go-app replaces two fields, by plain string replacement, when it serves the
 // worker: {{.Version}} with the app version and {{.ResourcesToCache}} with a

@@ -13,6 +13,7 @@ import (
 
 	webpush "github.com/SherClockHolmes/webpush-go"
 
+	"pushstart/push"
 	"pushstart/server/store"
 	"pushstart/server/vapid"
 )
@@ -76,7 +77,7 @@ func BenchmarkBroadcast10k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	msg := Message{Payload: notification(b), TTL: 60, Urgency: "normal"}
+	msg := push.Message{Payload: notification(b), TTL: 60, Urgency: "normal"}
 	cpuStart := processCPU()
 	b.ResetTimer()
 	for b.Loop() {

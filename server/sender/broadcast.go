@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 
+	"pushstart/push"
 	"pushstart/server/store"
 )
 
@@ -16,9 +17,9 @@ type Summary struct{ Total, Sent, Failed, Pruned int }
 
 func (s *Summary) add(r Result) {
 	switch {
-	case r.Outcome == Sent:
+	case r.Outcome == push.Sent:
 		s.Sent++
-	case r.Pruned || r.Outcome == Gone: // gone, whether or not this send deleted the row
+	case r.Pruned || r.Outcome == push.Gone: // gone, whether or not this send deleted the row
 		s.Pruned++
 	default:
 		s.Failed++
@@ -28,9 +29,9 @@ func (s *Summary) add(r Result) {
 // Broadcast sends m to every subscription in the store, Workers at a time.
 // One subscription's failure does not stop the others; each is recorded in
 // the delivery log. An invalid m is refused before anything is sent (a
-// *payload.FieldError). When ctx ends, the subscriptions not yet started
+// *push.FieldError). When ctx ends, the subscriptions not yet started
 // count as Failed and the context's error is returned with the Summary.
-func (s *Sender) Broadcast(ctx context.Context, m Message) (Summary, error) {
+func (s *Sender) Broadcast(ctx context.Context, m push.Message) (Summary, error) {
 	if err := m.Validate(); err != nil {
 		return Summary{}, err
 	}

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"pushstart/payload"
-	"pushstart/server/internal/ecetest"
+	"pushstart/internal/ecetest"
+	"pushstart/push"
 	"pushstart/server/store"
 )
 
@@ -45,7 +45,7 @@ func TestBroadcast(t *testing.T) {
 	want := notification(t)
 	msg, tail := withSpareCapacity(want)
 
-	sum, err := f.s.Broadcast(context.Background(), Message{Payload: msg, TTL: 30, Urgency: "normal"})
+	sum, err := f.s.Broadcast(context.Background(), push.Message{Payload: msg, TTL: 30, Urgency: "normal"})
 
 	if err != nil {
 		t.Fatalf("Broadcast: %v", err)
@@ -91,8 +91,8 @@ func TestBroadcastRefusesInvalidMessage(t *testing.T) {
 	ps := newPushService(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusCreated) })
 	f := newFixture(t, Options{})
 	_, _ = f.store.Upsert(context.Background(), newBrowser(t, ps.URL+"/p/1").sub)
-	_, err := f.s.Broadcast(context.Background(), Message{Payload: []byte(`{}`), Urgency: "now"})
-	var fe *payload.FieldError
+	_, err := f.s.Broadcast(context.Background(), push.Message{Payload: []byte(`{}`), Urgency: "now"})
+	var fe *push.FieldError
 	if !errors.As(err, &fe) || fe.Field != "urgency" {
 		t.Fatalf("Broadcast err = %v, want a field error on urgency", err)
 	}
@@ -109,7 +109,7 @@ func TestBroadcastWithEndedContext(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	sum, err := f.s.Broadcast(ctx, Message{Payload: notification(t)})
+	sum, err := f.s.Broadcast(ctx, push.Message{Payload: notification(t)})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
@@ -123,7 +123,7 @@ func TestBroadcastWithEndedContext(t *testing.T) {
 
 func TestBroadcastEmptyStore(t *testing.T) {
 	f := newFixture(t, Options{})
-	sum, err := f.s.Broadcast(context.Background(), Message{Payload: notification(t)})
+	sum, err := f.s.Broadcast(context.Background(), push.Message{Payload: notification(t)})
 	if err != nil || sum != (Summary{}) {
 		t.Fatalf("Broadcast to nobody = %+v, %v", sum, err)
 	}
@@ -154,7 +154,7 @@ func TestBroadcastWithSQLiteStore(t *testing.T) {
 		}
 	}
 
-	sum, err := f.s.Broadcast(ctx, Message{Payload: notification(t), TTL: 60})
+	sum, err := f.s.Broadcast(ctx, push.Message{Payload: notification(t), TTL: 60})
 
 	if err != nil || sum != (Summary{Total: 3, Sent: 1, Failed: 1, Pruned: 1}) {
 		t.Fatalf("Broadcast = %+v, %v", sum, err)
@@ -174,9 +174,9 @@ func TestBroadcastWithSQLiteStore(t *testing.T) {
 		got[e.EndpointHash] = fmt.Sprintf("%s/%d/%d", e.Outcome, e.Status, e.Attempts)
 	}
 	want := map[string]string{
-		store.EndpointHash(ps.URL + "/ok"):        "sent/201/1",
-		store.EndpointHash(ps.URL + "/gone"):      "gone/410/1",
-		store.EndpointHash(ps.URL + "/forbidden"): "unauthorized/403/1",
+		push.Fingerprint(ps.URL + "/ok"):        "sent/201/1",
+		push.Fingerprint(ps.URL + "/gone"):      "gone/410/1",
+		push.Fingerprint(ps.URL + "/forbidden"): "unauthorized/403/1",
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("delivery log = %v, want %v", got, want)

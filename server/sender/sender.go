@@ -22,78 +22,10 @@ import (
 
 	webpush "github.com/SherClockHolmes/webpush-go"
 
-	"pushstart/payload"
+	"pushstart/push"
 	"pushstart/server/store"
 	"pushstart/server/vapid"
 )
-
-// Outcome is the final result of sending one message to one subscription,
-// as stored in store.Delivery.Outcome.
-type Outcome string
-
-// The outcomes of a send.
-const (
-	// Sent: the push service accepted the message (2xx).
-	Sent Outcome = "sent"
-	// Gone: the subscription no longer exists (404 or 410) and was pruned.
-	Gone Outcome = "gone"
-	// Failed: retries ran out on 429, 5xx or network errors, or the context
-	// ended first.
-	Failed Outcome = "failed"
-	// Rejected: the message or subscription is invalid, or the push service
-	// refused the request (413, other 4xx); retrying would not help.
-	Rejected Outcome = "rejected"
-	// Unauthorized: the push service refused the VAPID credentials (401 or
-	// 403), a fault in the server's key pair or subject, not the subscription.
-	Unauthorized Outcome = "unauthorized"
-)
-
-// MaxTTL is the longest TTL, in seconds, a Message may ask for: 28 days,
-// the longest push services keep an undelivered message.
-const MaxTTL = 2419200
-
-// maxTopicLen is RFC 8030 section 5.4's limit on the Topic header.
-const maxTopicLen = 32
-
-// Message is one push message and the headers it is sent with.
-type Message struct {
-	Payload []byte // JSON of payload.Notification (already validated and <= payload.MaxPlaintext)
-	TTL     int    // seconds, 0..2419200 (28 days)
-	Urgency string // "", "very-low", "low", "normal", "high"
-	Topic   string // "", or <=32 chars of the base64url alphabet
-}
-
-// Validate checks the headers' ranges and the payload's size, returning a
-// *payload.FieldError with Field "ttl", "urgency", "topic" or "notification".
-func (m Message) Validate() error {
-	if m.TTL < 0 || m.TTL > MaxTTL {
-		return &payload.FieldError{Field: "ttl", Message: fmt.Sprintf("must be between 0 and %d seconds", MaxTTL)}
-	}
-	switch m.Urgency {
-	case "", "very-low", "low", "normal", "high":
-	default:
-		return &payload.FieldError{Field: "urgency", Message: "must be very-low, low, normal or high"}
-	}
-	if len(m.Topic) > maxTopicLen || !isBase64URL(m.Topic) {
-		return &payload.FieldError{Field: "topic", Message: fmt.Sprintf("must be at most %d characters of A-Z a-z 0-9 - _", maxTopicLen)}
-	}
-	if len(m.Payload) > payload.MaxPlaintext {
-		return &payload.FieldError{Field: "notification", Message: fmt.Sprintf(
-			"is %d bytes of JSON; a push message holds at most %d", len(m.Payload), payload.MaxPlaintext)}
-	}
-	return nil
-}
-
-func isBase64URL(s string) bool {
-	for _, c := range []byte(s) {
-		switch {
-		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
-		default:
-			return false
-		}
-	}
-	return true
-}
 
 // Options configure a Sender. Zero values take the defaults noted.
 type Options struct {
@@ -190,7 +122,7 @@ func orDefault[T int | time.Duration](v, def T) T {
 
 // Result is the outcome of one Send.
 type Result struct {
-	Outcome  Outcome
+	Outcome  push.Outcome
 	Status   int // last HTTP status, 0 if none
 	Attempts int
 	Pruned   bool  // subscription deleted (404/410)
@@ -201,16 +133,16 @@ type Result struct {
 // 5xx and network errors up to MaxAttempts attempts in all. A subscription
 // that is gone (404, 410) is deleted from the store. The result is recorded
 // in the store's delivery log and returned; Send never panics on bad input.
-func (s *Sender) Send(ctx context.Context, sub store.Subscription, m Message) Result {
+func (s *Sender) Send(ctx context.Context, sub store.Subscription, m push.Message) Result {
 	return s.finish(ctx, sub, s.send(ctx, sub, m))
 }
 
-func (s *Sender) send(ctx context.Context, sub store.Subscription, m Message) Result {
+func (s *Sender) send(ctx context.Context, sub store.Subscription, m push.Message) Result {
 	if err := m.Validate(); err != nil {
-		return Result{Outcome: Rejected, Err: err}
+		return Result{Outcome: push.Rejected, Err: err}
 	}
 	if err := validateSubscription(sub); err != nil {
-		return Result{Outcome: Rejected, Err: err}
+		return Result{Outcome: push.Rejected, Err: err}
 	}
 	// webpush-go appends the padding to the slice it is given; with spare
 	// capacity that would write into the caller's array, shared by every
@@ -231,12 +163,12 @@ func (s *Sender) send(ctx context.Context, sub store.Subscription, m Message) Re
 		VAPIDPublicKey:  s.keys.Public,
 		VAPIDPrivateKey: s.keys.Private,
 	}
-	hash := store.EndpointHash(sub.Endpoint)
+	hash := push.Fingerprint(sub.Endpoint)
 
 	var res Result
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
-			res.Outcome, res.Err = Failed, fmt.Errorf("gave up: %w", context.Cause(ctx))
+			res.Outcome, res.Err = push.Failed, fmt.Errorf("gave up: %w", context.Cause(ctx))
 			return res
 		}
 		res.Attempts = attempt
@@ -248,11 +180,11 @@ func (s *Sender) send(ctx context.Context, sub store.Subscription, m Message) Re
 			if !errors.As(err, &uerr) {
 				// Failed before any request was made (encryption, JWT):
 				// the same input would fail again.
-				res.Outcome, res.Err = Rejected, fmt.Errorf("encrypting the message: %w", err)
+				res.Outcome, res.Err = push.Rejected, fmt.Errorf("encrypting the message: %w", err)
 				return res
 			}
 			if ctx.Err() != nil {
-				res.Outcome, res.Err = Failed, fmt.Errorf("gave up: %w", context.Cause(ctx))
+				res.Outcome, res.Err = push.Failed, fmt.Errorf("gave up: %w", context.Cause(ctx))
 				return res
 			}
 			res.Err = &redactedError{msg: "request to push service: " + redact(uerr.Err.Error(), sub.Endpoint), err: uerr.Err}
@@ -261,13 +193,13 @@ func (s *Sender) send(ctx context.Context, sub store.Subscription, m Message) Re
 			detail := drain(resp)
 			switch code := resp.StatusCode; {
 			case code >= 200 && code < 300:
-				res.Outcome, res.Err = Sent, nil
+				res.Outcome, res.Err = push.Sent, nil
 				return res
 			case code == http.StatusNotFound || code == http.StatusGone:
-				res.Outcome, res.Err = Gone, statusError(resp, detail, sub.Endpoint)
+				res.Outcome, res.Err = push.Gone, statusError(resp, detail, sub.Endpoint)
 				return res
 			case code == http.StatusUnauthorized || code == http.StatusForbidden:
-				res.Outcome, res.Err = Unauthorized, statusError(resp, detail, sub.Endpoint)
+				res.Outcome, res.Err = push.Unauthorized, statusError(resp, detail, sub.Endpoint)
 				return res
 			case code == http.StatusTooManyRequests:
 				res.Err = statusError(resp, detail, sub.Endpoint)
@@ -275,20 +207,20 @@ func (s *Sender) send(ctx context.Context, sub store.Subscription, m Message) Re
 			case code >= 500:
 				res.Err = statusError(resp, detail, sub.Endpoint)
 			default: // 413, 400 and the rest of 4xx, unfollowed 3xx
-				res.Outcome, res.Err = Rejected, statusError(resp, detail, sub.Endpoint)
+				res.Outcome, res.Err = push.Rejected, statusError(resp, detail, sub.Endpoint)
 				return res
 			}
 		}
 		// Only 429, 5xx and network errors get here: worth another try.
 		if attempt >= s.maxAttempts {
-			res.Outcome = Failed
+			res.Outcome = push.Failed
 			return res
 		}
 		wait := s.backoff(attempt)
 		if retryAfter > s.maxDelay {
 			// Retrying sooner than the push service asked would only earn
 			// another 429; waiting longer would hold the caller too long.
-			res.Outcome = Failed
+			res.Outcome = push.Failed
 			res.Err = fmt.Errorf("%w; Retry-After %v exceeds the %v the sender waits at most", res.Err, retryAfter, s.maxDelay)
 			return res
 		}
@@ -298,7 +230,7 @@ func (s *Sender) send(ctx context.Context, sub store.Subscription, m Message) Re
 		s.log.DebugContext(ctx, "push: retrying", "endpoint_hash", hash,
 			"status", res.Status, "attempt", attempt, "wait", wait, "err", res.Err)
 		if err := s.sleep(ctx, wait); err != nil {
-			res.Outcome, res.Err = Failed, fmt.Errorf("gave up after %v: %w", res.Err, context.Cause(ctx))
+			res.Outcome, res.Err = push.Failed, fmt.Errorf("gave up after %v: %w", res.Err, context.Cause(ctx))
 			return res
 		}
 	}
@@ -332,9 +264,9 @@ func (s *Sender) finish(ctx context.Context, sub store.Subscription, res Result)
 	// still prune, and the outcome must still reach the delivery log.
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	hash := store.EndpointHash(sub.Endpoint)
+	hash := push.Fingerprint(sub.Endpoint)
 
-	if res.Outcome == Gone {
+	if res.Outcome == push.Gone {
 		deleted, err := s.store.Delete(bg, sub.Endpoint)
 		if err != nil {
 			s.log.ErrorContext(ctx, "push: could not delete a gone subscription", "endpoint_hash", hash, "err", err)
@@ -348,11 +280,11 @@ func (s *Sender) finish(ctx context.Context, sub store.Subscription, res Result)
 		attrs = append(attrs, "err", res.Err.Error())
 	}
 	switch res.Outcome {
-	case Sent:
+	case push.Sent:
 		s.log.DebugContext(ctx, "push: sent", attrs...)
-	case Gone:
+	case push.Gone:
 		s.log.InfoContext(ctx, "push: subscription gone", append(attrs, "pruned", res.Pruned)...)
-	case Unauthorized:
+	case push.Unauthorized:
 		s.log.ErrorContext(ctx, "push: the push service refused the VAPID credentials; "+
 			"check the VAPID key pair and subject (no subscription was deleted)", attrs...)
 	default:

@@ -14,14 +14,14 @@ import (
 	"testing"
 	"time"
 
-	"pushstart/payload"
-	"pushstart/server/internal/ecetest"
+	"pushstart/internal/ecetest"
+	"pushstart/push"
 	"pushstart/server/store"
 )
 
 func notification(t testing.TB) []byte {
 	t.Helper()
-	n := payload.Notification{
+	n := push.Notification{
 		Title: "Deploy finished",
 		Body:  "pushstart 1.2 is live — 3 services restarted",
 		Tag:   "deploy",
@@ -69,9 +69,9 @@ func TestSendDeliversWhatTheBrowserCanDecrypt(t *testing.T) {
 	want := notification(t)
 	msg, tail := withSpareCapacity(want)
 
-	res := f.s.Send(context.Background(), b.sub, Message{Payload: msg, TTL: 3600, Urgency: "high", Topic: "deploy-42"})
+	res := f.s.Send(context.Background(), b.sub, push.Message{Payload: msg, TTL: 3600, Urgency: "high", Topic: "deploy-42"})
 
-	if res.Outcome != Sent || res.Status != http.StatusCreated || res.Attempts != 1 || res.Err != nil || res.Pruned {
+	if res.Outcome != push.Sent || res.Status != http.StatusCreated || res.Attempts != 1 || res.Err != nil || res.Pruned {
 		t.Fatalf("Send = %+v, want sent 201 in 1 attempt", res)
 	}
 	reqs := ps.requests()
@@ -106,7 +106,7 @@ func TestSendDeliversWhatTheBrowserCanDecrypt(t *testing.T) {
 	}
 	d, _ := f.store.Deliveries(context.Background(), 0)
 	if len(d) != 1 || d[0].Outcome != "sent" || d[0].Status != 201 || d[0].Attempts != 1 ||
-		d[0].EndpointHash != store.EndpointHash(b.sub.Endpoint) || d[0].Error != "" {
+		d[0].EndpointHash != push.Fingerprint(b.sub.Endpoint) || d[0].Error != "" {
 		t.Errorf("delivery log = %+v", d)
 	}
 }
@@ -115,8 +115,8 @@ func TestSendOmitsOptionalHeaders(t *testing.T) {
 	ps := newPushService(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusCreated) })
 	f := newFixture(t, Options{Subject: "https://example.org/contact"})
 	b := newBrowser(t, ps.URL+"/p/1")
-	res := f.s.Send(context.Background(), b.sub, Message{Payload: []byte(`{"title":"x"}`)})
-	if res.Outcome != Sent {
+	res := f.s.Send(context.Background(), b.sub, push.Message{Payload: []byte(`{"title":"x"}`)})
+	if res.Outcome != push.Sent {
 		t.Fatalf("Send = %+v", res)
 	}
 	r := ps.requests()[0]
@@ -139,8 +139,8 @@ func TestSendLargestPayload(t *testing.T) {
 	ps := newPushService(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusCreated) })
 	f := newFixture(t, Options{})
 	b := newBrowser(t, ps.URL+"/p/1")
-	big := bytes.Repeat([]byte("z"), payload.MaxPlaintext)
-	if res := f.s.Send(context.Background(), b.sub, Message{Payload: big, TTL: 60}); res.Outcome != Sent {
+	big := bytes.Repeat([]byte("z"), push.MaxPlaintext)
+	if res := f.s.Send(context.Background(), b.sub, push.Message{Payload: big, TTL: 60}); res.Outcome != push.Sent {
 		t.Fatalf("Send of %d bytes = %+v", len(big), res)
 	}
 	r := ps.requests()[0]
@@ -162,30 +162,30 @@ func TestSendStatuses(t *testing.T) {
 		retryAfter string
 		maxDelay   time.Duration
 
-		want         Outcome
+		want         push.Outcome
 		wantStatus   int
 		wantAttempts int
 		wantPruned   bool
 		wantWaits    []time.Duration // exact; nil with waitsBounded to check bounds only
 		waitsBounded int             // number of backoff waits, each within the backoff ceiling
 	}{
-		{name: "201 created", answers: []int{201}, want: Sent, wantStatus: 201, wantAttempts: 1},
-		{name: "202 accepted", answers: []int{202}, want: Sent, wantStatus: 202, wantAttempts: 1},
-		{name: "404 not found prunes", answers: []int{404}, want: Gone, wantStatus: 404, wantAttempts: 1, wantPruned: true},
-		{name: "410 gone prunes", answers: []int{410}, want: Gone, wantStatus: 410, wantAttempts: 1, wantPruned: true},
-		{name: "413 too large is not retried", answers: []int{413, 201}, want: Rejected, wantStatus: 413, wantAttempts: 1},
-		{name: "400 bad request is not retried", answers: []int{400, 201}, want: Rejected, wantStatus: 400, wantAttempts: 1},
-		{name: "302 is not followed", answers: []int{302, 201}, want: Rejected, wantStatus: 302, wantAttempts: 1},
-		{name: "401 is a configuration fault", answers: []int{401, 201}, want: Unauthorized, wantStatus: 401, wantAttempts: 1},
-		{name: "403 is a configuration fault", answers: []int{403, 201}, want: Unauthorized, wantStatus: 403, wantAttempts: 1},
-		{name: "429 honours Retry-After seconds", answers: []int{429, 201}, retryAfter: "7", want: Sent, wantStatus: 201, wantAttempts: 2, wantWaits: []time.Duration{7 * time.Second}},
-		{name: "429 Retry-After beyond MaxDelay gives up rather than retry early", answers: []int{429, 201}, retryAfter: "600", maxDelay: 20 * time.Second, want: Failed, wantStatus: 429, wantAttempts: 1},
-		{name: "429 without Retry-After backs off", answers: []int{429, 201}, want: Sent, wantStatus: 201, wantAttempts: 2, waitsBounded: 1},
-		{name: "429 until attempts run out", answers: []int{429}, retryAfter: "1", want: Failed, wantStatus: 429, wantAttempts: 4, wantWaits: []time.Duration{time.Second, time.Second, time.Second}},
-		{name: "500 then 201", answers: []int{500, 201}, want: Sent, wantStatus: 201, wantAttempts: 2, waitsBounded: 1},
-		{name: "503 twice then 201", answers: []int{503, 503, 201}, want: Sent, wantStatus: 201, wantAttempts: 3, waitsBounded: 2},
-		{name: "500 always fails after MaxAttempts", answers: []int{500}, want: Failed, wantStatus: 500, wantAttempts: 4, waitsBounded: 3},
-		{name: "502 then 410 prunes", answers: []int{502, 410}, want: Gone, wantStatus: 410, wantAttempts: 2, wantPruned: true, waitsBounded: 1},
+		{name: "201 created", answers: []int{201}, want: push.Sent, wantStatus: 201, wantAttempts: 1},
+		{name: "202 accepted", answers: []int{202}, want: push.Sent, wantStatus: 202, wantAttempts: 1},
+		{name: "404 not found prunes", answers: []int{404}, want: push.Gone, wantStatus: 404, wantAttempts: 1, wantPruned: true},
+		{name: "410 gone prunes", answers: []int{410}, want: push.Gone, wantStatus: 410, wantAttempts: 1, wantPruned: true},
+		{name: "413 too large is not retried", answers: []int{413, 201}, want: push.Rejected, wantStatus: 413, wantAttempts: 1},
+		{name: "400 bad request is not retried", answers: []int{400, 201}, want: push.Rejected, wantStatus: 400, wantAttempts: 1},
+		{name: "302 is not followed", answers: []int{302, 201}, want: push.Rejected, wantStatus: 302, wantAttempts: 1},
+		{name: "401 is a configuration fault", answers: []int{401, 201}, want: push.Unauthorized, wantStatus: 401, wantAttempts: 1},
+		{name: "403 is a configuration fault", answers: []int{403, 201}, want: push.Unauthorized, wantStatus: 403, wantAttempts: 1},
+		{name: "429 honours Retry-After seconds", answers: []int{429, 201}, retryAfter: "7", want: push.Sent, wantStatus: 201, wantAttempts: 2, wantWaits: []time.Duration{7 * time.Second}},
+		{name: "429 Retry-After beyond MaxDelay gives up rather than retry early", answers: []int{429, 201}, retryAfter: "600", maxDelay: 20 * time.Second, want: push.Failed, wantStatus: 429, wantAttempts: 1},
+		{name: "429 without Retry-After backs off", answers: []int{429, 201}, want: push.Sent, wantStatus: 201, wantAttempts: 2, waitsBounded: 1},
+		{name: "429 until attempts run out", answers: []int{429}, retryAfter: "1", want: push.Failed, wantStatus: 429, wantAttempts: 4, wantWaits: []time.Duration{time.Second, time.Second, time.Second}},
+		{name: "500 then 201", answers: []int{500, 201}, want: push.Sent, wantStatus: 201, wantAttempts: 2, waitsBounded: 1},
+		{name: "503 twice then 201", answers: []int{503, 503, 201}, want: push.Sent, wantStatus: 201, wantAttempts: 3, waitsBounded: 2},
+		{name: "500 always fails after MaxAttempts", answers: []int{500}, want: push.Failed, wantStatus: 500, wantAttempts: 4, waitsBounded: 3},
+		{name: "502 then 410 prunes", answers: []int{502, 410}, want: push.Gone, wantStatus: 410, wantAttempts: 2, wantPruned: true, waitsBounded: 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -207,13 +207,13 @@ func TestSendStatuses(t *testing.T) {
 			b := newBrowser(t, ps.URL+"/push/"+strings.ReplaceAll(tc.name, " ", "-"))
 			_, _ = f.store.Upsert(context.Background(), b.sub)
 
-			res := f.s.Send(context.Background(), b.sub, Message{Payload: notification(t), TTL: 60})
+			res := f.s.Send(context.Background(), b.sub, push.Message{Payload: notification(t), TTL: 60})
 
 			if res.Outcome != tc.want || res.Status != tc.wantStatus || res.Attempts != tc.wantAttempts || res.Pruned != tc.wantPruned {
 				t.Fatalf("Send = {%s %d attempts=%d pruned=%v err=%v}, want {%s %d attempts=%d pruned=%v}",
 					res.Outcome, res.Status, res.Attempts, res.Pruned, res.Err, tc.want, tc.wantStatus, tc.wantAttempts, tc.wantPruned)
 			}
-			if (res.Err == nil) != (tc.want == Sent) {
+			if (res.Err == nil) != (tc.want == push.Sent) {
 				t.Errorf("Err = %v for outcome %s", res.Err, res.Outcome)
 			}
 			if n := len(ps.requests()); n != tc.wantAttempts {
@@ -245,10 +245,10 @@ func TestSendStatuses(t *testing.T) {
 				t.Fatalf("delivery log has %d entries, want 1", len(d))
 			}
 			if d[0].Outcome != string(tc.want) || d[0].Status != tc.wantStatus || d[0].Attempts != tc.wantAttempts ||
-				d[0].EndpointHash != store.EndpointHash(b.sub.Endpoint) || (d[0].Error == "") != (tc.want == Sent) {
+				d[0].EndpointHash != push.Fingerprint(b.sub.Endpoint) || (d[0].Error == "") != (tc.want == push.Sent) {
 				t.Errorf("delivery = %+v", d[0])
 			}
-			if tc.want == Unauthorized {
+			if tc.want == push.Unauthorized {
 				logs := f.log.String()
 				if !strings.Contains(logs, `"level":"ERROR"`) || !strings.Contains(logs, "VAPID") {
 					t.Errorf("no ERROR about the VAPID configuration in the log:\n%s", logs)
@@ -274,9 +274,9 @@ func TestSendHangingPushServiceTimesOut(t *testing.T) {
 	b := newBrowser(t, ps.URL+"/push/hang")
 	_, _ = f.store.Upsert(context.Background(), b.sub)
 
-	res := f.s.Send(context.Background(), b.sub, Message{Payload: notification(t), TTL: 60})
+	res := f.s.Send(context.Background(), b.sub, push.Message{Payload: notification(t), TTL: 60})
 
-	if res.Outcome != Failed || res.Status != 0 || res.Attempts != 3 {
+	if res.Outcome != push.Failed || res.Status != 0 || res.Attempts != 3 {
 		t.Fatalf("Send = %+v, want failed after 3 attempts with no status", res)
 	}
 	if !strings.Contains(res.Err.Error(), "Timeout") {
@@ -319,7 +319,7 @@ func TestSendStopsWaitingWhenContextEnds(t *testing.T) {
 	b := newBrowser(t, ps.URL+"/push/slow")
 
 	done := make(chan Result, 1)
-	go func() { done <- f.s.Send(ctx, b.sub, Message{Payload: notification(t)}) }()
+	go func() { done <- f.s.Send(ctx, b.sub, push.Message{Payload: notification(t)}) }()
 	var res Result
 	select {
 	case res = <-done:
@@ -329,7 +329,7 @@ func TestSendStopsWaitingWhenContextEnds(t *testing.T) {
 	if time.Duration(asked.Load()) != time.Hour {
 		t.Errorf("asked to wait %v, want the 1h of Retry-After", time.Duration(asked.Load()))
 	}
-	if res.Outcome != Failed || res.Attempts != 1 || res.Status != 429 || !errors.Is(res.Err, context.Canceled) {
+	if res.Outcome != push.Failed || res.Attempts != 1 || res.Status != 429 || !errors.Is(res.Err, context.Canceled) {
 		t.Fatalf("Send = %+v, want failed after 1 attempt with context.Canceled", res)
 	}
 	if d, _ := f.store.Deliveries(context.Background(), 0); len(d) != 1 || d[0].Outcome != "failed" {
@@ -337,8 +337,8 @@ func TestSendStopsWaitingWhenContextEnds(t *testing.T) {
 	}
 
 	// Already cancelled: nothing is sent.
-	res = f.s.Send(ctx, b.sub, Message{Payload: notification(t)})
-	if res.Outcome != Failed || res.Attempts != 0 || len(ps.requests()) != 1 {
+	res = f.s.Send(ctx, b.sub, push.Message{Payload: notification(t)})
+	if res.Outcome != push.Failed || res.Attempts != 0 || len(ps.requests()) != 1 {
 		t.Fatalf("Send with a cancelled context = %+v after %d requests", res, len(ps.requests()))
 	}
 }
@@ -347,7 +347,7 @@ func TestSendRejectsInvalidInput(t *testing.T) {
 	ps := newPushService(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusCreated) })
 	f := newFixture(t, Options{})
 	good := newBrowser(t, ps.URL+"/push/1").sub
-	msg := Message{Payload: notification(t), TTL: 60}
+	msg := push.Message{Payload: notification(t), TTL: 60}
 	sub := func(mod func(*store.Subscription)) store.Subscription {
 		s := good
 		mod(&s)
@@ -357,17 +357,17 @@ func TestSendRejectsInvalidInput(t *testing.T) {
 	tests := []struct {
 		name      string
 		sub       store.Subscription
-		msg       Message
+		msg       push.Message
 		wantField string
 	}{
-		{name: "negative TTL", sub: good, msg: Message{TTL: -1}, wantField: "ttl"},
-		{name: "TTL over 28 days", sub: good, msg: Message{TTL: MaxTTL + 1}, wantField: "ttl"},
-		{name: "unknown urgency", sub: good, msg: Message{Urgency: "urgent"}, wantField: "urgency"},
-		{name: "urgency in capitals", sub: good, msg: Message{Urgency: "HIGH"}, wantField: "urgency"},
-		{name: "topic of 33 characters", sub: good, msg: Message{Topic: strings.Repeat("a", 33)}, wantField: "topic"},
-		{name: "topic with a space", sub: good, msg: Message{Topic: "a b"}, wantField: "topic"},
-		{name: "topic with padding", sub: good, msg: Message{Topic: "abc="}, wantField: "topic"},
-		{name: "payload one byte too large", sub: good, msg: Message{Payload: make([]byte, payload.MaxPlaintext+1)}, wantField: "notification"},
+		{name: "negative TTL", sub: good, msg: push.Message{TTL: -1}, wantField: "ttl"},
+		{name: "TTL over 28 days", sub: good, msg: push.Message{TTL: push.MaxTTL + 1}, wantField: "ttl"},
+		{name: "unknown urgency", sub: good, msg: push.Message{Urgency: "urgent"}, wantField: "urgency"},
+		{name: "urgency in capitals", sub: good, msg: push.Message{Urgency: "HIGH"}, wantField: "urgency"},
+		{name: "topic of 33 characters", sub: good, msg: push.Message{Topic: strings.Repeat("a", 33)}, wantField: "topic"},
+		{name: "topic with a space", sub: good, msg: push.Message{Topic: "a b"}, wantField: "topic"},
+		{name: "topic with padding", sub: good, msg: push.Message{Topic: "abc="}, wantField: "topic"},
+		{name: "payload one byte too large", sub: good, msg: push.Message{Payload: make([]byte, push.MaxPlaintext+1)}, wantField: "notification"},
 		{name: "ftp endpoint", sub: sub(func(s *store.Subscription) { s.Endpoint = "ftp://push.example/1" }), msg: msg, wantField: "endpoint"},
 		{name: "relative endpoint", sub: sub(func(s *store.Subscription) { s.Endpoint = "/push/1" }), msg: msg, wantField: "endpoint"},
 		{name: "empty endpoint", sub: sub(func(s *store.Subscription) { s.Endpoint = "" }), msg: msg, wantField: "endpoint"},
@@ -383,8 +383,8 @@ func TestSendRejectsInvalidInput(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			res := f.s.Send(context.Background(), tc.sub, tc.msg)
-			var fe *payload.FieldError
-			if res.Outcome != Rejected || res.Attempts != 0 || !errors.As(res.Err, &fe) || fe.Field != tc.wantField {
+			var fe *push.FieldError
+			if res.Outcome != push.Rejected || res.Attempts != 0 || !errors.As(res.Err, &fe) || fe.Field != tc.wantField {
 				t.Fatalf("Send = %+v, want rejected on field %q before any attempt", res, tc.wantField)
 			}
 		})
@@ -399,18 +399,18 @@ func TestSendRejectsInvalidInput(t *testing.T) {
 	padded := good
 	padded.P256dh += "="
 	padded.Auth += "=="
-	if res := f.s.Send(context.Background(), padded, msg); res.Outcome != Sent {
+	if res := f.s.Send(context.Background(), padded, msg); res.Outcome != push.Sent {
 		t.Errorf("padded keys: %+v", res)
 	}
 }
 
 func TestMessageValidateAcceptsLimits(t *testing.T) {
-	for _, m := range []Message{
+	for _, m := range []push.Message{
 		{},
-		{TTL: MaxTTL},
+		{TTL: push.MaxTTL},
 		{Urgency: "very-low"}, {Urgency: "low"}, {Urgency: "normal"}, {Urgency: "high"},
 		{Topic: strings.Repeat("Az09-_", 5) + "xy"},
-		{Payload: make([]byte, payload.MaxPlaintext)},
+		{Payload: make([]byte, push.MaxPlaintext)},
 	} {
 		if err := m.Validate(); err != nil {
 			t.Errorf("Validate(TTL=%d Urgency=%q Topic=%q len=%d) = %v", m.TTL, m.Urgency, m.Topic, len(m.Payload), err)
@@ -446,7 +446,7 @@ func TestSendReusesConnections(t *testing.T) {
 		if i%2 == 1 {
 			b = bad
 		}
-		f.s.Send(context.Background(), b.sub, Message{Payload: notification(t)})
+		f.s.Send(context.Background(), b.sub, push.Message{Payload: notification(t)})
 	}
 	if n := conns.Load(); n != 1 {
 		t.Errorf("30 sequential sends opened %d connections, want 1", n)
@@ -471,19 +471,19 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 	b := newBrowser(t, ps.URL+"/wpush/v2/"+token)
 	_, _ = f.store.Upsert(context.Background(), b.sub)
 	for range 3 {
-		f.s.Send(context.Background(), b.sub, Message{Payload: notification(t)})
+		f.s.Send(context.Background(), b.sub, push.Message{Payload: notification(t)})
 	}
 	// A network error: nothing listens there any more.
 	dead := newBrowser(t, "http://"+ps.Listener.Addr().String()+"/wpush/v2/"+token)
 	ps.Close()
-	if res := f.s.Send(context.Background(), dead.sub, Message{Payload: notification(t)}); res.Outcome != Failed || res.Status != 0 {
+	if res := f.s.Send(context.Background(), dead.sub, push.Message{Payload: notification(t)}); res.Outcome != push.Failed || res.Status != 0 {
 		t.Fatalf("send to a closed port = %+v", res)
 	}
 
 	logs := f.log.String()
 	d, _ := f.store.Deliveries(context.Background(), 0)
 	recorded := fmt.Sprint(d)
-	if !strings.Contains(logs, store.EndpointHash(b.sub.Endpoint)) {
+	if !strings.Contains(logs, push.Fingerprint(b.sub.Endpoint)) {
 		t.Errorf("logs do not name the endpoint by its hash:\n%s", logs)
 	}
 	if !strings.Contains(recorded, "BadJwtToken") {

@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sync"
 	"testing"
 	"time"
+
+	"pushstart/push"
 )
 
 // clock is a fake time source that moves on by one second per reading.
@@ -49,23 +50,6 @@ func ptr(v int64) *int64 { return &v }
 
 func sub(endpoint string) Subscription {
 	return Subscription{Endpoint: endpoint, P256dh: "p-" + endpoint, Auth: "a-" + endpoint, UserAgent: "ua"}
-}
-
-func TestEndpointHash(t *testing.T) {
-	h := EndpointHash("https://push.example/abc")
-	if !regexp.MustCompile(`^[0-9a-f]{12}$`).MatchString(h) {
-		t.Fatalf("EndpointHash = %q, want 12 lowercase hex characters", h)
-	}
-	if h != EndpointHash("https://push.example/abc") {
-		t.Error("EndpointHash is not stable")
-	}
-	if h == EndpointHash("https://push.example/abd") {
-		t.Error("different endpoints hash alike")
-	}
-	// sha256("") = e3b0c44298fc1c14...
-	if got := EndpointHash(""); got != "e3b0c44298fc" {
-		t.Errorf(`EndpointHash("") = %q, want "e3b0c44298fc"`, got)
-	}
 }
 
 func TestUpsert(t *testing.T) {
@@ -281,7 +265,7 @@ func TestDeliveries(t *testing.T) {
 	base := time.Date(2031, 5, 6, 7, 8, 9, 123_000_000, time.UTC)
 	outcomes := []string{"sent", "gone", "failed", "rejected", "unauthorized"}
 	for i, o := range outcomes {
-		d := Delivery{EndpointHash: EndpointHash(o), Outcome: o, Status: 200 + i, Attempts: i + 1, Error: "err " + o, At: base.Add(time.Duration(i) * time.Minute)}
+		d := Delivery{EndpointHash: push.Fingerprint(o), Outcome: o, Status: 200 + i, Attempts: i + 1, Error: "err " + o, At: base.Add(time.Duration(i) * time.Minute)}
 		if err := s.RecordDelivery(ctx, d); err != nil {
 			t.Fatal(err)
 		}
@@ -322,7 +306,7 @@ func TestDeliveries(t *testing.T) {
 		t.Fatal(err)
 	}
 	top := ds[0]
-	want := Delivery{ID: top.ID, EndpointHash: EndpointHash("unauthorized"), Outcome: "unauthorized", Status: 204, Attempts: 5, Error: "err unauthorized", At: base.Add(4 * time.Minute)}
+	want := Delivery{ID: top.ID, EndpointHash: push.Fingerprint("unauthorized"), Outcome: "unauthorized", Status: 204, Attempts: 5, Error: "err unauthorized", At: base.Add(4 * time.Minute)}
 	if top != want {
 		t.Errorf("newest = %+v, want %+v", top, want)
 	}
@@ -379,7 +363,7 @@ func TestReopen(t *testing.T) {
 	if _, err := s.Upsert(ctx, want); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RecordDelivery(ctx, Delivery{EndpointHash: EndpointHash(want.Endpoint), Outcome: "sent", Status: 201, Attempts: 1}); err != nil {
+	if err := s.RecordDelivery(ctx, Delivery{EndpointHash: push.Fingerprint(want.Endpoint), Outcome: "sent", Status: 201, Attempts: 1}); err != nil {
 		t.Fatal(err)
 	}
 	before, err := s.Get(ctx, want.Endpoint)
@@ -496,7 +480,7 @@ func TestConcurrent(t *testing.T) {
 				if _, err := s.Replace(ctx, own+"/old", sub(own)); err != nil {
 					errs <- fmt.Errorf("replace: %w", err)
 				}
-				if err := s.RecordDelivery(ctx, Delivery{EndpointHash: EndpointHash(own), Outcome: "sent", Status: 201, Attempts: r + 1}); err != nil {
+				if err := s.RecordDelivery(ctx, Delivery{EndpointHash: push.Fingerprint(own), Outcome: "sent", Status: 201, Attempts: r + 1}); err != nil {
 					errs <- fmt.Errorf("record delivery: %w", err)
 				}
 				if _, err := s.Get(ctx, own); err != nil {

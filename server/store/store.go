@@ -8,27 +8,17 @@
 // Store can reuse the statements with "$1" placeholders.
 //
 // A push endpoint is a secret capability URL: anyone who knows it can push to
-// that browser. Log EndpointHash(endpoint), never the endpoint itself.
+// that browser. Log push.Fingerprint(endpoint), never the endpoint itself.
 package store
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"time"
 )
 
 // ErrNotFound is returned by Get when no subscription has the endpoint.
 var ErrNotFound = errors.New("subscription not found")
-
-// EndpointHash returns the first 12 hex characters of the SHA-256 of
-// endpoint: enough to tell subscriptions apart in logs and in the delivery
-// log without revealing the endpoint.
-func EndpointHash(endpoint string) string {
-	sum := sha256.Sum256([]byte(endpoint))
-	return hex.EncodeToString(sum[:6])
-}
 
 // Subscription is one browser's push subscription, as the page sent it from
 // PushSubscription.toJSON().
@@ -47,8 +37,8 @@ type Subscription struct {
 // message to one subscription, after any retries.
 type Delivery struct {
 	ID           int64
-	EndpointHash string
-	Outcome      string // sender.Outcome values: "sent", "gone", "failed", "rejected", "unauthorized"
+	EndpointHash string // push.Fingerprint of the endpoint
+	Outcome      string // push.Outcome values: "sent", "gone", "failed", "rejected", "unauthorized"
 	Status       int    // last HTTP status; 0 when there was none (network error)
 	Attempts     int
 	Error        string

@@ -1,8 +1,6 @@
 package localpush
 
-import (
-	"pushstart/server/store"
-)
+import "pushstart/push"
 
 // deliverAll hands messages to a browser's connection in order, recording a
 // deliver event for each. On a failed write the connection is closed (a
@@ -15,7 +13,7 @@ func (s *Service) deliverAll(c conn, msgs []*message) {
 		// ack in the feed.
 		s.events.add(Event{Type: EventDeliver, Browser: m.sub.browser, Endpoint: endpoint, Message: m.id, BodySize: len(m.body)})
 		if err := c.deliver(m); err != nil {
-			s.log.Info("delivery failed; kept for the next connection", "endpoint", store.EndpointHash(endpoint), "err", err)
+			s.log.Info("delivery failed; kept for the next connection", "endpoint", push.Fingerprint(endpoint), "err", err)
 			c.close()
 			return
 		}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"pushstart/push"
 )
 
 // selfApp is the category Chromium's GCM client registers under for itself,
@@ -161,7 +163,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request, aid, app strin
 	s.mu.Lock()
 	s.regs[token] = reg
 	s.mu.Unlock()
-	s.log.Info("gcm registration", "android_id", aid, "token_hash", tokenHash(token), "renewed", renewed)
+	s.log.Info("gcm registration", "android_id", aid, "token_hash", push.Fingerprint(token), "renewed", renewed)
 	writeText(w, http.StatusOK, "token="+token)
 }
 
@@ -190,7 +192,7 @@ func (s *Server) unregister(w http.ResponseWriter, r *http.Request, aid, app str
 		s.mu.Unlock()
 		for _, t := range gone {
 			s.hooks.Unregistered(aid, t)
-			s.log.Info("gcm unregistration", "android_id", aid, "token_hash", tokenHash(t))
+			s.log.Info("gcm unregistration", "android_id", aid, "token_hash", push.Fingerprint(t))
 		}
 	}
 	if len(gone) == 0 {

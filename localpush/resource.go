@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"pushstart/server/store"
+	"pushstart/push"
 )
 
 // Limits of the push resource.
@@ -77,7 +77,7 @@ func (s *Service) handlePush(w http.ResponseWriter, r *http.Request, browser, or
 		msg := fmt.Sprintf(format, a...)
 		ev.Type, ev.Status, ev.Detail = EventReject, status, msg
 		s.events.add(ev)
-		s.log.Info("push rejected", "endpoint", store.EndpointHash(endpoint), "status", status, "reason", msg)
+		s.log.Info("push rejected", "endpoint", push.Fingerprint(endpoint), "status", status, "reason", msg)
 		http.Error(w, msg, status)
 	}
 
@@ -173,7 +173,7 @@ func (s *Service) handlePush(w http.ResponseWriter, r *http.Request, browser, or
 		ev.Detail += fmt.Sprintf("; dropped the oldest pending message %s (at most %d kept)", res.evicted.id, maxPendingPerSubscription)
 	}
 	s.events.add(ev)
-	s.log.Debug("push accepted", "endpoint", store.EndpointHash(endpoint), "bytes", len(body), "ttl", ttl, "detail", ev.Detail)
+	s.log.Debug("push accepted", "endpoint", push.Fingerprint(endpoint), "bytes", len(body), "ttl", ttl, "detail", ev.Detail)
 
 	if res.to != nil {
 		s.goDeliver(res.to, []*message{m})
@@ -225,7 +225,7 @@ func (s *Service) injectFault(w http.ResponseWriter, r *http.Request, ev Event, 
 	if ft.kind == faultHang {
 		ev.Detail = fmt.Sprintf("injected hang, %d more to come; held until the client gives up", ft.left)
 		s.events.add(ev)
-		s.log.Info("push fault injected", "kind", ft.kind, "endpoint", store.EndpointHash(ev.Endpoint))
+		s.log.Info("push fault injected", "kind", ft.kind, "endpoint", push.Fingerprint(ev.Endpoint))
 		select {
 		case <-r.Context().Done():
 		case <-s.ctx.Done():
@@ -239,7 +239,7 @@ func (s *Service) injectFault(w http.ResponseWriter, r *http.Request, ev Event, 
 	}
 	ev.Status = ft.status
 	s.events.add(ev)
-	s.log.Info("push fault injected", "kind", ft.kind, "endpoint", store.EndpointHash(ev.Endpoint))
+	s.log.Info("push fault injected", "kind", ft.kind, "endpoint", push.Fingerprint(ev.Endpoint))
 	if ft.status == http.StatusTooManyRequests || ft.status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", strconv.Itoa(ft.retryAfter))
 	}

@@ -1,4 +1,4 @@
-package payload
+package push
 
 import (
 	"encoding/json"

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"pushstart/push"
+
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -204,7 +206,7 @@ func (c *Conn) Send(m Message) error {
 	if err != nil {
 		return fmt.Errorf("gcm: send: %w", err)
 	}
-	c.log.Debug("gcm mcs push sent", "token_hash", tokenHash(m.Token), "stream_id", stream, "bytes", len(m.Body))
+	c.log.Debug("gcm mcs push sent", "token_hash", push.Fingerprint(m.Token), "stream_id", stream, "bytes", len(m.Body))
 	return nil
 }
 

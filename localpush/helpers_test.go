@@ -22,7 +22,7 @@ import (
 	webpush "github.com/SherClockHolmes/webpush-go"
 	"github.com/coder/websocket"
 
-	"pushstart/server/internal/ecetest"
+	"pushstart/internal/ecetest"
 )
 
 // startService runs a service on loopback for one test. Options may adjust

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"pushstart/server/localpush/gcm"
-	"pushstart/server/store"
+	"pushstart/localpush/gcm"
+	"pushstart/push"
 )
 
 // chromiumHooks receives what Chromium does through package gcm.
@@ -44,7 +44,7 @@ func (h chromiumHooks) Registered(r gcm.Registration) error {
 	}
 	s.events.add(Event{Type: EventRegister, Browser: Chromium, Endpoint: s.state.endpointOf(got), Status: 200,
 		Detail: "VAPID-restricted; " + originOfSubtype(r.Subtype)})
-	s.log.Info("Chromium subscribed", "endpoint", store.EndpointHash(s.state.endpointOf(got)))
+	s.log.Info("Chromium subscribed", "endpoint", push.Fingerprint(s.state.endpointOf(got)))
 	return nil
 }
 
@@ -65,7 +65,7 @@ func (h chromiumHooks) Unregistered(androidID, token string) {
 	}
 	endpoint := s.state.endpointOf(sub)
 	s.events.add(Event{Type: EventUnregister, Browser: Chromium, Endpoint: endpoint})
-	s.log.Info("Chromium unsubscribed", "endpoint", store.EndpointHash(endpoint))
+	s.log.Info("Chromium unsubscribed", "endpoint", push.Fingerprint(endpoint))
 }
 
 // Connected makes c the browser's connection and sends it the messages

@@ -65,7 +65,7 @@ import (
 	"sync"
 	"time"
 
-	"pushstart/server/localpush/gcm"
+	"pushstart/localpush/gcm"
 )
 
 // Config is the configuration of a Service.

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/coder/websocket"
+	"pushstart/push"
 
-	"pushstart/server/store"
+	"github.com/coder/websocket"
 )
 
 // Timings of Mozilla's protocol.
@@ -235,7 +235,7 @@ func (s *Service) mozRegister(uaid string, msg mozMessage) map[string]any {
 		detail = "no applicationServerKey"
 	}
 	s.events.add(Event{Type: EventRegister, Browser: Firefox, Endpoint: got.endpoint, Status: 200, Detail: detail})
-	s.log.Info("Firefox subscribed", "endpoint", store.EndpointHash(got.endpoint))
+	s.log.Info("Firefox subscribed", "endpoint", push.Fingerprint(got.endpoint))
 	reply["status"] = 200
 	reply["pushEndpoint"] = got.endpoint
 	return reply
@@ -250,7 +250,7 @@ func (s *Service) mozUnregister(uaid string, msg mozMessage) {
 	}
 	s.events.add(Event{Type: EventUnregister, Browser: Firefox, Endpoint: sub.endpoint,
 		Detail: fmt.Sprintf("code %d", msg.Code)})
-	s.log.Info("Firefox unsubscribed", "endpoint", store.EndpointHash(sub.endpoint))
+	s.log.Info("Firefox unsubscribed", "endpoint", push.Fingerprint(sub.endpoint))
 }
 
 // ackDetail explains the code of one update of an ack.

@@ -20,13 +20,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/base64"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +31,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"pushstart/push"
 )
 
 // Registration is one push subscription that Chromium registered.
@@ -226,12 +225,5 @@ func randomID() uint64 {
 func newToken() string {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-// tokenHash names a registration token in logs without revealing it: the
-// token completes the push endpoint, a secret capability URL.
-func tokenHash(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:6])
+	return push.EncodeBase64URL(b[:])
 }

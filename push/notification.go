@@ -1,20 +1,4 @@
-// Package payload defines the JSON contract between the kit's sender and its
-// service worker: the body of every push message, before encryption.
-//
-// The fields map one to one onto the options of the browser's
-// ServiceWorkerRegistration.showNotification(title, options). The service
-// worker (sw/app-worker.js) reads exactly this shape; any field left empty is
-// left out of the JSON and so takes the browser's default.
-//
-// Two keys inside Data have a meaning to the worker when the notification is
-// clicked: "url", the same-origin page to focus or open (default "/"), and
-// "actionUrls", an object mapping an action's name to the same-origin page
-// that clicking that action opens. Everything else in Data is passed through
-// untouched and reaches notification.data exactly as sent.
-//
-// The package compiles for both targets: the sender marshals a Notification,
-// and the page builds one for "Send test notification".
-package payload
+package push
 
 import (
 	"encoding/json"
@@ -52,14 +36,6 @@ type Action struct {
 	Title  string `json:"title"`
 	Icon   string `json:"icon,omitempty"`
 }
-
-// FieldError is a validation failure that names the offending JSON field.
-type FieldError struct {
-	Field   string
-	Message string
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
 
 // Limits on single fields; the whole message is bounded by MaxPlaintext.
 const (

@@ -9,7 +9,7 @@ import (
 
 	webpush "github.com/SherClockHolmes/webpush-go"
 
-	"pushstart/server/localpush/gcm"
+	"pushstart/localpush/gcm"
 )
 
 // roundTripFunc is a RoundTripper made of a function.
