@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"pushstart/app"
 	"pushstart/server"
 )
 
@@ -29,7 +30,7 @@ func serve(version string) {
 		panic(err) // the embed directive guarantees the folder
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := server.Main(ctx, os.Args[1:], os.Getenv, os.Stderr, server.Build{Version: version, Web: files})
+	code := server.Main(ctx, os.Args[1:], os.Getenv, os.Stderr, server.Build{Version: version, Web: files, Page: app.Handler()})
 	stop()
 	os.Exit(code)
 }

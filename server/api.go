@@ -15,9 +15,10 @@ import (
 	"strings"
 	"time"
 
+	"pushstart/api"
 	"pushstart/push"
+	"pushstart/server/admin"
 	"pushstart/server/store"
-	"pushstart/server/vapid"
 )
 
 // Request body limits: a subscription is well under 1 KiB; a notification
@@ -37,32 +38,18 @@ const (
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.store.Count(r.Context()); err != nil {
 		s.log.Error("health check: store", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store unavailable"})
+		writeJSON(w, http.StatusServiceUnavailable, api.Health{Status: "store unavailable"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	writeJSON(w, http.StatusOK, api.Health{Status: "ok"})
 }
 
 func (s *Server) handleVAPIDKey(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"publicKey": s.keys.Public})
-}
-
-// subscriptionRequest is PushSubscription.toJSON(), plus the endpoint it
-// replaces when the service worker resubscribed on pushsubscriptionchange.
-type subscriptionRequest struct {
-	Endpoint       string  `json:"endpoint"`
-	ExpirationTime *int64  `json:"expirationTime"`
-	Keys           subKeys `json:"keys"`
-	OldEndpoint    string  `json:"oldEndpoint,omitempty"`
-}
-
-type subKeys struct {
-	P256dh string `json:"p256dh"`
-	Auth   string `json:"auth"`
+	writeJSON(w, http.StatusOK, api.VAPIDKey{PublicKey: s.keys.Public})
 }
 
 func (s *Server) handleSubscribe(w http.ResponseWriter, r *http.Request) {
-	var req subscriptionRequest
+	var req api.Subscription
 	if err := decodeJSON(w, r, maxSubscriptionBody, &req); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -107,13 +94,11 @@ func (s *Server) handleSubscribe(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("subscription saved", "endpoint", push.Fingerprint(sub.Endpoint), "created", created,
 		"replaced", req.OldEndpoint != "")
-	writeJSON(w, status, map[string]any{"endpoint": sub.Endpoint, "created": created})
+	writeJSON(w, status, api.Saved{Endpoint: sub.Endpoint, Created: created})
 }
 
 func (s *Server) handleUnsubscribe(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Endpoint string `json:"endpoint"`
-	}
+	var req api.Unsubscribe
 	if err := decodeJSON(w, r, maxSubscriptionBody, &req); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -131,20 +116,8 @@ func (s *Server) handleUnsubscribe(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// resultJSON reports what happened to one push.
-type resultJSON struct {
-	Outcome  push.Outcome `json:"outcome"`
-	Status   int          `json:"status,omitempty"`
-	Attempts int          `json:"attempts"`
-	Pruned   bool         `json:"pruned"`
-	Error    string       `json:"error,omitempty"`
-}
-
 func (s *Server) handleTestSend(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Endpoint     string             `json:"endpoint"`
-		Notification *push.Notification `json:"notification"`
-	}
+	var req api.TestSend
 	if err := decodeJSON(w, r, maxNotificationBody, &req); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -159,11 +132,6 @@ func (s *Server) handleTestSend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sub, err := s.store.Get(r.Context(), req.Endpoint)
-	if errors.Is(err, store.ErrNotFound) {
-		s.writeError(w, r, &apiError{Status: http.StatusNotFound, Field: "endpoint",
-			Message: "endpoint is not subscribed on this server; enable notifications first"})
-		return
-	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -173,19 +141,15 @@ func (s *Server) handleTestSend(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), testSendTimeout)
 	defer cancel()
 	res := s.sender.Send(ctx, sub, msg)
-	out := resultJSON{Outcome: res.Outcome, Status: res.Status, Attempts: res.Attempts, Pruned: res.Pruned}
-	if res.Err != nil {
-		out.Error = res.Err.Error()
+	out := api.Result{Outcome: res.Outcome, Status: res.Status, Attempts: res.Attempts, Pruned: res.Pruned}
+	if res.Outcome != push.Sent {
+		if res.Err != nil {
+			out.Error = res.Err.Error()
+		}
+		s.writeError(w, r, &sendError{out})
+		return
 	}
-	status := http.StatusOK
-	switch res.Outcome {
-	case push.Sent:
-	case push.Gone:
-		status = http.StatusGone
-	default:
-		status = http.StatusBadGateway
-	}
-	writeJSON(w, status, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) handleBroadcast(w http.ResponseWriter, r *http.Request) {
@@ -195,12 +159,7 @@ func (s *Server) handleBroadcast(w http.ResponseWriter, r *http.Request) {
 			Message: "admin token required: Authorization: Bearer <ADMIN_TOKEN>"})
 		return
 	}
-	var req struct {
-		Notification *push.Notification `json:"notification"`
-		TTL          *int               `json:"ttl"`
-		Urgency      string             `json:"urgency"`
-		Topic        string             `json:"topic"`
-	}
+	var req api.Broadcast
 	if err := decodeJSON(w, r, maxNotificationBody, &req); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -222,9 +181,7 @@ func (s *Server) handleBroadcast(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("broadcast", "total", sum.Total, "sent", sum.Sent, "failed", sum.Failed, "pruned", sum.Pruned)
-	writeJSON(w, http.StatusOK, map[string]int{
-		"total": sum.Total, "sent": sum.Sent, "failed": sum.Failed, "pruned": sum.Pruned,
-	})
+	writeJSON(w, http.StatusOK, api.BroadcastSummary{Total: sum.Total, Sent: sum.Sent, Failed: sum.Failed, Pruned: sum.Pruned})
 }
 
 // notificationMessage validates n and the delivery options and builds the
@@ -251,7 +208,7 @@ func (s *Server) authorized(r *http.Request) bool {
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return false
 	}
-	return vapid.TokenEqual(strings.TrimSpace(tok), s.adminToken)
+	return admin.TokenEqual(strings.TrimSpace(tok), s.adminToken)
 }
 
 // handleLocalPush tells tests and the demo launcher how to point a browser at

@@ -17,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"pushstart/app"
+	goapp "github.com/maxence-charriere/go-app/v10/pkg/app"
 )
 
 // wasmPath is where go-app's loader fetches the WebAssembly page from.
@@ -148,10 +148,10 @@ func assetHandler(wasm *wasmFile, page http.Handler) http.Handler {
 	})
 }
 
-// pageHandler is the go-app handler of the page, its static files from
-// files, and app.wasm with its precompressed variants. Without an app.wasm it
-// is a page saying how to build one, never a blank page.
-func pageHandler(files fs.FS, version string) (http.Handler, error) {
+// pageHandler serves the page with page, go-app's handler of it, its static
+// files from files, and app.wasm with its precompressed variants. Without an
+// app.wasm it is a page saying how to build one, never a blank page.
+func pageHandler(page *goapp.Handler, files fs.FS, version string) (http.Handler, error) {
 	wasm, err := loadWasm(files)
 	if errors.Is(err, errNoWasm) {
 		return notBuiltPage(), err
@@ -159,7 +159,9 @@ func pageHandler(files fs.FS, version string) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	page := app.Handler()
+	if page == nil {
+		return nil, errors.New("no page handler: Build.Page is required")
+	}
 	page.Version = wasm.version
 	page.Resources = newWebDir(files)
 	page.WasmContentLengthHeader = "X-Wasm-Content-Length"

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"net/http"
 
+	"pushstart/api"
 	"pushstart/push"
+	"pushstart/server/store"
 )
 
 // apiError is an error the client may see: an HTTP status, a message and,
@@ -24,16 +26,42 @@ func badField(field, msg string) *apiError {
 	return &apiError{Status: http.StatusBadRequest, Message: msg, Field: field}
 }
 
+// sendError is a push that did not end in push.Sent: its result is the
+// answer's body, with 410 for a subscription that is gone and 502 for
+// everything the push service did not accept.
+type sendError struct {
+	result api.Result
+}
+
+func (e *sendError) Error() string { return "push " + string(e.result.Outcome) + ": " + e.result.Error }
+
+func (e *sendError) status() int {
+	if e.result.Outcome == push.Gone {
+		return http.StatusGone
+	}
+	return http.StatusBadGateway
+}
+
 // writeError is the one place errors become responses. Errors that are not
-// an *apiError or a *push.FieldError are internal: logged, and answered
-// with a generic 500 so no detail leaks.
+// an *apiError, a *push.FieldError, a *sendError or store.ErrNotFound are
+// internal: logged, and answered with a generic 500 so no detail leaks.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	var fe *push.FieldError
+	var se *sendError
 	switch {
+	case errors.As(err, &se):
+		// The sender has logged why; this is the request's side.
+		s.log.Debug("push not delivered", "method", r.Method, "path", r.URL.Path, "status", se.status(), "outcome", se.result.Outcome)
+		writeJSON(w, se.status(), se.result)
+		return
 	case errors.As(err, &ae):
 	case errors.As(err, &fe):
 		ae = badField(fe.Field, fe.Field+" "+fe.Message)
+	case errors.Is(err, store.ErrNotFound):
+		// Only an endpoint the client named can be missing.
+		ae = &apiError{Status: http.StatusNotFound, Field: "endpoint",
+			Message: "endpoint is not subscribed on this server; enable notifications first"}
 	default:
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		ae = &apiError{Status: http.StatusInternalServerError, Message: "internal error"}
@@ -41,10 +69,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if ae.Status >= 400 && ae.Status < 500 {
 		s.log.Info("request refused", "method", r.Method, "path", r.URL.Path, "status", ae.Status, "field", ae.Field)
 	}
-	writeJSON(w, ae.Status, struct {
-		Error string `json:"error"`
-		Field string `json:"field,omitempty"`
-	}{ae.Message, ae.Field})
+	writeJSON(w, ae.Status, api.Error{Error: ae.Message, Field: ae.Field})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

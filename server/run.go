@@ -3,6 +3,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -16,7 +17,10 @@ import (
 	"path/filepath"
 	"time"
 
+	goapp "github.com/maxence-charriere/go-app/v10/pkg/app"
+
 	"pushstart/localpush"
+	"pushstart/server/admin"
 	"pushstart/server/sender"
 	"pushstart/server/store"
 	"pushstart/server/vapid"
@@ -29,6 +33,10 @@ type Build struct {
 	// app.wasm with its .br, .gz and .sum, icons and CSS. WEB_DIR, when set,
 	// replaces them with a folder on disk.
 	Web fs.FS
+	// Page is go-app's handler of the page (package app's Handler): its
+	// HTML, manifest and service worker. The server sets its version and
+	// resources.
+	Page *goapp.Handler
 }
 
 // Main runs the server with the given arguments and environment until ctx
@@ -84,7 +92,7 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 	if cfg.VAPIDSubject == DefaultConfig().VAPIDSubject && cfg.PushService != PushServiceLocal {
 		log.Warn("VAPID_SUBJECT is the placeholder; set it to your mailto: or https: contact before going to production")
 	}
-	token, tokenPath, generated, err := vapid.AdminToken(cfg.DataDir, cfg.AdminToken)
+	token, tokenPath, generated, err := admin.Token(cfg.DataDir, cfg.AdminToken)
 	if err != nil {
 		return err
 	}
@@ -116,7 +124,7 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 	}
 
 	files, source := webFiles(cfg, build.Web)
-	assets, err := pageHandler(files, build.Version)
+	assets, err := pageHandler(build.Page, files, build.Version)
 	switch {
 	case errors.Is(err, errNoWasm) && cfg.WebDir == "":
 		log.Warn("this binary was built without the page (no app.wasm): the API works, the page says to build with `make build`")
@@ -153,7 +161,7 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 		go func() { errc <- local.Serve(localCtx) }()
 	}
 	go func() { errc <- hs.Serve(ln) }()
-	log.Info("pushstart listening", "addr", ln.Addr().String(), "version", build.Version, "pushService", orDefault(cfg.PushService, "real"))
+	log.Info("pushstart listening", "addr", ln.Addr().String(), "version", build.Version, "pushService", cmp.Or(cfg.PushService, "real"))
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -176,11 +184,4 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 		log.Warn("requests still running at shutdown were cut off", "err", err)
 	}
 	return nil
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

@@ -30,7 +30,7 @@ var builtWeb = fstest.MapFS{
 // page's files of builtWeb, and returns its base URL.
 func startRun(t *testing.T, cfg Config) string {
 	t.Helper()
-	return startRunBuild(t, cfg, Build{Version: "test", Web: builtWeb}, io.Discard)
+	return startRunBuild(t, cfg, Build{Version: "test", Web: builtWeb, Page: app.Handler()}, io.Discard)
 }
 
 // startRunBuild is startRun with the build and the log's destination given.
@@ -174,7 +174,7 @@ func TestPageFiles(t *testing.T) {
 		cfg.Addr = "127.0.0.1:0"
 		cfg.DataDir = t.TempDir()
 		cfg.WebDir = t.TempDir()
-		err := Run(context.Background(), cfg, Build{Web: builtWeb}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+		err := Run(context.Background(), cfg, Build{Web: builtWeb, Page: app.Handler()}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 		if err == nil || !strings.Contains(err.Error(), cfg.WebDir) || !strings.Contains(err.Error(), "make build") {
 			t.Fatalf("error %v, want one naming WEB_DIR's folder and make build", err)
 		}
@@ -186,7 +186,7 @@ func TestPageFiles(t *testing.T) {
 // and that its API still works.
 func TestPageNotBuilt(t *testing.T) {
 	var log syncBuffer
-	base := startRunBuild(t, DefaultConfig(), Build{Version: "test", Web: fstest.MapFS{"app.css": {Data: []byte("body {}")}}}, &log)
+	base := startRunBuild(t, DefaultConfig(), Build{Version: "test", Web: fstest.MapFS{"app.css": {Data: []byte("body {}")}}, Page: app.Handler()}, &log)
 	for _, path := range []string{"/", "/some/page", "/web/app.wasm"} {
 		res, body := get(t, base+path)
 		if res.StatusCode != http.StatusServiceUnavailable || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") ||

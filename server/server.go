@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"pushstart/api"
 	"pushstart/localpush"
 	"pushstart/server/sender"
 	"pushstart/server/store"
@@ -17,7 +18,6 @@ import (
 
 // Server serves the API and the page.
 type Server struct {
-	cfg        Config
 	store      store.Store
 	sender     *sender.Sender
 	keys       vapid.Keys
@@ -50,7 +50,6 @@ func New(cfg Config, d Deps) *Server {
 		assets = http.NotFoundHandler()
 	}
 	return &Server{
-		cfg:        cfg,
 		store:      d.Store,
 		sender:     d.Sender,
 		keys:       d.Keys,
@@ -65,17 +64,17 @@ func New(cfg Config, d Deps) *Server {
 // Handler returns the server's routes behind CSRF protection: a browser
 // request that changes state from another origin is refused with 403.
 func (s *Server) Handler() http.Handler {
-	api := http.NewServeMux()
-	api.HandleFunc("GET /api/vapid-public-key", s.handleVAPIDKey)
-	api.HandleFunc("POST /api/subscriptions", s.handleSubscribe)
-	api.HandleFunc("DELETE /api/subscriptions", s.handleUnsubscribe)
-	api.HandleFunc("POST /api/subscriptions/test", s.handleTestSend)
-	api.HandleFunc("POST /api/notifications", s.handleBroadcast)
-	api.HandleFunc("GET /api/local-push", s.handleLocalPush)
+	routes := http.NewServeMux()
+	routes.HandleFunc("GET "+api.PathVAPIDKey, s.handleVAPIDKey)
+	routes.HandleFunc("POST "+api.PathSubscriptions, s.handleSubscribe)
+	routes.HandleFunc("DELETE "+api.PathSubscriptions, s.handleUnsubscribe)
+	routes.HandleFunc("POST "+api.PathTestSend, s.handleTestSend)
+	routes.HandleFunc("POST "+api.PathNotifications, s.handleBroadcast)
+	routes.HandleFunc("GET "+api.PathLocalPush, s.handleLocalPush)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.handleHealth)
-	mux.Handle("/api/", s.apiRoutes(api))
+	mux.Handle("/api/", s.apiRoutes(routes))
 	mux.Handle("/", s.assets)
 
 	csrf := http.NewCrossOriginProtection()
@@ -99,9 +98,9 @@ func securityHeaders(next http.Handler) http.Handler {
 // apiRoutes serves the API's routes and answers everything else under /api/
 // in the API's own JSON error format: 405 with an Allow header for a known
 // path asked with another method, 404 for an unknown path.
-func (s *Server) apiRoutes(api *http.ServeMux) http.Handler {
+func (s *Server) apiRoutes(routes *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h, pattern := api.Handler(r)
+		h, pattern := routes.Handler(r)
 		if pattern != "" {
 			h.ServeHTTP(w, r)
 			return

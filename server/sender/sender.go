@@ -11,6 +11,7 @@
 package sender
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -92,10 +93,10 @@ func New(o Options) (*Sender, error) {
 		subscriber:  subscriber,
 		client:      o.Client,
 		store:       o.Store,
-		workers:     orDefault(o.Workers, DefaultWorkers),
-		maxAttempts: orDefault(o.MaxAttempts, DefaultMaxAttempts),
-		baseDelay:   orDefault(o.BaseDelay, DefaultBaseDelay),
-		maxDelay:    orDefault(o.MaxDelay, DefaultMaxDelay),
+		workers:     cmp.Or(o.Workers, DefaultWorkers),
+		maxAttempts: cmp.Or(o.MaxAttempts, DefaultMaxAttempts),
+		baseDelay:   cmp.Or(o.BaseDelay, DefaultBaseDelay),
+		maxDelay:    cmp.Or(o.MaxDelay, DefaultMaxDelay),
 		log:         o.Log,
 		sleep:       sleepContext,
 		now:         time.Now,
@@ -110,14 +111,6 @@ func New(o Options) (*Sender, error) {
 		s.baseDelay = s.maxDelay
 	}
 	return s, nil
-}
-
-// orDefault returns v, or def when v is zero.
-func orDefault[T int | time.Duration](v, def T) T {
-	if v == 0 {
-		return def
-	}
-	return v
 }
 
 // Result is the outcome of one Send.

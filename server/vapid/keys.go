@@ -1,14 +1,10 @@
 // Package vapid loads the server's identity towards push services: the VAPID
-// key pair (RFC 8292) that signs every push request, the VAPID subject, and
-// the admin token that guards the broadcast API.
+// key pair (RFC 8292) that signs every push request, and the VAPID subject.
 //
-// Secrets come from the environment when set, else from files in the data
-// directory, generated on first start: dataDir/vapid.json and
-// dataDir/admin-token. Both files are written with mode 0600, atomically (a
-// temporary file linked or renamed into place), so a crash never leaves half
-// a key behind, and two servers starting at once on a shared directory end up
-// with the same keys. An existing file that group or others may read is
-// tightened to 0600 on load, and loading continues.
+// The key pair comes from the environment when set, else from
+// dataDir/vapid.json, generated on first start (a secret file of package
+// secretfile: mode 0600, created atomically and once, so two servers starting
+// at once on a shared directory end up with the same keys).
 //
 // Keep the key pair: every subscription is bound to the public key, so new
 // keys mean every browser must subscribe again.
@@ -24,9 +20,10 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
+
+	"pushstart/server/secretfile"
 )
 
 // Environment variable names, used in error messages.
@@ -173,7 +170,7 @@ func Load(dataDir, public, private string) (k Keys, source string, err error) {
 	if err != nil {
 		return Keys{}, "", fmt.Errorf("vapid: %w", err)
 	}
-	switch err := writeNew(dataDir, path, append(data, '\n')); {
+	switch err := secretfile.Create(dataDir, path, append(data, '\n')); {
 	case errors.Is(err, fs.ErrExist):
 		// Another process created it first: use its keys.
 		k, err := readKeys(path)
@@ -189,7 +186,7 @@ func Load(dataDir, public, private string) (k Keys, source string, err error) {
 
 // readKeys reads and checks path; a missing file is an fs.ErrNotExist error.
 func readKeys(path string) (Keys, error) {
-	data, err := readPrivate(path)
+	data, err := secretfile.Read(path)
 	if err != nil {
 		return Keys{}, err
 	}
@@ -225,74 +222,4 @@ func fromStrings(public, private, pubName, privName string) (Keys, error) {
 		return Keys{}, err
 	}
 	return k, nil
-}
-
-// readPrivate reads a secret file, first tightening its mode to 0600 if
-// group or others have any access.
-func readPrivate(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("vapid: %w", err)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		if err := os.Chmod(path, 0o600); err != nil {
-			return nil, fmt.Errorf("vapid: %s is readable by others and cannot be restricted to 0600: %w", path, err)
-		}
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("vapid: %w", err)
-	}
-	return data, nil
-}
-
-// writeNew creates path holding data (mode 0600) atomically and only if it
-// does not exist yet; it returns an fs.ErrExist error when it does. dir,
-// path's directory, is created (mode 0700) when missing.
-func writeNew(dir, path string, data []byte) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp") // mode 0600
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	// A hard link, unlike a rename, fails when path exists, so a
-	// concurrent writer's file is never replaced.
-	if err := os.Link(tmp, path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return err
-		}
-		// A file system without hard links: rename, unless path appeared.
-		if _, statErr := os.Lstat(path); statErr == nil {
-			return &fs.PathError{Op: "create", Path: path, Err: fs.ErrExist}
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			return err
-		}
-	}
-	syncDir(dir)
-	return nil
-}
-
-// syncDir makes a new directory entry durable; failure only weakens
-// durability, so it is ignored.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }

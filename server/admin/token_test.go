@@ -1,4 +1,4 @@
-package vapid
+package admin
 
 import (
 	"encoding/base64"
@@ -11,7 +11,7 @@ import (
 
 func TestAdminTokenFromEnvironment(t *testing.T) {
 	dir := t.TempDir()
-	tok, path, generated, err := AdminToken(dir, "s3cret-from-env")
+	tok, path, generated, err := Token(dir, "s3cret-from-env")
 	if err != nil || tok != "s3cret-from-env" || path != "" || generated {
 		t.Errorf("AdminToken = %q, %q, %v, %v; want the env token, no path, not generated", tok, path, generated, err)
 	}
@@ -22,7 +22,7 @@ func TestAdminTokenFromEnvironment(t *testing.T) {
 
 func TestAdminTokenGenerated(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	tok, path, generated, err := AdminToken(dir, "")
+	tok, path, generated, err := Token(dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestAdminTokenGenerated(t *testing.T) {
 		t.Errorf("admin-token holds %q, want the token and a newline", data)
 	}
 
-	tok2, path2, generated, err := AdminToken(dir, "")
+	tok2, path2, generated, err := Token(dir, "")
 	if err != nil || tok2 != tok || path2 != path || generated {
 		t.Errorf("second AdminToken = %q, %q, %v, %v; want the same token from the file", tok2, path2, generated, err)
 	}
@@ -59,7 +59,7 @@ func TestAdminTokenGenerated(t *testing.T) {
 
 func mustToken(t *testing.T, dir, env string) (string, string, bool) {
 	t.Helper()
-	tok, path, generated, err := AdminToken(dir, env)
+	tok, path, generated, err := Token(dir, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestAdminTokenFile(t *testing.T) {
 				t.Fatal(err)
 			}
 			os.Chmod(path, tt.perm)
-			tok, gotPath, generated, err := AdminToken(dir, "")
+			tok, gotPath, generated, err := Token(dir, "")
 			if tt.wantErr != "" {
 				wantErr(t, err, tt.wantErr)
 				if data, _ := os.ReadFile(path); string(data) != tt.content {
@@ -115,7 +115,7 @@ func TestAdminTokenConcurrentStart(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			var err error
-			toks[i], _, gens[i], err = AdminToken(dir, "")
+			toks[i], _, gens[i], err = Token(dir, "")
 			if err != nil {
 				t.Error(err)
 			}
@@ -154,4 +154,20 @@ func TestTokenEqual(t *testing.T) {
 			t.Errorf("TokenEqual(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
 		}
 	}
+}
+
+func wantErr(t *testing.T, err error, want string) {
+	t.Helper()
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %v, want one containing %q", err, want)
+	}
+}
+
+func mode(t *testing.T, path string) os.FileMode {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Mode().Perm()
 }

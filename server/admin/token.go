@@ -1,4 +1,7 @@
-package vapid
+// Package admin guards the kit's administrative API with the admin token:
+// ADMIN_TOKEN when set, else a random token generated on first start into
+// dataDir/admin-token (a secret file of package secretfile).
+package admin
 
 import (
 	"crypto/rand"
@@ -10,22 +13,24 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
+
+	"pushstart/server/secretfile"
 )
 
 const tokenFile = "admin-token"
 
-// AdminToken returns token if non-empty, else the one in dataDir/admin-token (mode 0600),
+// Token returns token if non-empty, else the one in dataDir/admin-token (mode 0600),
 // generating it (32 random bytes, base64url) if absent. path is the file ("" when from env).
 //
 // The file holds the token and a newline; surrounding white space is
 // ignored when reading. An empty file is an error rather than silently
 // replaced.
-func AdminToken(dataDir, token string) (tok, path string, generated bool, err error) {
+func Token(dataDir, token string) (tok, path string, generated bool, err error) {
 	if token != "" {
 		return token, "", false, nil
 	}
 	if dataDir == "" {
-		return "", "", false, errors.New("vapid: no data directory for " + tokenFile)
+		return "", "", false, errors.New("admin: no data directory for " + tokenFile)
 	}
 	path = filepath.Join(dataDir, tokenFile)
 	tok, err = readToken(path)
@@ -38,10 +43,10 @@ func AdminToken(dataDir, token string) (tok, path string, generated bool, err er
 
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
-		return "", "", false, fmt.Errorf("vapid: generate admin token: %w", err)
+		return "", "", false, fmt.Errorf("admin: generate admin token: %w", err)
 	}
 	tok = base64.RawURLEncoding.EncodeToString(b)
-	switch err := writeNew(dataDir, path, []byte(tok+"\n")); {
+	switch err := secretfile.Create(dataDir, path, []byte(tok+"\n")); {
 	case errors.Is(err, fs.ErrExist):
 		// Another process created it first: use its token.
 		if tok, err = readToken(path); err != nil {
@@ -49,19 +54,19 @@ func AdminToken(dataDir, token string) (tok, path string, generated bool, err er
 		}
 		return tok, path, false, nil
 	case err != nil:
-		return "", "", false, fmt.Errorf("vapid: write %s: %w", path, err)
+		return "", "", false, fmt.Errorf("admin: write %s: %w", path, err)
 	}
 	return tok, path, true, nil
 }
 
 func readToken(path string) (string, error) {
-	data, err := readPrivate(path)
+	data, err := secretfile.Read(path)
 	if err != nil {
 		return "", err
 	}
 	tok := strings.TrimSpace(string(data))
 	if tok == "" {
-		return "", fmt.Errorf("vapid: %s is empty; remove it to generate a new admin token", path)
+		return "", fmt.Errorf("admin: %s is empty; remove it to generate a new admin token", path)
 	}
 	return tok, nil
 }
