@@ -114,7 +114,7 @@ const OPTION_FIELDS = [
 /**
  * push: shows the push message as a notification.
  *
- * Payload contract (Go: payload.Notification; the sender encrypts its JSON):
+ * Payload contract (Go: push.Notification; the sender encrypts its JSON):
  *
  *   {
  *     "title": string, required, non-empty
