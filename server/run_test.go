@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"pushstart/app"
+	"pushstart/internal/testserve"
 )
 
 // builtWeb is the page's files as a binary built by `make build` holds them.
@@ -41,8 +42,9 @@ func startRunBuild(t *testing.T, cfg Config, build Build, logTo io.Writer) strin
 	cfg.DataDir = t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, build, slog.New(slog.NewTextHandler(logTo, nil)), ready) }()
+	log := slog.New(slog.NewTextHandler(logTo, nil))
+	done := testserve.Start(t, func() error { return Run(ctx, cfg, build, log, ready) },
+		func() error { cancel(); return nil })
 	var addr string
 	select {
 	case addr = <-ready:
@@ -51,17 +53,6 @@ func startRunBuild(t *testing.T, cfg Config, build Build, logTo io.Writer) strin
 	case <-time.After(30 * time.Second):
 		t.Fatal("server not ready after 30s")
 	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("shutdown: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("server did not shut down")
-		}
-	})
 	return "http://" + addr
 }
 

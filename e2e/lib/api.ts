@@ -21,7 +21,7 @@ export type PushEvent = {
   detail?: string;
 };
 
-/** A notification as the kit's payload contract has it (payload.Notification). */
+/** A notification as the kit's payload contract has it (push.Notification). */
 export type Notification = {
   title: string;
   body?: string;

@@ -7,7 +7,7 @@
 // the store's delivery log.
 //
 // A push endpoint is a secret capability URL; the sender logs and records
-// store.EndpointHash of it, never the endpoint, the keys or the VAPID token.
+// push.Fingerprint of it, never the endpoint, the keys or the VAPID token.
 package sender
 
 import (
