@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"pushstart/internal/vapidverify"
 	"pushstart/localpush/gcm"
 	"pushstart/push"
 )
@@ -27,7 +28,7 @@ func (h chromiumHooks) Registered(r gcm.Registration) error {
 	if !strings.HasPrefix(r.Subtype, "wp:") {
 		return nil
 	}
-	raw, _, err := parseP256(r.Sender)
+	raw, err := vapidverify.ParsePublicKey(r.Sender)
 	if err != nil {
 		s.events.add(Event{Type: EventRegister, Browser: Chromium, Status: 400,
 			Detail: "sender is not a VAPID public key: " + err.Error()})

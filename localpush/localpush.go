@@ -17,10 +17,11 @@
 //
 //   - 400: missing or unsupported Content-Encoding (only aes128gcm), missing
 //     or invalid TTL, unknown Urgency, invalid Topic;
-//   - 401: missing Authorization, not the vapid scheme, a JWT that is
-//     malformed, not ES256, not signed by k, with an aud other than the
-//     endpoint's origin, expired, expiring more than 24 h ahead, or with a
-//     sub that is not a mailto: or https: URI;
+//   - 401: missing Authorization, not the vapid scheme, without both t and
+//     k, a k that is not a P-256 public key, a JWT that is malformed, not
+//     ES256, not signed by k, with an aud other than the endpoint's origin,
+//     expired, expiring more than 24 h ahead, or with a sub that is not a
+//     mailto: or https: URI (package vapidverify makes these checks);
 //   - 403: a valid JWT whose k is not the applicationServerKey the
 //     subscription was made with;
 //   - 404: no such subscription; 410: the subscription was unsubscribed;

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"pushstart/internal/vapidverify"
 	"pushstart/push"
 
 	"github.com/coder/websocket"
@@ -212,7 +213,7 @@ func (s *Service) mozRegister(uaid string, msg mozMessage) map[string]any {
 	}
 	var key []byte
 	if msg.Key != "" {
-		raw, _, err := parseP256(msg.Key)
+		raw, err := vapidverify.ParsePublicKey(msg.Key)
 		if err != nil {
 			reply["status"] = 400
 			s.events.add(Event{Type: EventRegister, Browser: Firefox, Status: 400, Detail: "invalid key: " + err.Error()})

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"pushstart/internal/vapidverify"
 	"pushstart/push"
 )
 
@@ -96,8 +97,9 @@ func (s *Service) handlePush(w http.ResponseWriter, r *http.Request, browser, or
 		return
 	}
 
-	if verr := checkVAPID(r.Header.Get("Authorization"), sub.key, origin, s.now()); verr != nil {
-		reject(verr.status, "VAPID: %s", verr.msg)
+	vapid := vapidverify.Expect{Endpoint: endpoint, Key: sub.key, Now: s.now()}
+	if _, err := vapidverify.Verify(r.Header.Get("Authorization"), vapid); err != nil {
+		reject(vapidStatus(err), "VAPID: %v", err)
 		return
 	}
 
@@ -181,6 +183,18 @@ func (s *Service) handlePush(w http.ResponseWriter, r *http.Request, browser, or
 	w.Header().Set("Location", s.url+"/m/"+m.id)
 	w.Header().Set("TTL", strconv.Itoa(ttl))
 	w.WriteHeader(http.StatusCreated)
+}
+
+// vapidStatus is the status of a push refused by vapidverify.Verify: 403 for
+// a valid JWT whose k is not the key the subscription was made with (RFC 8292
+// section 4.2), 401 for a missing or invalid one. An application server
+// reading 403 knows its JWT is fine and its keys changed.
+func vapidStatus(err error) int {
+	var verr *vapidverify.Error
+	if errors.As(err, &verr) && verr.Check == vapidverify.CheckKeyMatch {
+		return http.StatusForbidden
+	}
+	return http.StatusUnauthorized
 }
 
 // parseTTL validates the TTL header: required, one non-negative integer of

@@ -1,7 +1,7 @@
 // Package ecetest checks, in tests, what the kit's sender really puts on the
 // wire: it decrypts Web Push message bodies (RFC 8291 over the aes128gcm
-// content coding of RFC 8188) and verifies VAPID Authorization headers
-// (RFC 8292).
+// content coding of RFC 8188). Package vapidverify checks the VAPID
+// Authorization header that goes with them (RFC 8292).
 //
 // It is written from the RFCs with the standard library alone, independent of
 // the library the sender encrypts with, so a test that decrypts a body here

@@ -7,13 +7,13 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
 	"path/filepath"
 	"strings"
 
+	"pushstart/push"
 	"pushstart/server/secretfile"
 )
 
@@ -45,7 +45,7 @@ func Token(dataDir, token string) (tok, path string, generated bool, err error) 
 	if _, err := rand.Read(b); err != nil {
 		return "", "", false, fmt.Errorf("admin: generate admin token: %w", err)
 	}
-	tok = base64.RawURLEncoding.EncodeToString(b)
+	tok = push.EncodeBase64URL(b)
 	switch err := secretfile.Create(dataDir, path, []byte(tok+"\n")); {
 	case errors.Is(err, fs.ErrExist):
 		// Another process created it first: use its token.

@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"pushstart/push"
 	"pushstart/server/secretfile"
 )
 
@@ -65,8 +66,8 @@ func Generate() (Keys, error) {
 		return Keys{}, fmt.Errorf("vapid: generate keys: %w", err)
 	}
 	return Keys{
-		Public:  base64.RawURLEncoding.EncodeToString(sk.PublicKey().Bytes()),
-		Private: base64.RawURLEncoding.EncodeToString(sk.Bytes()),
+		Public:  push.EncodeBase64URL(sk.PublicKey().Bytes()),
+		Private: push.EncodeBase64URL(sk.Bytes()),
 	}, nil
 }
 
@@ -111,16 +112,15 @@ func check(k Keys, pubName, privName string) error {
 // left-padded to 32.
 func normalise(s string, private bool) (string, error) {
 	s = strings.TrimSpace(s)
-	s = strings.TrimRight(s, "=")
 	s = strings.NewReplacer("+", "-", "/", "_").Replace(s)
-	b, err := base64.RawURLEncoding.DecodeString(s)
+	b, err := push.DecodeBase64URL(s)
 	if err != nil {
 		return "", fmt.Errorf("not base64: %w", err)
 	}
 	if private && len(b) >= privateLen-2 && len(b) < privateLen {
 		b = append(make([]byte, privateLen-len(b)), b...)
 	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
+	return push.EncodeBase64URL(b), nil
 }
 
 // keysJSON is the layout of dataDir/vapid.json.
