@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"pushstart/internal/httpjson"
 )
 
 // Event types recorded in the feed served at GET /events.
@@ -93,10 +95,10 @@ func (s *Service) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if v := r.URL.Query().Get("since"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "since must be a non-negative integer"})
+			httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": "since must be a non-negative integer"})
 			return
 		}
 		since = n
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"events": s.events.since(since)})
+	httpjson.Write(w, http.StatusOK, map[string]any{"events": s.events.since(since)})
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"pushstart/internal/httpjson"
 )
 
 // faultHang is the fault kind that holds a push request open until the
@@ -119,12 +121,12 @@ func (s *Service) handleSetFault(w http.ResponseWriter, r *http.Request) {
 	d := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	d.DisallowUnknownFields()
 	if err := d.Decode(&req); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be a JSON fault: " + err.Error()})
+		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": "body must be a JSON fault: " + err.Error()})
 		return
 	}
 	token, ft, err := parseFault(req)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
 	s.faults.set(token, ft)

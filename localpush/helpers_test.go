@@ -23,6 +23,7 @@ import (
 	"github.com/coder/websocket"
 
 	"pushstart/internal/ecetest"
+	"pushstart/internal/testserve"
 )
 
 // startService runs a service on loopback for one test. Options may adjust
@@ -37,19 +38,7 @@ func startService(t *testing.T, opts ...func(*Service)) *Service {
 		o(s)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Serve did not return after its context was cancelled")
-		}
-	})
+	testserve.Start(t, func() error { return s.Serve(ctx) }, func() error { cancel(); return nil })
 	return s
 }
 

@@ -51,12 +51,11 @@
 // The tests include runs with the real browsers, which `make browsertest`
 // (part of `make test`) asks for:
 //
-//	PUSHSTART_BROWSER_TEST=1 go test -run Real -v ./server/localpush/
+//	PUSHSTART_BROWSER_TEST=1 go test -run Real -v ./localpush/
 package localpush
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -322,11 +321,4 @@ func (s *Service) Browser() BrowserConfig {
 		},
 		URL: s.url,
 	}
-}
-
-// writeJSON writes v as a JSON reply.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

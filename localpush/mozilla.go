@@ -2,7 +2,6 @@ package localpush
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -90,7 +89,7 @@ func (m *mozConn) deliver(msg *message) error {
 		"ttl":         msg.ttl,
 	}
 	if len(msg.body) > 0 {
-		n["data"] = base64.RawURLEncoding.EncodeToString(msg.body)
+		n["data"] = push.EncodeBase64URL(msg.body)
 		n["headers"] = map[string]string{"encoding": "aes128gcm"}
 	}
 	return m.write(n)

@@ -223,11 +223,8 @@ func checkTopic(t string) error {
 	if t == "" || len(t) > maxTopic {
 		return fmt.Errorf("Topic must be 1 to %d characters, got %d", maxTopic, len(t))
 	}
-	for _, c := range []byte(t) {
-		ok := c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
-		if !ok {
-			return fmt.Errorf("Topic %q has characters outside the base64url alphabet", t)
-		}
+	if !push.IsBase64URL(t) {
+		return fmt.Errorf("Topic %q has characters outside the base64url alphabet", t)
 	}
 	return nil
 }

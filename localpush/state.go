@@ -2,9 +2,10 @@ package localpush
 
 import (
 	"crypto/rand"
-	"encoding/base64"
 	"sync"
 	"time"
+
+	"pushstart/push"
 )
 
 // maxPendingPerSubscription bounds the messages kept for one subscription
@@ -83,7 +84,7 @@ func randomBytes(n int) []byte {
 // randomID returns n random bytes as base64url: message ids and endpoint
 // tokens, which are capabilities and so must not be guessable.
 func randomID(n int) string {
-	return base64.RawURLEncoding.EncodeToString(randomBytes(n))
+	return push.EncodeBase64URL(randomBytes(n))
 }
 
 func (st *state) ownerLocked(browser, id string) *owner {

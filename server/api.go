@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"pushstart/api"
+	"pushstart/internal/httpjson"
 	"pushstart/push"
 	"pushstart/server/admin"
 	"pushstart/server/store"
@@ -38,14 +39,14 @@ const (
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.store.Count(r.Context()); err != nil {
 		s.log.Error("health check: store", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, api.Health{Status: "store unavailable"})
+		httpjson.Write(w, http.StatusServiceUnavailable, api.Health{Status: "store unavailable"})
 		return
 	}
-	writeJSON(w, http.StatusOK, api.Health{Status: "ok"})
+	httpjson.Write(w, http.StatusOK, api.Health{Status: "ok"})
 }
 
 func (s *Server) handleVAPIDKey(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, api.VAPIDKey{PublicKey: s.keys.Public})
+	httpjson.Write(w, http.StatusOK, api.VAPIDKey{PublicKey: s.keys.Public})
 }
 
 func (s *Server) handleSubscribe(w http.ResponseWriter, r *http.Request) {
@@ -94,7 +95,7 @@ func (s *Server) handleSubscribe(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("subscription saved", "endpoint", push.Fingerprint(sub.Endpoint), "created", created,
 		"replaced", req.OldEndpoint != "")
-	writeJSON(w, status, api.Saved{Endpoint: sub.Endpoint, Created: created})
+	httpjson.Write(w, status, api.Saved{Endpoint: sub.Endpoint, Created: created})
 }
 
 func (s *Server) handleUnsubscribe(w http.ResponseWriter, r *http.Request) {
@@ -149,7 +150,7 @@ func (s *Server) handleTestSend(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &sendError{out})
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpjson.Write(w, http.StatusOK, out)
 }
 
 func (s *Server) handleBroadcast(w http.ResponseWriter, r *http.Request) {
@@ -181,7 +182,7 @@ func (s *Server) handleBroadcast(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("broadcast", "total", sum.Total, "sent", sum.Sent, "failed", sum.Failed, "pruned", sum.Pruned)
-	writeJSON(w, http.StatusOK, api.BroadcastSummary{Total: sum.Total, Sent: sum.Sent, Failed: sum.Failed, Pruned: sum.Pruned})
+	httpjson.Write(w, http.StatusOK, api.BroadcastSummary{Total: sum.Total, Sent: sum.Sent, Failed: sum.Failed, Pruned: sum.Pruned})
 }
 
 // notificationMessage validates n and the delivery options and builds the
@@ -224,7 +225,7 @@ func (s *Server) handleLocalPush(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &apiError{Status: http.StatusForbidden, Message: "the local push service is for loopback clients only"})
 		return
 	}
-	writeJSON(w, http.StatusOK, s.local.Browser())
+	httpjson.Write(w, http.StatusOK, s.local.Browser())
 }
 
 // decodeJSON reads one JSON object of at most limit bytes into v, refusing

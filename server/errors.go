@@ -3,11 +3,11 @@
 package server
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 
 	"pushstart/api"
+	"pushstart/internal/httpjson"
 	"pushstart/push"
 	"pushstart/server/store"
 )
@@ -53,7 +53,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &se):
 		// The sender has logged why; this is the request's side.
 		s.log.Debug("push not delivered", "method", r.Method, "path", r.URL.Path, "status", se.status(), "outcome", se.result.Outcome)
-		writeJSON(w, se.status(), se.result)
+		httpjson.Write(w, se.status(), se.result)
 		return
 	case errors.As(err, &ae):
 	case errors.As(err, &fe):
@@ -69,13 +69,5 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if ae.Status >= 400 && ae.Status < 500 {
 		s.log.Info("request refused", "method", r.Method, "path", r.URL.Path, "status", ae.Status, "field", ae.Field)
 	}
-	writeJSON(w, ae.Status, api.Error{Error: ae.Message, Field: ae.Field})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	// An error here means the client went away; nothing is left to do.
-	_ = json.NewEncoder(w).Encode(v)
+	httpjson.Write(w, ae.Status, api.Error{Error: ae.Message, Field: ae.Field})
 }

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"pushstart/internal/testserve"
+
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -224,22 +226,7 @@ func newEnvWrapped(t *testing.T, tune func(s *Server), wrap func(http.Handler) h
 	if err != nil {
 		t.Fatal(err)
 	}
-	served := make(chan error, 1)
-	go func() { served <- s.ServeMCS(l) }()
-	t.Cleanup(func() {
-		hs.Close()
-		if err := s.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-		select {
-		case err := <-served:
-			if err != nil {
-				t.Errorf("ServeMCS returned %v, want nil after Close", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Error("ServeMCS still running 5s after Close")
-		}
-	})
+	testserve.Start(t, func() error { return s.ServeMCS(l) }, func() error { hs.Close(); return s.Close() })
 	return &env{s: s, rec: rec, http: hs, mcsAddr: l.Addr().String()}
 }
 
