@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
+	"pushstart/api"
 	"pushstart/push"
 )
 
@@ -114,10 +116,7 @@ func (c *apiClient) do(ctx context.Context, timeout time.Duration, method, path 
 		}
 	}
 	e := &apiError{Method: method, Path: path, Status: resp.StatusCode}
-	var reply struct {
-		Error string `json:"error"`
-		Field string `json:"field"`
-	}
+	var reply api.Error
 	if json.Unmarshal(ex.Response, &reply) == nil && reply.Error != "" {
 		e.Message, e.Field = reply.Error, reply.Field
 	} else {
@@ -128,13 +127,11 @@ func (c *apiClient) do(ctx context.Context, timeout time.Duration, method, path 
 
 // vapidPublicKey fetches the key that subscriptions must be made with.
 func (c *apiClient) vapidPublicKey(ctx context.Context) (string, exchange, error) {
-	ex, err := c.do(ctx, apiTimeout, http.MethodGet, "/api/vapid-public-key", nil, http.StatusOK)
+	ex, err := c.do(ctx, apiTimeout, http.MethodGet, api.PathVAPIDKey, nil, http.StatusOK)
 	if err != nil {
 		return "", ex, err
 	}
-	var reply struct {
-		PublicKey string `json:"publicKey"`
-	}
+	var reply api.VAPIDKey
 	if err := json.Unmarshal(ex.Response, &reply); err != nil || reply.PublicKey == "" {
 		return "", ex, &apiError{Method: ex.Method, Path: ex.Path, Status: ex.Status, Message: `the answer has no "publicKey"`}
 	}
@@ -143,8 +140,8 @@ func (c *apiClient) vapidPublicKey(ctx context.Context) (string, exchange, error
 
 // saveSubscription stores (upserts) the subscription on the server and
 // reports whether it was new there.
-func (c *apiClient) saveSubscription(ctx context.Context, sub SubscriptionJSON) (bool, exchange, error) {
-	ex, err := c.do(ctx, apiTimeout, http.MethodPost, "/api/subscriptions", sub,
+func (c *apiClient) saveSubscription(ctx context.Context, sub api.Subscription) (bool, exchange, error) {
+	ex, err := c.do(ctx, apiTimeout, http.MethodPost, api.PathSubscriptions, sub,
 		http.StatusOK, http.StatusCreated)
 	if err != nil {
 		return false, ex, err
@@ -155,34 +152,20 @@ func (c *apiClient) saveSubscription(ctx context.Context, sub SubscriptionJSON) 
 // deleteSubscription forgets the endpoint on the server; an endpoint it
 // never knew is not an error.
 func (c *apiClient) deleteSubscription(ctx context.Context, endpoint string) (exchange, error) {
-	body := struct {
-		Endpoint string `json:"endpoint"`
-	}{endpoint}
-	return c.do(ctx, apiTimeout, http.MethodDelete, "/api/subscriptions", body,
+	body := api.Unsubscribe{Endpoint: endpoint}
+	return c.do(ctx, apiTimeout, http.MethodDelete, api.PathSubscriptions, body,
 		http.StatusNoContent, http.StatusOK)
-}
-
-// testResult is the server's account of one test send.
-type testResult struct {
-	Outcome  string `json:"outcome"`
-	Status   int    `json:"status"`
-	Attempts int    `json:"attempts"`
-	Pruned   bool   `json:"pruned"`
-	Error    string `json:"error,omitempty"`
 }
 
 // sendTest asks the server to push n to this browser's endpoint. The
 // server's outcome is returned whenever it sent one, also when the push
 // service refused the message.
-func (c *apiClient) sendTest(ctx context.Context, endpoint string, n push.Notification) (testResult, exchange, error) {
-	body := struct {
-		Endpoint     string            `json:"endpoint"`
-		Notification push.Notification `json:"notification"`
-	}{endpoint, n}
-	ex, err := c.do(ctx, apiTestTimeout, http.MethodPost, "/api/subscriptions/test", body, http.StatusOK)
-	var res testResult
+func (c *apiClient) sendTest(ctx context.Context, endpoint string, n push.Notification) (api.Result, exchange, error) {
+	body := api.TestSend{Endpoint: endpoint, Notification: &n}
+	ex, err := c.do(ctx, apiTestTimeout, http.MethodPost, api.PathTestSend, body, http.StatusOK)
+	var res api.Result
 	if ex.Status != 0 && json.Unmarshal(ex.Response, &res) == nil && res.Outcome != "" {
-		if res.Outcome != "sent" {
+		if res.Outcome != push.Sent {
 			msg := fmt.Sprintf("the push was not delivered: outcome %q", res.Outcome)
 			if res.Status != 0 {
 				msg += fmt.Sprintf(", push service status %d", res.Status)
@@ -201,4 +184,12 @@ func (c *apiClient) sendTest(ctx context.Context, endpoint string, n push.Notifi
 		err = &apiError{Method: ex.Method, Path: ex.Path, Status: ex.Status, Message: `the answer has no "outcome"`}
 	}
 	return res, ex, err
+}
+
+// originOf is the scheme and host of the page, the base of the API calls.
+func originOf(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"pushstart/api"
 	"pushstart/push"
 )
 
@@ -57,8 +58,8 @@ func TestVAPIDPublicKey(t *testing.T) {
 
 func TestSaveSubscriptionSendsToJSON(t *testing.T) {
 	exp := int64(1700000000000)
-	sub := SubscriptionJSON{Endpoint: "https://push.example/abc", ExpirationTime: &exp,
-		Keys: SubscriptionKeys{P256dh: keyA, Auth: "BTBZMqHH6r4Tts7J_aSIgg"}}
+	sub := api.Subscription{Endpoint: "https://push.example/abc", ExpirationTime: &exp,
+		Keys: api.Keys{P256dh: keyA, Auth: "BTBZMqHH6r4Tts7J_aSIgg"}}
 	for _, tt := range []struct {
 		name    string
 		status  int
@@ -95,7 +96,7 @@ func TestSaveSubscriptionSendsToJSON(t *testing.T) {
 func TestServerErrorsNameTheField(t *testing.T) {
 	f := &fakeServer{status: 400, reply: `{"error":"must be 65 bytes","field":"keys.p256dh"}`}
 	c := f.start(t)
-	_, ex, err := c.saveSubscription(t.Context(), SubscriptionJSON{Endpoint: "https://push.example/x"})
+	_, ex, err := c.saveSubscription(t.Context(), api.Subscription{Endpoint: "https://push.example/x"})
 	var ae *apiError
 	if !errors.As(err, &ae) {
 		t.Fatalf("err = %v, want *apiError", err)

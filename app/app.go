@@ -6,9 +6,15 @@
 // the server binary it only declares the routes and the goapp.Handler that
 // serves the page, its manifest and its service worker; there the Push API
 // functions return ErrUnsupported.
+//
+// The page's flows (flows.go) reach the browser through the small browser
+// interface (browser.go) and the server through its JSON API (package api),
+// so native tests run them against a fake browser and an httptest server.
 package app
 
 import (
+	"sync"
+
 	goapp "github.com/maxence-charriere/go-app/v10/pkg/app"
 
 	"pushstart/sw"
@@ -24,17 +30,25 @@ const (
 	badgePath        = "/web/badge-96.png"
 )
 
+// registerOnce guards go-app's router, which is process-wide: Register and
+// Handler may both be called, from main, the server and tests, in any order.
+var registerOnce sync.Once
+
 // Register declares the page's routes. Call it before
 // goapp.RunWhenOnBrowser on both targets: the browser renders the routes, the
-// server answers only for routed paths.
+// server answers only for routed paths. Calling it again does nothing.
 func Register() {
-	goapp.Route("/", func() goapp.Composer { return newHome() })
+	registerOnce.Do(func() {
+		goapp.Route("/", func() goapp.Composer { return newHome() })
+	})
 }
 
 // Handler returns the settings of the page's goapp.Handler: names, icons,
 // colours, the stylesheet and the service worker template. The caller adds
-// Version, WasmContentLength and Env, and serves it.
+// Version, WasmContentLength and Env, and serves it. It declares the page's
+// routes itself, since go-app answers 404 for a path nobody routed.
 func Handler() *goapp.Handler {
+	Register()
 	return &goapp.Handler{
 		Name:        "pushstart: Web Push starter kit",
 		ShortName:   "pushstart",

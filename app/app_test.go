@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -79,4 +81,26 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// handlerOnlyEnv marks the child process of TestHandlerAloneServesThePage.
+const handlerOnlyEnv = "PUSHSTART_TEST_HANDLER_ONLY"
+
+// TestHandlerAloneServesThePage runs in a child process of its own, since
+// go-app's routes are process-wide and other tests call Register: there
+// nothing but Handler may have declared the page's route.
+func TestHandlerAloneServesThePage(t *testing.T) {
+	if os.Getenv(handlerOnlyEnv) != "1" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHandlerAloneServesThePage$", "-test.count=1")
+		cmd.Env = append(os.Environ(), handlerOnlyEnv+"=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("Handler without Register: %v\n%s", err, out)
+		}
+		return
+	}
+	h := Handler()
+	h.Version = "v123"
+	if page := get(t, h, "/"); !strings.Contains(page, "Enable notifications") {
+		t.Error("the page served by Handler alone has no Enable notifications button")
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"pushstart/api"
 )
 
 // prettyJSON indents b when it is JSON and returns it unchanged otherwise.
@@ -15,6 +17,17 @@ func prettyJSON(b []byte) string {
 		return string(b)
 	}
 	return out.String()
+}
+
+// prettySubscription is the subscription's JSON indented for people to
+// read: what the page sends, so oldEndpoint, which the page never sets, is
+// left out.
+func prettySubscription(s api.Subscription) string {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
 }
 
 // exchangeTitle is a flow log heading such as
@@ -64,4 +77,18 @@ func featuresDetail(f Features) string {
 		"user agent: " + f.UserAgent,
 	}
 	return strings.Join(lines, "\n")
+}
+
+// permissionDetail explains a permission state in the flow log.
+func permissionDetail(p PermissionState) string {
+	switch p {
+	case PermissionGranted:
+		return "Notification.permission is \"granted\": the page may subscribe without asking."
+	case PermissionDenied:
+		return "Notification.permission is \"denied\": the browser will not ask again; the user must allow notifications in the site settings."
+	case PermissionDefault:
+		return "Notification.permission is \"default\": the user has not decided. The page asks only when Enable notifications is clicked."
+	default:
+		return "No Notification API."
+	}
 }

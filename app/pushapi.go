@@ -2,12 +2,12 @@ package app
 
 import (
 	"bytes"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"pushstart/push"
 )
 
 // Timeouts of the Push API calls, so that no step can leave the page waiting
@@ -210,29 +210,6 @@ type WorkerInfo struct {
 	State     string
 }
 
-// SubscriptionKeys are the subscription's public key and auth secret.
-type SubscriptionKeys struct {
-	P256dh string `json:"p256dh"`
-	Auth   string `json:"auth"`
-}
-
-// SubscriptionJSON is PushSubscription.toJSON(): what the kit server stores
-// and what the sender needs to encrypt a message for this browser.
-type SubscriptionJSON struct {
-	Endpoint       string           `json:"endpoint"`
-	ExpirationTime *int64           `json:"expirationTime"`
-	Keys           SubscriptionKeys `json:"keys"`
-}
-
-// Pretty is the JSON indented for people to read.
-func (s SubscriptionJSON) Pretty() string {
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return err.Error()
-	}
-	return string(b)
-}
-
 // decodeKey decodes a VAPID public key given as base64url (with or without
 // padding, as Firefox and Go differ) and checks that it is an uncompressed
 // P-256 point, the only form pushManager.subscribe accepts.
@@ -241,7 +218,7 @@ func decodeKey(key string) ([]byte, error) {
 	if s == "" {
 		return nil, &PushError{Kind: ErrInvalidKey, Op: "decoding the VAPID public key", Message: "the key is empty"}
 	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
+	b, err := push.DecodeBase64URL(s)
 	if err != nil {
 		return nil, &PushError{Kind: ErrInvalidKey, Op: "decoding the VAPID public key",
 			Message: "not base64url: " + err.Error()}
@@ -252,9 +229,6 @@ func decodeKey(key string) ([]byte, error) {
 	}
 	return b, nil
 }
-
-// encodeKey is the base64url form, without padding, that the server uses.
-func encodeKey(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
 // sameKey reports whether two base64url keys name the same bytes, whatever
 // their padding. Keys that do not decode are never the same.

@@ -2,7 +2,11 @@
 
 package app
 
-import "context"
+import (
+	"context"
+
+	"pushstart/api"
+)
 
 // The native build serves the page but has no browser: every Push API call
 // fails with ErrUnsupported, so the package compiles for both targets.
@@ -44,8 +48,8 @@ func Subscribe(context.Context, string) (*Subscription, error) {
 func (s *Subscription) Endpoint() string { return "" }
 
 // JSON fails outside the browser.
-func (s *Subscription) JSON() (SubscriptionJSON, error) {
-	return SubscriptionJSON{}, notInBrowser("PushSubscription.toJSON")
+func (s *Subscription) JSON() (api.Subscription, error) {
+	return api.Subscription{}, notInBrowser("PushSubscription.toJSON")
 }
 
 // ApplicationServerKey is empty outside the browser.

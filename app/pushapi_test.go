@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"pushstart/push"
 )
 
 // Two P-256 public keys from RFC 8291 Appendix A.
@@ -33,8 +35,8 @@ func TestDecodeKey(t *testing.T) {
 				if err != nil {
 					t.Fatalf("decodeKey: %v", err)
 				}
-				if len(b) != 65 || encodeKey(b) != strings.TrimSpace(strings.TrimRight(strings.TrimSpace(tt.key), "=")) {
-					t.Fatalf("decodeKey round trip: got %d bytes, %s", len(b), encodeKey(b))
+				if len(b) != 65 || push.EncodeBase64URL(b) != strings.TrimSpace(strings.TrimRight(strings.TrimSpace(tt.key), "=")) {
+					t.Fatalf("decodeKey round trip: got %d bytes, %s", len(b), push.EncodeBase64URL(b))
 				}
 				return
 			}

@@ -7,6 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"syscall/js"
+
+	"pushstart/api"
+	"pushstart/push"
 )
 
 // Support inspects what the browser offers for Web Push. It asks nothing of
@@ -202,9 +205,9 @@ func subscribeError(err error) error {
 func (s *Subscription) Endpoint() string { return s.v.Get("endpoint").String() }
 
 // JSON returns PushSubscription.toJSON(), the form the server stores.
-func (s *Subscription) JSON() (SubscriptionJSON, error) {
+func (s *Subscription) JSON() (api.Subscription, error) {
 	text := js.Global().Get("JSON").Call("stringify", s.v).String()
-	var sj SubscriptionJSON
+	var sj api.Subscription
 	if err := json.Unmarshal([]byte(text), &sj); err != nil {
 		return sj, &PushError{Kind: ErrPushService, Op: "PushSubscription.toJSON", Message: err.Error()}
 	}
@@ -226,7 +229,7 @@ func (s *Subscription) ApplicationServerKey() string {
 	arr := js.Global().Get("Uint8Array").New(buf)
 	b := make([]byte, arr.Get("length").Int())
 	js.CopyBytesToGo(b, arr)
-	return encodeKey(b)
+	return push.EncodeBase64URL(b)
 }
 
 // Unsubscribe ends the subscription at the push service. Afterwards its

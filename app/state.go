@@ -4,10 +4,14 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"pushstart/api"
 )
 
-// pageState is where the user stands, as the home page shows it. It is
-// changed only on the UI goroutine (inside ctx.Dispatch).
+// pageState is everything the home page shows: where the user stands, the
+// last error, the last test outcome and the flow log. It is changed only on
+// the UI goroutine (inside ctx.Dispatch); the flows send their changes
+// through pageUI.
 type pageState struct {
 	Checked    bool     // the load-time check has finished
 	Features   Features // what the browser offers
@@ -15,9 +19,57 @@ type pageState struct {
 	Permission PermissionState
 	Subscribed bool             // the browser has a push subscription
 	Saved      bool             // the server confirmed it stores that subscription
-	Sub        SubscriptionJSON // the subscription, when Subscribed
+	Sub        api.Subscription // the subscription, when Subscribed
 	Busy       string           // the action under way, "" when idle
 	Waiting    bool             // watching for a push service's late answer
+	Alert      string           // the last error, shown in the role="alert" region
+	Outcome    string           // the server's reply to the last test send, pretty-printed
+	Entries    []flowEntry      // the flow log, oldest first
+}
+
+// begin marks an action as running.
+func (s *pageState) begin(what string) {
+	s.Busy = what
+	s.Waiting = false
+	s.Alert = ""
+}
+
+// finish ends the running action (or the load-time check) and shows err, if
+// any.
+func (s *pageState) finish(err error) {
+	s.Busy = ""
+	s.Checked = true
+	if err != nil {
+		s.fail(err)
+	}
+}
+
+// fail shows err in the alert region and the flow log.
+func (s *pageState) fail(err error) {
+	s.Alert = err.Error()
+	s.addEntry(flowEntry{At: time.Now(), Level: flowError, Title: errorTitle(err), Detail: errorDetail(err)})
+}
+
+// subscribed shows sub as the browser's subscription, not yet confirmed by
+// the server.
+func (s *pageState) subscribed(sub api.Subscription) {
+	s.Subscribed, s.Saved, s.Sub = true, false, sub
+}
+
+// unsubscribed shows that the browser has no subscription.
+func (s *pageState) unsubscribed() {
+	s.Subscribed, s.Saved, s.Sub = false, false, api.Subscription{}
+}
+
+// maxFlowEntries bounds the flow log of a long session; the oldest go first.
+const maxFlowEntries = 300
+
+// addEntry appends e to the flow log.
+func (s *pageState) addEntry(e flowEntry) {
+	s.Entries = append(s.Entries, e)
+	if n := len(s.Entries) - maxFlowEntries; n > 0 {
+		s.Entries = append([]flowEntry(nil), s.Entries[n:]...)
+	}
 }
 
 func (s pageState) supported() bool { return s.Checked && s.SupportErr == nil }

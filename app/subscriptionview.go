@@ -2,6 +2,8 @@ package app
 
 import (
 	goapp "github.com/maxence-charriere/go-app/v10/pkg/app"
+
+	"pushstart/api"
 )
 
 // subscriptionView shows the browser's push subscription: the endpoint and
@@ -10,10 +12,10 @@ type subscriptionView struct {
 	goapp.Compo
 
 	Subscribed bool
-	Sub        SubscriptionJSON
+	Sub        api.Subscription
 }
 
-func newSubscriptionView(subscribed bool, sub SubscriptionJSON) *subscriptionView {
+func newSubscriptionView(subscribed bool, sub api.Subscription) *subscriptionView {
 	return &subscriptionView{Subscribed: subscribed, Sub: sub}
 }
 
@@ -34,7 +36,7 @@ func (v *subscriptionView) Render() goapp.UI {
 					Role("region").
 					Aria("labelledby", "subscription-heading").
 					TabIndex(0).
-					Text(v.Sub.Pretty()),
+					Text(prettySubscription(v.Sub)),
 			)
 		}),
 	)

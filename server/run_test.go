@@ -37,7 +37,6 @@ func startRun(t *testing.T, cfg Config) string {
 // startRunBuild is startRun with the build and the log's destination given.
 func startRunBuild(t *testing.T, cfg Config, build Build, logTo io.Writer) string {
 	t.Helper()
-	app.Register() // as main does, before anything is served
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())

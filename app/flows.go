@@ -1,0 +1,356 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"pushstart/api"
+	"pushstart/push"
+)
+
+// pageUI is how the flows change what the page shows. The home component
+// applies each change on the UI goroutine (ctx.Dispatch) and runs background
+// work with ctx.Async; tests apply the changes in place.
+type pageUI interface {
+	// update applies f to the page state.
+	update(f func(*pageState))
+	// async runs f in the background.
+	async(f func())
+}
+
+// flows are the page's actions: the load-time re-sync, enable, disable and
+// send a test. They block on the browser and the network, so the component
+// runs them inside ctx.Async; they never touch the page state but through ui.
+type flows struct {
+	browser browser
+	server  *apiClient
+	ui      pageUI
+
+	// lateWatch and latePoll are how long and how often the page looks for
+	// a subscription after it stopped waiting for pushManager.subscribe.
+	lateWatch, latePoll time.Duration
+
+	// actions counts the actions started; a background watch ends when the
+	// user starts another one.
+	actions atomic.Uint64
+}
+
+// How long the page keeps looking for a subscription after it stopped
+// waiting for pushManager.subscribe. Chromium, for one, retries its push
+// service with a back-off and may resolve a minute or more later.
+const (
+	lateWatch = 4 * time.Minute
+	latePoll  = 2 * time.Second
+)
+
+// newFlows runs the flows against b and server, reporting to ui.
+func newFlows(b browser, server *apiClient, ui pageUI) *flows {
+	return &flows{browser: b, server: server, ui: ui, lateWatch: lateWatch, latePoll: latePoll}
+}
+
+// begin counts an action the user started, which ends any background watch
+// of an earlier one.
+func (fl *flows) begin() { fl.actions.Add(1) }
+
+// finish ends the running action and shows err, if any, in the alert region
+// and the flow log.
+func (fl *flows) finish(err error) {
+	fl.ui.update(func(s *pageState) { s.finish(err) })
+}
+
+// load runs on every load: support check, permission, and, when the
+// browser has a subscription, a comparison of its VAPID key with the
+// server's. Same key: the subscription is stored again (an upsert). Another
+// key (the server's keys were rotated): the old subscription is replaced.
+// It never asks for permission; only the Enable button does.
+func (fl *flows) load(ctx context.Context) error {
+	f := fl.browser.Support()
+	supErr := f.Err()
+	perm := fl.browser.Permission()
+	fl.ui.update(func(s *pageState) { s.Features, s.SupportErr, s.Permission = f, supErr, perm })
+	if supErr != nil {
+		fl.log(flowError, "Support check: push is unavailable here", featuresDetail(f))
+		return supErr
+	}
+	fl.log(flowOK, "Support check: service worker, Push API and Notification API present", featuresDetail(f))
+	fl.log(flowInfo, "Permission: "+string(perm), permissionDetail(perm))
+
+	if err := fl.ready(ctx); err != nil {
+		return err
+	}
+	sub, err := fl.browser.GetSubscription(ctx)
+	if err != nil {
+		return err
+	}
+	if sub == nil {
+		fl.log(flowInfo, "No push subscription in this browser", "pushManager.getSubscription() returned null.")
+		return nil
+	}
+	sj, err := sub.JSON()
+	if err != nil {
+		return err
+	}
+	fl.gotSubscription("Found this browser's subscription", sj)
+
+	key, err := fl.fetchKey(ctx)
+	if err != nil {
+		return err
+	}
+	subKey := sub.ApplicationServerKey()
+	if subKey == "" || sameKey(subKey, key) {
+		if subKey != "" {
+			fl.log(flowOK, "The subscription uses the server's current VAPID key", "options.applicationServerKey:\n"+subKey)
+		}
+		return fl.save(ctx, sj)
+	}
+
+	fl.log(flowInfo, "The server's VAPID key changed: subscribing again", fmt.Sprintf(
+		"Subscription made with:\n%s\nServer key now:\n%s\n\nPush services refuse messages signed with another key than the subscription's, so the old subscription is replaced.",
+		subKey, key))
+	if err := sub.Unsubscribe(ctx); err != nil {
+		return err
+	}
+	fl.log(flowOK, "Unsubscribed the old subscription", "")
+	fl.ui.update(func(s *pageState) { s.unsubscribed() })
+	if perm != PermissionGranted {
+		_ = fl.deleteOnServer(ctx, sj.Endpoint)
+		return &PushError{Kind: ErrPermissionDismissed, Op: "re-subscribing", Message: "notification permission is " + string(perm),
+			Hint: "Click Enable notifications to subscribe with the new key"}
+	}
+	return fl.subscribeAndStore(ctx, key, sj.Endpoint)
+}
+
+// enable is the Enable notifications flow: it asks for permission, then
+// subscribes and stores the subscription.
+func (fl *flows) enable(ctx context.Context) error {
+	fl.log(flowInfo, "Asking for permission", "Notification.requestPermission(): the browser shows its prompt.")
+	perm, err := fl.browser.RequestPermission(ctx)
+	fl.ui.update(func(s *pageState) { s.Permission = perm })
+	if err != nil {
+		return err
+	}
+	fl.log(flowOK, "Permission: granted", "")
+
+	key, err := fl.fetchKey(ctx)
+	if err != nil {
+		return err
+	}
+	if err := fl.ready(ctx); err != nil {
+		return err
+	}
+	return fl.subscribeAndStore(ctx, key, "")
+}
+
+// disable is the Disable notifications flow: it unsubscribes in the browser
+// and deletes the subscription on the server. endpoint is the subscription
+// the page knew of, deleted on the server even if the browser lost it.
+func (fl *flows) disable(ctx context.Context, endpoint string) error {
+	sub, err := fl.browser.GetSubscription(ctx)
+	if err != nil {
+		return err
+	}
+	if sub != nil {
+		endpoint = sub.Endpoint()
+		if err := sub.Unsubscribe(ctx); err != nil {
+			return err
+		}
+		fl.log(flowOK, "Unsubscribed in the browser", "PushSubscription.unsubscribe() resolved true: the push service forgot this endpoint.")
+	} else {
+		fl.log(flowInfo, "The browser has no subscription any more", "pushManager.getSubscription() returned null.")
+	}
+	fl.ui.update(func(s *pageState) { s.unsubscribed() })
+	if endpoint == "" {
+		return nil
+	}
+	return fl.deleteOnServer(ctx, endpoint)
+}
+
+// testTag groups the test notifications: a new one replaces the previous one
+// (and, with renotify, alerts again) instead of piling up.
+const testTag = "pushstart-test"
+
+// sendTest is the Send test notification flow: it asks the server to push a
+// notification to this browser's endpoint.
+func (fl *flows) sendTest(ctx context.Context, endpoint, title, body string) error {
+	n := push.Notification{
+		Title:    title,
+		Body:     body,
+		Icon:     iconPath,
+		Badge:    badgePath,
+		Tag:      testTag,
+		Renotify: true,
+		Data:     json.RawMessage(`{"url":"/"}`),
+	}
+	// The same checks as the server's, so an oversized message is refused
+	// here with the limit it breaks.
+	if _, err := n.Marshal(); err != nil {
+		return err
+	}
+	res, ex, err := fl.server.sendTest(ctx, endpoint, n)
+	fl.logExchange(ex)
+	if ex.Status != 0 {
+		out := prettyJSON(ex.Response)
+		fl.ui.update(func(s *pageState) { s.Outcome = out })
+	}
+	if res.Pruned {
+		fl.ui.update(func(s *pageState) { s.Saved = false })
+	}
+	if err != nil {
+		return err
+	}
+	fl.log(flowOK, "The push service accepted the message",
+		fmt.Sprintf("Push service status %d after %d attempt(s). The browser now decrypts it and the service worker's push handler shows it.", res.Status, res.Attempts))
+	return nil
+}
+
+// ready waits for the active service worker and logs it.
+func (fl *flows) ready(ctx context.Context) error {
+	info, err := fl.browser.Ready(ctx)
+	if err != nil {
+		return err
+	}
+	fl.log(flowOK, "Service worker active", fmt.Sprintf("scope: %s\nscript: %s\nstate: %s", info.Scope, info.ScriptURL, info.State))
+	return nil
+}
+
+// fetchKey gets the server's VAPID public key and logs it.
+func (fl *flows) fetchKey(ctx context.Context) (string, error) {
+	key, ex, err := fl.server.vapidPublicKey(ctx)
+	fl.logExchange(ex)
+	if err != nil {
+		return "", err
+	}
+	if _, err := decodeKey(key); err != nil {
+		return "", err
+	}
+	fl.log(flowOK, "VAPID public key fetched", key+"\n\n65-byte P-256 public key, base64url: the applicationServerKey of the subscription.")
+	return key, nil
+}
+
+// subscribeAndStore subscribes with key, stores the subscription on the
+// server, then deletes oldEndpoint there (a replaced subscription), if any.
+// When the push service does not answer in time, the page reports it and
+// keeps watching in the background for the browser's late answer.
+func (fl *flows) subscribeAndStore(ctx context.Context, key, oldEndpoint string) error {
+	fl.log(flowInfo, "Subscribing at the browser's push service",
+		"pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: <the key's 65 bytes> })")
+	sub, err := fl.browser.Subscribe(ctx, key)
+	if errors.Is(err, context.DeadlineExceeded) {
+		gen := fl.actions.Load()
+		fl.ui.update(func(s *pageState) { s.Waiting = true })
+		fl.ui.async(func() { fl.watchLate(ctx, gen, key, oldEndpoint) })
+	}
+	if err != nil {
+		return err
+	}
+	sj, err := sub.JSON()
+	if err != nil {
+		return err
+	}
+	fl.gotSubscription("Subscribed: the push service created this subscription", sj)
+	return fl.store(ctx, sj, oldEndpoint)
+}
+
+// store saves sj on the server and deletes oldEndpoint there, if any.
+func (fl *flows) store(ctx context.Context, sj api.Subscription, oldEndpoint string) error {
+	if err := fl.save(ctx, sj); err != nil {
+		return err
+	}
+	if oldEndpoint == "" || oldEndpoint == sj.Endpoint {
+		return nil
+	}
+	return fl.deleteOnServer(ctx, oldEndpoint)
+}
+
+// watchLate looks for the subscription a timed-out pushManager.subscribe may
+// still produce, and stores it when it appears. It stops when the user
+// starts another action (gen is the action that timed out).
+func (fl *flows) watchLate(ctx context.Context, gen uint64, key, oldEndpoint string) {
+	defer func() {
+		if fl.actions.Load() == gen {
+			fl.ui.update(func(s *pageState) { s.Waiting = false })
+		}
+	}()
+	for deadline := time.Now().Add(fl.lateWatch); time.Now().Before(deadline); {
+		time.Sleep(fl.latePoll)
+		if fl.actions.Load() != gen {
+			return
+		}
+		sub, err := fl.browser.GetSubscription(ctx)
+		if err != nil || sub == nil {
+			continue
+		}
+		if k := sub.ApplicationServerKey(); k != "" && !sameKey(k, key) {
+			continue
+		}
+		sj, err := sub.JSON()
+		if err == nil {
+			fl.gotSubscription("Subscribed after all: the push service answered late", sj)
+			err = fl.store(ctx, sj, oldEndpoint)
+		}
+		fl.ui.update(func(s *pageState) {
+			if err != nil {
+				s.fail(err)
+				return
+			}
+			s.Alert = "" // the timeout reported earlier is resolved
+		})
+		return
+	}
+	fl.log(flowInfo, "Stopped waiting for the push service", "No subscription appeared within "+humanDuration(fl.lateWatch)+" after the timeout.")
+}
+
+// gotSubscription shows sj as the browser's subscription.
+func (fl *flows) gotSubscription(title string, sj api.Subscription) {
+	fl.log(flowOK, title, "Endpoint: "+sj.Endpoint+"\n\n"+prettySubscription(sj))
+	fl.ui.update(func(s *pageState) { s.subscribed(sj) })
+}
+
+// save stores the subscription on the server (an upsert).
+func (fl *flows) save(ctx context.Context, sj api.Subscription) error {
+	created, ex, err := fl.server.saveSubscription(ctx, sj)
+	fl.logExchange(ex)
+	if err != nil {
+		return err
+	}
+	what := "The server already knew this subscription (200): nothing changed."
+	if created {
+		what = "The server stored a new subscription (201)."
+	}
+	fl.log(flowOK, "Subscription stored on the server", what)
+	fl.ui.update(func(s *pageState) {
+		if s.Sub.Endpoint == sj.Endpoint {
+			s.Saved = true
+		}
+	})
+	return nil
+}
+
+// deleteOnServer makes the server forget endpoint.
+func (fl *flows) deleteOnServer(ctx context.Context, endpoint string) error {
+	ex, err := fl.server.deleteSubscription(ctx, endpoint)
+	fl.logExchange(ex)
+	return err
+}
+
+// log appends a step to the flow log.
+func (fl *flows) log(level flowLevel, title, detail string) {
+	e := flowEntry{At: time.Now(), Level: level, Title: title, Detail: detail}
+	fl.ui.update(func(s *pageState) { s.addEntry(e) })
+}
+
+// logExchange logs a request to the server with its status and answer.
+func (fl *flows) logExchange(ex exchange) {
+	if ex.Method == "" {
+		return
+	}
+	level := flowOK
+	if ex.Status < 200 || ex.Status > 299 {
+		level = flowError
+	}
+	fl.log(level, exchangeTitle(ex), exchangeDetail(ex))
+}

@@ -1,0 +1,710 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"pushstart/api"
+	"pushstart/push"
+)
+
+// fakeKit is the kit server's API in memory: the VAPID public key, the
+// stored subscriptions, and every request received. fail makes a route
+// answer an api.Error with the given status instead.
+type fakeKit struct {
+	mu       sync.Mutex
+	key      string
+	subs     map[string]api.Subscription
+	fail     map[string]int // "METHOD path": status
+	pushGone bool           // the push service answers 410 to a test send
+	requests []kitRequest
+	url      string
+}
+
+// kitRequest is one request the fake kit received.
+type kitRequest struct {
+	Route string // "METHOD path"
+	Body  string
+}
+
+// startFakeKit serves the API with key as the server's VAPID public key.
+func startFakeKit(t *testing.T, key string) *fakeKit {
+	t.Helper()
+	k := &fakeKit{key: key, subs: map[string]api.Subscription{}, fail: map[string]int{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+api.PathVAPIDKey, func(w http.ResponseWriter, r *http.Request) {
+		reply(w, http.StatusOK, api.VAPIDKey{PublicKey: k.key})
+	})
+	mux.HandleFunc("POST "+api.PathSubscriptions, func(w http.ResponseWriter, r *http.Request) {
+		var sub api.Subscription
+		if !decode(w, r, &sub) {
+			return
+		}
+		_, known := k.subs[sub.Endpoint]
+		k.subs[sub.Endpoint] = sub
+		status := http.StatusCreated
+		if known {
+			status = http.StatusOK
+		}
+		reply(w, status, api.Saved{Endpoint: sub.Endpoint, Created: !known})
+	})
+	mux.HandleFunc("DELETE "+api.PathSubscriptions, func(w http.ResponseWriter, r *http.Request) {
+		var u api.Unsubscribe
+		if !decode(w, r, &u) {
+			return
+		}
+		delete(k.subs, u.Endpoint)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST "+api.PathTestSend, func(w http.ResponseWriter, r *http.Request) {
+		var ts api.TestSend
+		if !decode(w, r, &ts) {
+			return
+		}
+		if _, ok := k.subs[ts.Endpoint]; !ok {
+			reply(w, http.StatusNotFound, api.Error{Error: "subscription not found"})
+			return
+		}
+		if k.pushGone {
+			delete(k.subs, ts.Endpoint)
+			reply(w, http.StatusGone, api.Result{Outcome: push.Gone, Status: 410, Attempts: 1, Pruned: true, Error: "push service answered 410"})
+			return
+		}
+		reply(w, http.StatusOK, api.Result{Outcome: push.Sent, Status: 201, Attempts: 1})
+	})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		route := r.Method + " " + r.URL.Path
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		k.requests = append(k.requests, kitRequest{Route: route, Body: string(body)})
+		if status := k.fail[route]; status != 0 {
+			reply(w, status, api.Error{Error: "database is locked"})
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	k.url = srv.URL
+	return k
+}
+
+// decode reads the JSON body into v, refusing fields the API does not have.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	d := json.NewDecoder(r.Body)
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		reply(w, http.StatusBadRequest, api.Error{Error: err.Error()})
+		return false
+	}
+	return true
+}
+
+func reply(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// routes lists the requests received so far, as "METHOD path".
+func (k *fakeKit) routes() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var rs []string
+	for _, r := range k.requests {
+		rs = append(rs, r.Route)
+	}
+	return rs
+}
+
+// body is the body of the last request to route.
+func (k *fakeKit) body(t *testing.T, route string) string {
+	t.Helper()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for i := len(k.requests) - 1; i >= 0; i-- {
+		if k.requests[i].Route == route {
+			return k.requests[i].Body
+		}
+	}
+	t.Fatalf("no request %s", route)
+	return ""
+}
+
+// stored is the subscriptions the server holds.
+func (k *fakeKit) stored() map[string]api.Subscription {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	m := make(map[string]api.Subscription, len(k.subs))
+	for e, s := range k.subs {
+		m[e] = s
+	}
+	return m
+}
+
+// hold makes the server store sub, as an earlier visit would have.
+func (k *fakeKit) hold(sub api.Subscription) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.subs[sub.Endpoint] = sub
+}
+
+// setPushGone makes the push service answer 410 to every test send.
+func (k *fakeKit) setPushGone() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.pushGone = true
+}
+
+// setFail makes route answer status with an api.Error.
+func (k *fakeKit) setFail(route string, status int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.fail[route] = status
+}
+
+// testUI is the flows' pageUI in tests: a change applies at once, under a
+// lock, and wait waits for the background work.
+type testUI struct {
+	mu    sync.Mutex
+	state pageState
+	bg    sync.WaitGroup
+}
+
+func (u *testUI) update(f func(*pageState)) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	f(&u.state)
+}
+
+func (u *testUI) async(f func()) { u.bg.Go(f) }
+
+func (u *testUI) wait() { u.bg.Wait() }
+
+// now is a copy of the page state.
+func (u *testUI) now() pageState {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	s := u.state
+	s.Entries = slices.Clone(s.Entries)
+	return s
+}
+
+// flowEnv is a page under test: the flows between a fake browser and a fake
+// kit server.
+type flowEnv struct {
+	browser *fakeBrowser
+	kit     *fakeKit
+	ui      *testUI
+	flows   *flows
+}
+
+func newFlowEnv(t *testing.T, b *fakeBrowser, serverKey string) *flowEnv {
+	t.Helper()
+	kit := startFakeKit(t, serverKey)
+	ui := &testUI{}
+	return &flowEnv{browser: b, kit: kit, ui: ui, flows: newFlows(b, newAPIClient(kit.url, nil), ui)}
+}
+
+// load runs the load-time check as OnMount does.
+func (e *flowEnv) load(ctx context.Context) error {
+	e.ui.update(func(s *pageState) { s.Busy = "Checking this browser…" })
+	err := e.flows.load(ctx)
+	e.flows.finish(err)
+	return err
+}
+
+// click runs action as the page's buttons do: begin, the flow, finish.
+func (e *flowEnv) click(ctx context.Context, action func(context.Context) error) error {
+	e.flows.begin()
+	e.ui.update(func(s *pageState) { s.begin("Working…") })
+	err := action(ctx)
+	e.flows.finish(err)
+	return err
+}
+
+func (e *flowEnv) enable(ctx context.Context) error { return e.click(ctx, e.flows.enable) }
+
+func (e *flowEnv) disable(ctx context.Context) error {
+	endpoint := e.ui.now().Sub.Endpoint
+	return e.click(ctx, func(ctx context.Context) error { return e.flows.disable(ctx, endpoint) })
+}
+
+func (e *flowEnv) sendTest(ctx context.Context, title, body string) error {
+	endpoint := e.ui.now().Sub.Endpoint
+	return e.click(ctx, func(ctx context.Context) error { return e.flows.sendTest(ctx, endpoint, title, body) })
+}
+
+// wantCalls fails unless the browser recorded exactly want.
+func wantCalls(t *testing.T, b *fakeBrowser, want ...string) {
+	t.Helper()
+	if got := b.recorded(); !slices.Equal(got, want) {
+		t.Errorf("browser calls %q, want %q", got, want)
+	}
+}
+
+// wantRoutes fails unless the server received exactly want.
+func wantRoutes(t *testing.T, k *fakeKit, want ...string) {
+	t.Helper()
+	if got := k.routes(); !slices.Equal(got, want) {
+		t.Errorf("server requests %q, want %q", got, want)
+	}
+}
+
+// wantStored fails unless the server holds exactly subs.
+func wantStored(t *testing.T, k *fakeKit, subs ...api.Subscription) {
+	t.Helper()
+	want := map[string]api.Subscription{}
+	for _, s := range subs {
+		want[s.Endpoint] = s
+	}
+	if got := k.stored(); !reflect.DeepEqual(got, want) {
+		t.Errorf("server stores %+v, want %+v", got, want)
+	}
+}
+
+// wantStoredShown fails unless the page shows sub as subscribed and stored.
+func wantStoredShown(t *testing.T, s pageState, sub api.Subscription) {
+	t.Helper()
+	if !s.Subscribed || !s.Saved || !reflect.DeepEqual(s.Sub, sub) {
+		t.Errorf("page shows subscribed %v, saved %v, %+v; want %+v stored", s.Subscribed, s.Saved, s.Sub, sub)
+	}
+	if s.subscriptionText() != "Subscribed" || s.serverText() != "Server: stores this subscription" {
+		t.Errorf("status reads %q, %q", s.subscriptionText(), s.serverText())
+	}
+	if s.Alert != "" || s.Busy != "" {
+		t.Errorf("alert %q, busy %q after success", s.Alert, s.Busy)
+	}
+}
+
+// hasEntry reports whether the flow log has an entry titled title.
+func hasEntry(s pageState, level flowLevel, title string) bool {
+	return slices.ContainsFunc(s.Entries, func(e flowEntry) bool { return e.Level == level && e.Title == title })
+}
+
+// subJSON is the body the page must POST for sub: PushSubscription.toJSON()
+// exactly, with no field of its own.
+func subJSON(sub api.Subscription) string {
+	return `{"endpoint":"` + sub.Endpoint + `","expirationTime":null,"keys":{"p256dh":"` + sub.Keys.P256dh + `","auth":"` + sub.Keys.Auth + `"}}`
+}
+
+func TestEnableSubscribesAndStores(t *testing.T) {
+	b := newFakeBrowser(PermissionDefault)
+	e := newFlowEnv(t, b, keyA)
+	if err := e.load(t.Context()); err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if s := e.ui.now(); !s.canEnable() || s.Subscribed {
+		t.Fatalf("after load: can enable %v, subscribed %v", s.canEnable(), s.Subscribed)
+	}
+
+	if err := e.enable(t.Context()); err != nil {
+		t.Fatalf("enable: %v", err)
+	}
+	wantCalls(t, b, "requestPermission", "subscribe "+keyA)
+	sub := b.current()
+	if sub == nil || sub.key != keyA {
+		t.Fatalf("browser subscription %+v, want one made with the server's key", sub)
+	}
+	want, _ := sub.JSON()
+	wantRoutes(t, e.kit, "GET "+api.PathVAPIDKey, "POST "+api.PathSubscriptions)
+	if got := e.kit.body(t, "POST "+api.PathSubscriptions); got != subJSON(want) {
+		t.Errorf("POST body\n%s\nwant\n%s", got, subJSON(want))
+	}
+	wantStored(t, e.kit, want)
+	s := e.ui.now()
+	wantStoredShown(t, s, want)
+	if s.Permission != PermissionGranted || !s.canDisable() || !s.canSendTest() || s.canEnable() {
+		t.Errorf("permission %q, buttons enable/disable/test %v/%v/%v", s.Permission, s.canEnable(), s.canDisable(), s.canSendTest())
+	}
+	if !hasEntry(s, flowOK, "POST /api/subscriptions → 201 Created") {
+		t.Errorf("flow log lacks the stored subscription: %+v", s.Entries)
+	}
+}
+
+func TestLoadResyncsExistingSubscription(t *testing.T) {
+	tests := []struct {
+		name       string
+		serverKey  string
+		keyHidden  bool
+		stored     bool // the server still holds the subscription
+		wantStatus string
+	}{
+		{name: "the server lost it", serverKey: keyA, wantStatus: "201 Created"},
+		{name: "the server holds it", serverKey: keyA, stored: true, wantStatus: "200 OK"},
+		{name: "the server's key is padded", serverKey: keyA + "=", wantStatus: "201 Created"},
+		{name: "the browser hides the subscription's key", serverKey: keyB, keyHidden: true, wantStatus: "201 Created"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newFakeBrowser(PermissionGranted)
+			old := b.addSubscription(keyA)
+			old.keyHidden = tt.keyHidden
+			want, _ := old.JSON()
+			e := newFlowEnv(t, b, tt.serverKey)
+			if tt.stored {
+				e.kit.hold(want)
+			}
+
+			if err := e.load(t.Context()); err != nil {
+				t.Fatalf("load: %v", err)
+			}
+			wantCalls(t, b) // neither a prompt nor a new subscription
+			if b.current() != old {
+				t.Error("the browser's subscription changed")
+			}
+			wantRoutes(t, e.kit, "GET "+api.PathVAPIDKey, "POST "+api.PathSubscriptions)
+			if got := e.kit.body(t, "POST "+api.PathSubscriptions); got != subJSON(want) {
+				t.Errorf("POST body\n%s\nwant\n%s", got, subJSON(want))
+			}
+			wantStored(t, e.kit, want)
+			s := e.ui.now()
+			wantStoredShown(t, s, want)
+			if !s.Checked || !hasEntry(s, flowOK, "POST /api/subscriptions → "+tt.wantStatus) {
+				t.Errorf("checked %v; flow log lacks the upsert answered %s: %+v", s.Checked, tt.wantStatus, s.Entries)
+			}
+		})
+	}
+}
+
+func TestLoadAfterKeyRotationSubscribesAgain(t *testing.T) {
+	b := newFakeBrowser(PermissionGranted)
+	old := b.addSubscription(keyA)
+	oldJSON, _ := old.JSON()
+	e := newFlowEnv(t, b, keyB)
+	e.kit.hold(oldJSON)
+
+	if err := e.load(t.Context()); err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	sub := b.current()
+	if sub == nil || sub == old || sub.key != keyB {
+		t.Fatalf("browser subscription %+v, want a new one made with the new key", sub)
+	}
+	wantCalls(t, b, "unsubscribe "+old.endpoint, "subscribe "+keyB)
+	wantRoutes(t, e.kit, "GET "+api.PathVAPIDKey, "POST "+api.PathSubscriptions, "DELETE "+api.PathSubscriptions)
+	want, _ := sub.JSON()
+	if got := e.kit.body(t, "POST "+api.PathSubscriptions); got != subJSON(want) {
+		t.Errorf("POST body\n%s\nwant\n%s", got, subJSON(want))
+	}
+	if got := e.kit.body(t, "DELETE "+api.PathSubscriptions); got != `{"endpoint":"`+old.endpoint+`"}` {
+		t.Errorf("DELETE body %s, want the old endpoint", got)
+	}
+	wantStored(t, e.kit, want)
+	s := e.ui.now()
+	wantStoredShown(t, s, want)
+	if !hasEntry(s, flowInfo, "The server's VAPID key changed: subscribing again") {
+		t.Errorf("flow log does not say why it subscribed again: %+v", s.Entries)
+	}
+}
+
+func TestLoadAfterKeyRotationWithoutPermission(t *testing.T) {
+	// Permission went back to "default" (reset by the user) after the
+	// subscription was made: the page may not ask on load, so it drops the
+	// dead subscription and asks the user to enable again.
+	b := newFakeBrowser(PermissionDefault)
+	old := b.addSubscription(keyA)
+	oldJSON, _ := old.JSON()
+	e := newFlowEnv(t, b, keyB)
+	e.kit.hold(oldJSON)
+
+	err := e.load(t.Context())
+	if !errors.Is(err, ErrPermissionDismissed) {
+		t.Fatalf("load: %v, want a permission error", err)
+	}
+	wantCalls(t, b, "unsubscribe "+old.endpoint)
+	wantRoutes(t, e.kit, "GET "+api.PathVAPIDKey, "DELETE "+api.PathSubscriptions)
+	wantStored(t, e.kit)
+	s := e.ui.now()
+	if s.Subscribed || !s.canEnable() {
+		t.Errorf("subscribed %v, can enable %v; want the page ready to enable again", s.Subscribed, s.canEnable())
+	}
+	if !strings.Contains(s.Alert, "Click Enable notifications to subscribe with the new key") {
+		t.Errorf("alert %q does not say what to do", s.Alert)
+	}
+}
+
+func TestDisableUnsubscribesAndDeletes(t *testing.T) {
+	t.Run("browser and server forget it", func(t *testing.T) {
+		b := newFakeBrowser(PermissionGranted)
+		sub := b.addSubscription(keyA)
+		e := newFlowEnv(t, b, keyA)
+		if err := e.load(t.Context()); err != nil {
+			t.Fatalf("load: %v", err)
+		}
+		if err := e.disable(t.Context()); err != nil {
+			t.Fatalf("disable: %v", err)
+		}
+		wantCalls(t, b, "unsubscribe "+sub.endpoint)
+		if b.current() != nil {
+			t.Error("the browser still has a subscription")
+		}
+		wantRoutes(t, e.kit, "GET "+api.PathVAPIDKey, "POST "+api.PathSubscriptions, "DELETE "+api.PathSubscriptions)
+		if got := e.kit.body(t, "DELETE "+api.PathSubscriptions); got != `{"endpoint":"`+sub.endpoint+`"}` {
+			t.Errorf("DELETE body %s", got)
+		}
+		wantStored(t, e.kit)
+		s := e.ui.now()
+		if s.Subscribed || s.subscriptionText() != "Not subscribed" || !s.canEnable() || s.Alert != "" {
+			t.Errorf("after disable: %q, can enable %v, alert %q", s.subscriptionText(), s.canEnable(), s.Alert)
+		}
+	})
+	t.Run("the browser lost it", func(t *testing.T) {
+		b := newFakeBrowser(PermissionGranted)
+		e := newFlowEnv(t, b, keyA)
+		const endpoint = "https://push.example/lost"
+		e.kit.hold(api.Subscription{Endpoint: endpoint})
+		err := e.click(t.Context(), func(ctx context.Context) error { return e.flows.disable(ctx, endpoint) })
+		if err != nil {
+			t.Fatalf("disable: %v", err)
+		}
+		wantCalls(t, b)
+		wantRoutes(t, e.kit, "DELETE "+api.PathSubscriptions)
+		wantStored(t, e.kit)
+	})
+}
+
+func TestDeniedPermissionBlocks(t *testing.T) {
+	t.Run("the user denies the prompt", func(t *testing.T) {
+		b := newFakeBrowser(PermissionDefault)
+		b.prompt = PermissionDenied
+		e := newFlowEnv(t, b, keyA)
+		if err := e.load(t.Context()); err != nil {
+			t.Fatalf("load: %v", err)
+		}
+		err := e.enable(t.Context())
+		if !errors.Is(err, ErrPermissionDenied) {
+			t.Fatalf("enable: %v, want permission denied", err)
+		}
+		wantCalls(t, b, "requestPermission")
+		wantRoutes(t, e.kit)
+		s := e.ui.now()
+		wantBlocked(t, s)
+		if !strings.Contains(s.Alert, "notifications are blocked for this site") {
+			t.Errorf("alert %q", s.Alert)
+		}
+	})
+	t.Run("blocked before the page loaded", func(t *testing.T) {
+		b := newFakeBrowser(PermissionDenied)
+		e := newFlowEnv(t, b, keyA)
+		if err := e.load(t.Context()); err != nil {
+			t.Fatalf("load: %v", err)
+		}
+		wantCalls(t, b)
+		wantRoutes(t, e.kit)
+		wantBlocked(t, e.ui.now())
+	})
+}
+
+// wantBlocked fails unless the page shows the blocked state: permission
+// denied, nothing subscribed, Enable notifications disabled.
+func wantBlocked(t *testing.T, s pageState) {
+	t.Helper()
+	if s.Permission != PermissionDenied || s.permissionText() != "Permission: denied" || s.permissionMark() != markBad {
+		t.Errorf("permission %q (%q, %q), want denied", s.Permission, s.permissionText(), s.permissionMark())
+	}
+	if s.Subscribed || s.canEnable() || s.canDisable() || s.canSendTest() {
+		t.Errorf("subscribed %v, buttons enable/disable/test %v/%v/%v; want all disabled", s.Subscribed, s.canEnable(), s.canDisable(), s.canSendTest())
+	}
+}
+
+func TestFailedServerCallNamesTheCall(t *testing.T) {
+	tests := []struct {
+		name       string
+		perm       PermissionState
+		subscribed bool // the browser has a subscription made with keyA
+		loaded     bool // the page has loaded before the server fails
+		failing    string
+		status     int
+		action     func(*flowEnv, context.Context) error
+		wantAlert  string
+	}{
+		{
+			name: "enable: the key", perm: PermissionDefault, loaded: true,
+			failing: "GET " + api.PathVAPIDKey, status: 503,
+			action:    (*flowEnv).enable,
+			wantAlert: "GET /api/vapid-public-key answered 503 Service Unavailable: database is locked",
+		},
+		{
+			name: "enable: storing", perm: PermissionDefault, loaded: true,
+			failing: "POST " + api.PathSubscriptions, status: 500,
+			action:    (*flowEnv).enable,
+			wantAlert: "POST /api/subscriptions answered 500 Internal Server Error: database is locked",
+		},
+		{
+			name: "load: the re-sync", perm: PermissionGranted, subscribed: true,
+			failing: "POST " + api.PathSubscriptions, status: 500,
+			action:    (*flowEnv).load,
+			wantAlert: "POST /api/subscriptions answered 500 Internal Server Error: database is locked",
+		},
+		{
+			name: "disable", perm: PermissionGranted, subscribed: true, loaded: true,
+			failing: "DELETE " + api.PathSubscriptions, status: 500,
+			action:    (*flowEnv).disable,
+			wantAlert: "DELETE /api/subscriptions answered 500 Internal Server Error: database is locked",
+		},
+		{
+			name: "test send", perm: PermissionGranted, subscribed: true, loaded: true,
+			failing: "POST " + api.PathTestSend, status: 500,
+			action:    func(e *flowEnv, ctx context.Context) error { return e.sendTest(ctx, "Hi", "there") },
+			wantAlert: "POST /api/subscriptions/test answered 500 Internal Server Error: database is locked",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newFakeBrowser(tt.perm)
+			if tt.subscribed {
+				b.addSubscription(keyA)
+			}
+			e := newFlowEnv(t, b, keyA)
+			if tt.loaded {
+				if err := e.load(t.Context()); err != nil {
+					t.Fatalf("load: %v", err)
+				}
+			}
+			e.kit.setFail(tt.failing, tt.status)
+
+			err := tt.action(e, t.Context())
+			var ae *apiError
+			if !errors.As(err, &ae) {
+				t.Fatalf("error %v, want a failed call to the server", err)
+			}
+			s := e.ui.now()
+			if s.Alert != tt.wantAlert {
+				t.Errorf("alert %q, want %q", s.Alert, tt.wantAlert)
+			}
+			last := s.Entries[len(s.Entries)-1]
+			if want := tt.failing + " failed"; last.Level != flowError || last.Title != want {
+				t.Errorf("last flow entry %s %q, want error %q", last.Level, last.Title, want)
+			}
+			if s.Busy != "" || !s.Checked {
+				t.Errorf("busy %q, checked %v after the failure", s.Busy, s.Checked)
+			}
+		})
+	}
+}
+
+func TestSendTestShowsTheOutcome(t *testing.T) {
+	t.Run("sent", func(t *testing.T) {
+		b := newFakeBrowser(PermissionGranted)
+		sub := b.addSubscription(keyA)
+		e := newFlowEnv(t, b, keyA)
+		if err := e.load(t.Context()); err != nil {
+			t.Fatalf("load: %v", err)
+		}
+		if err := e.sendTest(t.Context(), "Hello", "World"); err != nil {
+			t.Fatalf("sendTest: %v", err)
+		}
+		var got api.TestSend
+		if err := json.Unmarshal([]byte(e.kit.body(t, "POST "+api.PathTestSend)), &got); err != nil {
+			t.Fatal(err)
+		}
+		want := api.TestSend{Endpoint: sub.endpoint, Notification: &push.Notification{
+			Title: "Hello", Body: "World", Icon: iconPath, Badge: badgePath, Tag: testTag, Renotify: true,
+			Data: json.RawMessage(`{"url":"/"}`),
+		}}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("test send %+v, want %+v", got.Notification, want.Notification)
+		}
+		s := e.ui.now()
+		if !strings.Contains(s.Outcome, `"outcome": "sent"`) || s.Alert != "" {
+			t.Errorf("outcome %q, alert %q", s.Outcome, s.Alert)
+		}
+	})
+	t.Run("the subscription is gone", func(t *testing.T) {
+		b := newFakeBrowser(PermissionGranted)
+		b.addSubscription(keyA)
+		e := newFlowEnv(t, b, keyA)
+		if err := e.load(t.Context()); err != nil {
+			t.Fatalf("load: %v", err)
+		}
+		e.kit.setPushGone()
+		err := e.sendTest(t.Context(), "Hello", "World")
+		if err == nil || !strings.Contains(err.Error(), "then enable notifications to subscribe again") {
+			t.Fatalf("sendTest: %v", err)
+		}
+		s := e.ui.now()
+		if s.Saved || s.serverText() != "Server: not confirmed" {
+			t.Errorf("page still shows the subscription stored: %q", s.serverText())
+		}
+		if !strings.Contains(s.Outcome, `"outcome": "gone"`) {
+			t.Errorf("outcome %q", s.Outcome)
+		}
+	})
+	t.Run("an invalid notification is refused before sending", func(t *testing.T) {
+		b := newFakeBrowser(PermissionGranted)
+		b.addSubscription(keyA)
+		e := newFlowEnv(t, b, keyA)
+		if err := e.load(t.Context()); err != nil {
+			t.Fatalf("load: %v", err)
+		}
+		err := e.sendTest(t.Context(), strings.Repeat("x", 300), "")
+		var fe *push.FieldError
+		if !errors.As(err, &fe) || fe.Field != "notification.title" {
+			t.Fatalf("sendTest: %v, want a field error on the title", err)
+		}
+		wantRoutes(t, e.kit, "GET "+api.PathVAPIDKey, "POST "+api.PathSubscriptions)
+		if s := e.ui.now(); !hasEntry(s, flowError, "The notification is invalid") || s.Outcome != "" {
+			t.Errorf("flow log %+v, outcome %q", s.Entries, s.Outcome)
+		}
+	})
+}
+
+func TestLateSubscriptionIsStored(t *testing.T) {
+	timeout := &PushError{Kind: ErrPushService, Op: "pushManager.subscribe",
+		Message: "the push service did not answer within 60 seconds", Err: context.DeadlineExceeded}
+	setup := func(t *testing.T) *flowEnv {
+		t.Helper()
+		b := newFakeBrowser(PermissionDefault)
+		b.subErr = timeout
+		e := newFlowEnv(t, b, keyA)
+		e.flows.latePoll = time.Millisecond
+		e.flows.lateWatch = 5 * time.Second // a watch that does not stop fails in seconds, not minutes
+		if err := e.load(t.Context()); err != nil {
+			t.Fatalf("load: %v", err)
+		}
+		if err := e.enable(t.Context()); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("enable: %v, want the timeout", err)
+		}
+		if s := e.ui.now(); !s.Waiting || !strings.Contains(s.Alert, "did not answer") {
+			t.Fatalf("waiting %v, alert %q after the timeout", s.Waiting, s.Alert)
+		}
+		return e
+	}
+
+	t.Run("the push service answers late", func(t *testing.T) {
+		e := setup(t)
+		sub := e.browser.addSubscription(keyA) // pushManager.subscribe resolves after all
+		e.ui.wait()
+		want, _ := sub.JSON()
+		wantStored(t, e.kit, want)
+		s := e.ui.now()
+		wantStoredShown(t, s, want)
+		if s.Waiting {
+			t.Error("still waiting")
+		}
+	})
+	t.Run("the user starts another action", func(t *testing.T) {
+		e := setup(t)
+		e.flows.begin()
+		e.ui.wait() // returns only once the watch has stopped
+		e.browser.addSubscription(keyA)
+		if s := e.ui.now(); hasEntry(s, flowInfo, "Stopped waiting for the push service") {
+			t.Error("the watch ran to its deadline instead of stopping for the new action")
+		}
+		wantStored(t, e.kit)
+		wantRoutes(t, e.kit, "GET "+api.PathVAPIDKey)
+	})
+}
