@@ -9,8 +9,9 @@ export ADDR DATA_DIR
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 GO_SOURCES := $(shell find . -name '*.go' -not -path './e2e/*' -not -path './data*') go.mod go.sum
-# The page is built from everything but the native-only server and tools.
-WASM_SOURCES := $(filter-out ./server/% ./tools/%,$(GO_SOURCES))
+# The page is built from everything but the native-only server, local push
+# service, test helpers and tools.
+WASM_SOURCES := $(filter-out ./server/% ./localpush/% ./internal/% ./tools/%,$(GO_SOURCES))
 WASM := web/app.wasm
 # Brotli quality of app.wasm.br: empty for the best the encoder does in
 # seconds (11 with Debian's brotli command, 6 with the pure-Go fallback).
@@ -63,7 +64,7 @@ check: ## gofmt, go vet for both targets, the README's package list, and the was
 	@for f in README.md .ci/run; do grep -qF 'apt-get install --no-install-recommends $(DEB_PACKAGES)' $$f || \
 	  { echo "$$f must quote the Makefile's DEB_PACKAGES: apt-get install --no-install-recommends $(DEB_PACKAGES)"; exit 1; }; done
 	go vet ./...
-	GOOS=js GOARCH=wasm go vet . ./app/... ./sw/... ./payload/...
+	GOOS=js GOARCH=wasm go vet . ./app/... ./sw/... ./push/... ./api/...
 	$(MAKE) --no-print-directory $(WASM)
 
 gotest: ## Go tests with the race detector
