@@ -7,8 +7,9 @@ package api
 
 import "pushstart/push"
 
-// The API's routes.
+// The API's routes, and the health check beside them.
 const (
+	PathHealth        = "/healthz"
 	PathVAPIDKey      = "/api/vapid-public-key"
 	PathSubscriptions = "/api/subscriptions"
 	PathTestSend      = "/api/subscriptions/test"

@@ -73,7 +73,7 @@ func (s *Server) Handler() http.Handler {
 	routes.HandleFunc("GET "+api.PathLocalPush, s.handleLocalPush)
 
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.handleHealth)
+	mux.HandleFunc("GET "+api.PathHealth, s.handleHealth)
 	mux.Handle("/api/", s.apiRoutes(routes))
 	mux.Handle("/", s.assets)
 
