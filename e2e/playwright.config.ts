@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   browsers,
+  classroomLimits,
   freePortSync,
   kitBinary,
   missingKitMessage,
@@ -101,6 +102,7 @@ export default defineConfig({
       ADDR: `127.0.0.1:${process.env.E2E_KIT_PORT}`,
       DATA_DIR: process.env.E2E_DATA_DIR,
       WEB_DIR: '',
+      ...classroomLimits,
       ADMIN_TOKEN: process.env.E2E_ADMIN_TOKEN,
       PUSH_SERVICE: 'local',
       LOCAL_PUSH_ADDR: '127.0.0.1:0',

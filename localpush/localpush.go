@@ -288,12 +288,12 @@ func (s *Service) enter() bool {
 // URL is the base URL of the HTTP listener, "http://127.0.0.1:P".
 func (s *Service) URL() string { return s.url }
 
-// AllowedHosts are the hosts the kit server must accept in subscription
-// endpoints (over plain http) in local mode: this service's host:port.
-// Chromium's endpoints keep their FCM hosts, which are allowed anyway.
-func (s *Service) AllowedHosts() []string {
-	return []string{s.url[len("http://"):]}
-}
+// EndpointPrefix begins every endpoint the service hands out to Firefox; a
+// token of the base64url alphabet ends it. A kit server in local mode accepts
+// exactly such endpoints of this service (over plain http), and no other path
+// on its port. Chromium's endpoints keep their FCM hosts, which are allowed
+// anyway.
+func (s *Service) EndpointPrefix() string { return s.url + "/wpush/" }
 
 // BrowserConfig is how to point a browser at the service, as served by the
 // kit's GET /api/local-push.

@@ -18,8 +18,8 @@ func TestBrowserConfig(t *testing.T) {
 	if s.URL() != "http://127.0.0.1:"+port || b.URL != s.URL() {
 		t.Fatalf("URL %q, config URL %q", s.URL(), b.URL)
 	}
-	if hosts := s.AllowedHosts(); len(hosts) != 1 || hosts[0] != "127.0.0.1:"+port {
-		t.Errorf("AllowedHosts %v", hosts)
+	if prefix := s.EndpointPrefix(); prefix != "http://127.0.0.1:"+port+"/wpush/" {
+		t.Errorf("EndpointPrefix %q", prefix)
 	}
 	want := map[string]any{
 		"dom.push.serverURL":                      "ws://127.0.0.1:" + port + "/",

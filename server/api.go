@@ -4,8 +4,8 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -45,13 +45,16 @@ func (s *Server) handleVAPIDKey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleSubscribe(w http.ResponseWriter, r *http.Request) {
+	if !s.limit(w, r, s.subscribeLimit, clientAddr(r, s.trustedHeader), "subscription changes from this address (SUBSCRIBE_RATE)") {
+		return
+	}
 	var req api.Subscription
 	if err := decodeJSON(w, r, maxSubscriptionBody, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if msg := s.allow.check(req.Endpoint); msg != "" {
-		s.writeError(w, r, badField("endpoint", "endpoint "+msg))
+	if err := s.allow.Check(req.Endpoint); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	if err := push.CheckKeys(req.Keys.P256dh, req.Keys.Auth); err != nil {
@@ -62,8 +65,8 @@ func (s *Server) handleSubscribe(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, badField("expirationTime", "expirationTime must be null or milliseconds since the epoch"))
 		return
 	}
-	if len(req.OldEndpoint) > maxEndpoint {
-		s.writeError(w, r, badField("oldEndpoint", fmt.Sprintf("oldEndpoint is longer than %d bytes", maxEndpoint)))
+	if len(req.OldEndpoint) > s.allow.maxBytes {
+		s.writeError(w, r, badField("oldEndpoint", fmt.Sprintf("oldEndpoint is longer than %d bytes", s.allow.maxBytes)))
 		return
 	}
 	sub := store.Subscription{
@@ -72,6 +75,10 @@ func (s *Server) handleSubscribe(w http.ResponseWriter, r *http.Request) {
 		Auth:           strings.TrimRight(req.Keys.Auth, "="),
 		ExpirationTime: req.ExpirationTime,
 		UserAgent:      truncate(r.UserAgent(), 256),
+	}
+	if err := s.checkCeiling(r.Context(), req.Endpoint, req.OldEndpoint); err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	var created bool
 	var err error
@@ -88,19 +95,22 @@ func (s *Server) handleSubscribe(w http.ResponseWriter, r *http.Request) {
 	if created {
 		status = http.StatusCreated
 	}
-	s.log.Info("subscription saved", "endpoint", push.Fingerprint(sub.Endpoint), "created", created,
+	s.log.Debug("subscription saved", "endpoint", push.Fingerprint(sub.Endpoint), "created", created,
 		"replaced", req.OldEndpoint != "")
 	httpjson.Write(w, status, api.Saved{Endpoint: sub.Endpoint, Created: created})
 }
 
 func (s *Server) handleUnsubscribe(w http.ResponseWriter, r *http.Request) {
+	if !s.limit(w, r, s.subscribeLimit, clientAddr(r, s.trustedHeader), "subscription changes from this address (SUBSCRIBE_RATE)") {
+		return
+	}
 	var req api.Unsubscribe
 	if err := decodeJSON(w, r, maxSubscriptionBody, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if req.Endpoint == "" || len(req.Endpoint) > maxEndpoint {
-		s.writeError(w, r, badField("endpoint", fmt.Sprintf("endpoint is required, at most %d bytes", maxEndpoint)))
+	if req.Endpoint == "" || len(req.Endpoint) > s.allow.maxBytes {
+		s.writeError(w, r, badField("endpoint", fmt.Sprintf("endpoint is required, at most %d bytes", s.allow.maxBytes)))
 		return
 	}
 	deleted, err := s.store.Delete(r.Context(), req.Endpoint)
@@ -108,11 +118,14 @@ func (s *Server) handleUnsubscribe(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.log.Info("subscription deleted", "endpoint", push.Fingerprint(req.Endpoint), "existed", deleted)
+	s.log.Debug("subscription deleted", "endpoint", push.Fingerprint(req.Endpoint), "existed", deleted)
 	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) handleTestSend(w http.ResponseWriter, r *http.Request) {
+	if !s.limit(w, r, s.testSendLimit, clientAddr(r, s.trustedHeader), "test sends from this address (TEST_SEND_RATE)") {
+		return
+	}
 	var req api.TestSend
 	if err := decodeJSON(w, r, maxNotificationBody, &req); err != nil {
 		s.writeError(w, r, err)
@@ -132,6 +145,11 @@ func (s *Server) handleTestSend(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	// Pushes go out under the server's VAPID identity: a push service that
+	// sees too many throttles the key, or the address, for every user.
+	if !s.limit(w, r, s.testEndpointLimit, push.Fingerprint(sub.Endpoint), "test sends to this subscription (TEST_SEND_ENDPOINT_RATE)") {
+		return
+	}
 	// The page waits for the answer: bound the retries well inside the
 	// server's write timeout, so the outcome always reaches it.
 	ctx, cancel := context.WithTimeout(r.Context(), testSendTimeout)
@@ -139,9 +157,9 @@ func (s *Server) handleTestSend(w http.ResponseWriter, r *http.Request) {
 	res := s.sender.Send(ctx, sub, msg)
 	out := api.Result{Outcome: res.Outcome, Status: res.Status, Attempts: res.Attempts, Pruned: res.Pruned}
 	if res.Outcome != push.Sent {
-		if res.Err != nil {
-			out.Error = res.Err.Error()
-		}
+		// The caller is anonymous: what the push service answered, or the
+		// socket error, is logged by the sender, never relayed.
+		out.Error = publicReason(res.Outcome, res.Status, res.Attempts)
 		s.writeError(w, r, &sendError{out})
 		return
 	}
@@ -215,8 +233,7 @@ func (s *Server) handleLocalPush(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &apiError{Status: http.StatusNotFound, Message: "the local push service is off (start with PUSH_SERVICE=local)"})
 		return
 	}
-	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+	if !fromLoopback(r, s.trustedHeader) {
 		s.writeError(w, r, &apiError{Status: http.StatusForbidden, Message: "the local push service is for loopback clients only"})
 		return
 	}
@@ -228,4 +245,60 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// checkCeiling refuses a new subscription once MAX_SUBSCRIPTIONS are stored.
+// A known endpoint, or one replacing a stored one, does not add a row.
+func (s *Server) checkCeiling(ctx context.Context, endpoint, oldEndpoint string) error {
+	if s.maxSubscriptions <= 0 {
+		return nil
+	}
+	for _, e := range []string{endpoint, oldEndpoint} {
+		if e == "" {
+			continue
+		}
+		_, err := s.store.Get(ctx, e)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	n, err := s.store.Count(ctx)
+	if err != nil {
+		return err
+	}
+	if n >= s.maxSubscriptions {
+		s.log.Warn("subscription refused: the ceiling is reached", "subscriptions", n, "max", s.maxSubscriptions)
+		return &apiError{Status: http.StatusTooManyRequests, RetryAfter: time.Hour,
+			Message: fmt.Sprintf("this server stores at most %d subscriptions (MAX_SUBSCRIPTIONS) and has no room for another", s.maxSubscriptions)}
+	}
+	return nil
+}
+
+// publicReason says why a push was not delivered in words safe for an
+// anonymous caller: the outcome and the push service's status, never its
+// body or a network error's text.
+func publicReason(outcome push.Outcome, status, attempts int) string {
+	answered := ""
+	if status != 0 {
+		answered = fmt.Sprintf(" (HTTP %d %s)", status, http.StatusText(status))
+	}
+	switch outcome {
+	case push.Gone:
+		return "the push service says this subscription no longer exists" + answered + "; the server deleted it"
+	case push.Unauthorized:
+		return "the push service refused the server's VAPID credentials" + answered
+	case push.Rejected:
+		if status == 0 {
+			return "the server could not send to this subscription"
+		}
+		return "the push service refused the message" + answered
+	default:
+		if status == 0 {
+			return fmt.Sprintf("the push service could not be reached; gave up after %d attempts", attempts)
+		}
+		return fmt.Sprintf("the push service did not accept the message%s; gave up after %d attempts", answered, attempts)
+	}
 }

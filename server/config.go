@@ -9,7 +9,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"strconv"
 	"strings"
+
+	"pushstart/localpush"
 )
 
 // Config holds every setting of the server. Each one is read from the
@@ -29,6 +33,16 @@ type Config struct {
 	LocalPushMCSAddr string   // LOCAL_PUSH_MCS_ADDR, -local-push-mcs-addr: Chromium MCS (TLS) address of the local push service
 	LogLevel         string   // LOG_LEVEL, -log-level: debug, info, warn or error
 	LogFormat        string   // LOG_FORMAT, -log-format: text or json
+
+	// Limits on what anonymous clients can make the server do. A rate is
+	// requests per minute, with bursts of as many; 0 turns a limit off.
+	SubscribeRate        int    // SUBSCRIBE_RATE, -subscribe-rate: subscribes and unsubscribes per client address
+	TestSendRate         int    // TEST_SEND_RATE, -test-send-rate: test sends per client address
+	TestSendEndpointRate int    // TEST_SEND_ENDPOINT_RATE, -test-send-endpoint-rate: test sends per endpoint
+	MaxSubscriptions     int    // MAX_SUBSCRIPTIONS, -max-subscriptions: stored subscriptions at most
+	MaxEndpointBytes     int    // MAX_ENDPOINT_BYTES, -max-endpoint-bytes: longest endpoint URL accepted
+	PushMaxConnsPerHost  int    // PUSH_MAX_CONNS_PER_HOST, -push-max-conns-per-host: open connections to one push service at most
+	TrustedProxyHeader   string // TRUSTED_PROXY_HEADER, -trusted-proxy-header: X-Forwarded-For or X-Real-IP, set by your reverse proxy
 }
 
 // minAdminToken is the shortest ADMIN_TOKEN accepted: a short one could be
@@ -49,7 +63,24 @@ func DefaultConfig() Config {
 		LocalPushMCSAddr: "127.0.0.1:0",
 		LogLevel:         "info",
 		LogFormat:        "text",
+
+		SubscribeRate:        30,
+		TestSendRate:         10,
+		TestSendEndpointRate: 4,
+		MaxSubscriptions:     100_000,
+		MaxEndpointBytes:     DefaultMaxEndpointBytes,
+		PushMaxConnsPerHost:  64,
 	}
+}
+
+// Allowlist is the push service allowlist these settings ask for, with the
+// endpoints of local, the local push service, when it runs.
+func (c Config) Allowlist(local *localpush.Service) *Allowlist {
+	var prefixes []string
+	if local != nil {
+		prefixes = []string{local.EndpointPrefix()}
+	}
+	return NewAllowlist(c.PushAllowedHosts, prefixes, c.MaxEndpointBytes)
 }
 
 // LoadConfig reads the environment through getenv, then the flags in args,
@@ -73,7 +104,30 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 	str(&c.LocalPushMCSAddr, "LOCAL_PUSH_MCS_ADDR")
 	str(&c.LogLevel, "LOG_LEVEL")
 	str(&c.LogFormat, "LOG_FORMAT")
+	str(&c.TrustedProxyHeader, "TRUSTED_PROXY_HEADER")
 	hosts := strings.Join(splitList(getenv("PUSH_ALLOWED_HOSTS")), ",")
+	ints := []struct {
+		dst  *int
+		env  string
+		flag string
+		help string
+	}{
+		{&c.SubscribeRate, "SUBSCRIBE_RATE", "subscribe-rate", "subscribes and unsubscribes a minute per client address; 0 for no limit"},
+		{&c.TestSendRate, "TEST_SEND_RATE", "test-send-rate", "test sends a minute per client address; 0 for no limit"},
+		{&c.TestSendEndpointRate, "TEST_SEND_ENDPOINT_RATE", "test-send-endpoint-rate", "test sends a minute per endpoint; 0 for no limit"},
+		{&c.MaxSubscriptions, "MAX_SUBSCRIPTIONS", "max-subscriptions", "stored subscriptions at most; 0 for no ceiling"},
+		{&c.MaxEndpointBytes, "MAX_ENDPOINT_BYTES", "max-endpoint-bytes", "longest endpoint URL accepted, in bytes"},
+		{&c.PushMaxConnsPerHost, "PUSH_MAX_CONNS_PER_HOST", "push-max-conns-per-host", "open connections to one push service at most"},
+	}
+	for _, n := range ints {
+		if v := strings.TrimSpace(getenv(n.env)); v != "" {
+			i, err := strconv.Atoi(v)
+			if err != nil {
+				return c, fmt.Errorf("%s %q: want a whole number", n.env, v)
+			}
+			*n.dst = i
+		}
+	}
 
 	fs := flag.NewFlagSet("pushstart", flag.ContinueOnError)
 	fs.SetOutput(usage)
@@ -88,6 +142,10 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 	fs.StringVar(&c.LocalPushMCSAddr, "local-push-mcs-addr", c.LocalPushMCSAddr, "local push service Chromium MCS `address` (LOCAL_PUSH_MCS_ADDR)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json (LOG_FORMAT)")
+	fs.StringVar(&c.TrustedProxyHeader, "trusted-proxy-header", c.TrustedProxyHeader, "the `header` your reverse proxy puts the client's address in, X-Forwarded-For or X-Real-IP; only behind such a proxy (TRUSTED_PROXY_HEADER)")
+	for _, n := range ints {
+		fs.IntVar(n.dst, n.flag, *n.dst, n.help+" ("+n.env+")")
+	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -139,6 +197,25 @@ func (c Config) Validate() error {
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < minAdminToken {
 		return fmt.Errorf("ADMIN_TOKEN: at least %d characters (unset, a random one is generated)", minAdminToken)
+	}
+	for env, v := range map[string]int{
+		"SUBSCRIBE_RATE": c.SubscribeRate, "TEST_SEND_RATE": c.TestSendRate,
+		"TEST_SEND_ENDPOINT_RATE": c.TestSendEndpointRate, "MAX_SUBSCRIPTIONS": c.MaxSubscriptions,
+	} {
+		if v < 0 {
+			return fmt.Errorf("%s %d: must not be negative", env, v)
+		}
+	}
+	if c.MaxEndpointBytes < 256 || c.MaxEndpointBytes > 8192 {
+		return fmt.Errorf("MAX_ENDPOINT_BYTES %d: want 256 to 8192 (push services' endpoints are under 600 bytes)", c.MaxEndpointBytes)
+	}
+	if c.PushMaxConnsPerHost < 1 {
+		return fmt.Errorf("PUSH_MAX_CONNS_PER_HOST %d: want at least 1", c.PushMaxConnsPerHost)
+	}
+	switch http.CanonicalHeaderKey(c.TrustedProxyHeader) {
+	case "", "X-Forwarded-For", "X-Real-Ip":
+	default:
+		return fmt.Errorf("TRUSTED_PROXY_HEADER %q: want X-Forwarded-For or X-Real-IP, or empty when no reverse proxy is in front", c.TrustedProxyHeader)
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err

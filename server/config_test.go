@@ -3,9 +3,12 @@
 package server
 
 import (
+	"errors"
 	"io"
 	"strings"
 	"testing"
+
+	"pushstart/push"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -55,7 +58,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 }
 
 func TestHostAllowlist(t *testing.T) {
-	a := newHostAllowlist([]string{"push.example.com", "127.0.0.1:7000"})
+	a := NewAllowlist([]string{"push.example.com", "127.0.0.1:7000"}, []string{"http://127.0.0.1:7100/wpush/"}, 0)
 	for _, tt := range []struct {
 		endpoint string
 		ok       bool
@@ -78,9 +81,29 @@ func TestHostAllowlist(t *testing.T) {
 		{"https://169.254.169.254/latest/meta-data", false},
 		{"https://localhost/x", false},
 		{"file:///etc/passwd", false},
+		// The local push service: exactly the endpoints it hands out.
+		{"http://127.0.0.1:7100/wpush/AbC-_123", true},
+		{"http://127.0.0.1:7100/wpush/", false},
+		{"http://127.0.0.1:7100/wpush/a/b", false},
+		{"http://127.0.0.1:7100/wpush/a?x=1", false},
+		{"http://127.0.0.1:7100/faults", false},
+		{"http://127.0.0.1:7100/events", false},
+		{"http://127.0.0.1:7100/wpush/" + strings.Repeat("a", 129), false},
+		// Spaces and control characters are never part of an endpoint.
+		{"https://fcm.googleapis.com/fcm/send/abc ", false},
+		{" https://fcm.googleapis.com/fcm/send/abc", false},
+		{"https://fcm.googleapis.com/fcm/send/a\tb", false},
+		{"https://fcm.googleapis.com/fcm/send/a\x7fb", false},
+		// Longer than the push services' own endpoints.
+		{"https://fcm.googleapis.com/fcm/send/" + strings.Repeat("a", DefaultMaxEndpointBytes), false},
 	} {
-		if got := a.check(tt.endpoint) == ""; got != tt.ok {
-			t.Errorf("%s: allowed=%v, want %v (%s)", tt.endpoint, got, tt.ok, a.check(tt.endpoint))
+		err := a.Check(tt.endpoint)
+		if got := err == nil; got != tt.ok {
+			t.Errorf("%q: allowed=%v, want %v (%v)", tt.endpoint, got, tt.ok, err)
+		}
+		var fe *push.FieldError
+		if err != nil && (!errors.As(err, &fe) || fe.Field != "endpoint") {
+			t.Errorf("%q: error %v does not name the field endpoint", tt.endpoint, err)
 		}
 	}
 }

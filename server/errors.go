@@ -5,6 +5,7 @@ package server
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"pushstart/api"
 	"pushstart/internal/httpjson"
@@ -15,9 +16,10 @@ import (
 // apiError is an error the client may see: an HTTP status, a message and,
 // for bad input, the JSON field at fault.
 type apiError struct {
-	Status  int
-	Message string
-	Field   string
+	Status     int
+	Message    string
+	Field      string
+	RetryAfter time.Duration // sent as Retry-After when not zero (429)
 }
 
 func (e *apiError) Error() string { return e.Message }
@@ -66,8 +68,27 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		ae = &apiError{Status: http.StatusInternalServerError, Message: "internal error"}
 	}
+	if ae.RetryAfter > 0 {
+		w.Header().Set("Retry-After", retryAfterSeconds(ae.RetryAfter))
+	}
 	if ae.Status >= 400 && ae.Status < 500 {
-		s.log.Info("request refused", "method", r.Method, "path", r.URL.Path, "status", ae.Status, "field", ae.Field)
+		// Routine: any client can ask for a refusal, as often as it likes.
+		s.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "status", ae.Status, "field", ae.Field)
 	}
 	httpjson.Write(w, ae.Status, api.Error{Error: ae.Message, Field: ae.Field})
+}
+
+// tooMany is the answer to a client over one of the limits.
+func tooMany(retryAfter time.Duration, what string) *apiError {
+	return &apiError{Status: http.StatusTooManyRequests, RetryAfter: retryAfter,
+		Message: "too many requests: " + what + "; try again in " + retryAfterSeconds(retryAfter) + " s"}
+}
+
+// limit takes one request of key from l, or writes the 429 and returns false.
+func (s *Server) limit(w http.ResponseWriter, r *http.Request, l *keyedLimiter, key, what string) bool {
+	ok, wait := l.allow(key)
+	if !ok {
+		s.writeError(w, r, tooMany(wait, what))
+	}
+	return ok
 }

@@ -71,7 +71,7 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 // gracefully. When ready is not nil it receives the listening address once
 // the server accepts requests.
 func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready chan<- string) error {
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	if err := privateDir(cfg.DataDir); err != nil {
 		return fmt.Errorf("DATA_DIR: %w", err)
 	}
 	dbPath := filepath.Join(cfg.DataDir, "pushstart.db")
@@ -101,23 +101,25 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 	}
 
 	var local *localpush.Service
-	var transport http.RoundTripper
+	var transport http.RoundTripper = sender.NewTransport(cfg.PushMaxConnsPerHost)
 	if cfg.PushService == PushServiceLocal {
 		local, err = localpush.New(localpush.Config{Addr: cfg.LocalPushAddr, MCSAddr: cfg.LocalPushMCSAddr, Log: log.With("component", "localpush")})
 		if err != nil {
 			return fmt.Errorf("starting the local push service: %w", err)
 		}
 		defer local.Close()
-		transport = local.Transport(sender.NewTransport())
+		transport = local.Transport(transport)
 		log.Info("local push service started; browsers must be pointed at it (see GET /api/local-push)", "url", local.URL())
 	}
 
+	allow := cfg.Allowlist(local)
 	snd, err := sender.New(sender.Options{
-		Keys:    keys,
-		Subject: cfg.VAPIDSubject,
-		Client:  sender.NewHTTPClient(transport),
-		Store:   st,
-		Log:     log.With("component", "sender"),
+		Keys:          keys,
+		Subject:       cfg.VAPIDSubject,
+		Client:        sender.NewHTTPClient(transport),
+		Store:         st,
+		Log:           log.With("component", "sender"),
+		CheckEndpoint: allow.Check,
 	})
 	if err != nil {
 		return err
@@ -135,7 +137,7 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 	}
 
 	srv := New(cfg, Deps{
-		Store: st, Sender: snd, Keys: keys, AdminToken: token, Local: local,
+		Store: st, Sender: snd, Keys: keys, AdminToken: token, Local: local, Allowlist: allow,
 		Assets: assets, Log: log,
 	})
 	hs := &http.Server{
@@ -182,6 +184,23 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 		// before the store closes under them.
 		hs.Close()
 		log.Warn("requests still running at shutdown were cut off", "err", err)
+	}
+	return nil
+}
+
+// privateDir makes dir (mode 0700) or, when it exists, takes group and others'
+// access away: it holds every subscription's endpoint and keys, the VAPID
+// private key and the admin token.
+func privateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return os.Chmod(dir, st.Mode().Perm()&0o700)
 	}
 	return nil
 }

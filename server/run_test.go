@@ -38,7 +38,9 @@ func startRun(t *testing.T, cfg Config) string {
 func startRunBuild(t *testing.T, cfg Config, build Build, logTo io.Writer) string {
 	t.Helper()
 	cfg.Addr = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
+	if cfg.DataDir == DefaultConfig().DataDir {
+		cfg.DataDir = t.TempDir()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	log := slog.New(slog.NewTextHandler(logTo, nil))

@@ -8,6 +8,8 @@ package server
 import (
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"pushstart/api"
 	"pushstart/localpush"
@@ -23,9 +25,15 @@ type Server struct {
 	keys       vapid.Keys
 	adminToken string
 	local      *localpush.Service // nil unless PUSH_SERVICE=local
-	allow      *hostAllowlist
-	assets     http.Handler // the page, app.wasm and static files
-	log        *slog.Logger
+	allow      *Allowlist
+	// Limits on anonymous clients (see Config).
+	subscribeLimit    *keyedLimiter // per client address
+	testSendLimit     *keyedLimiter // per client address
+	testEndpointLimit *keyedLimiter // per endpoint
+	maxSubscriptions  int
+	trustedHeader     string
+	assets            http.Handler // the page, app.wasm and static files
+	log               *slog.Logger
 }
 
 // Deps are the parts a Server is built from.
@@ -35,15 +43,16 @@ type Deps struct {
 	Keys       vapid.Keys
 	AdminToken string
 	Local      *localpush.Service // optional
+	Allowlist  *Allowlist         // optional; cfg.Allowlist(Local) when nil
 	Assets     http.Handler       // optional; 404 when nil
 	Log        *slog.Logger
 }
 
 // New returns a server for cfg built from d.
 func New(cfg Config, d Deps) *Server {
-	extra := cfg.PushAllowedHosts
-	if d.Local != nil {
-		extra = append(append([]string(nil), extra...), d.Local.AllowedHosts()...)
+	allow := d.Allowlist
+	if allow == nil {
+		allow = cfg.Allowlist(d.Local)
 	}
 	assets := d.Assets
 	if assets == nil {
@@ -55,9 +64,15 @@ func New(cfg Config, d Deps) *Server {
 		keys:       d.Keys,
 		adminToken: d.AdminToken,
 		local:      d.Local,
-		allow:      newHostAllowlist(extra),
-		assets:     assets,
-		log:        d.Log,
+		allow:      allow,
+
+		subscribeLimit:    newKeyedLimiter(cfg.SubscribeRate),
+		testSendLimit:     newKeyedLimiter(cfg.TestSendRate),
+		testEndpointLimit: newKeyedLimiter(cfg.TestSendEndpointRate),
+		maxSubscriptions:  cfg.MaxSubscriptions,
+		trustedHeader:     http.CanonicalHeaderKey(cfg.TrustedProxyHeader),
+		assets:            assets,
+		log:               d.Log,
 	}
 }
 
@@ -81,7 +96,40 @@ func (s *Server) Handler() http.Handler {
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &apiError{Status: http.StatusForbidden, Message: "cross-origin request refused"})
 	}))
-	return securityHeaders(csrf.Handler(mux))
+	return securityHeaders(s.sameScheme(csrf.Handler(mux)))
+}
+
+// sameScheme refuses a state-changing request whose Origin has another
+// scheme than the server's, where only that fallback decides: Go's
+// cross-origin protection trusts Sec-Fetch-Site when a browser sends it, and
+// otherwise compares the Origin's host with Host alone, so Origin
+// https://host passed against the plain-http server. The server's scheme is
+// https on TLS; behind a trusted proxy, what X-Forwarded-Proto says; else
+// http.
+func (s *Server) sameScheme(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			next.ServeHTTP(w, r)
+			return
+		}
+		origin := r.Header.Get("Origin")
+		if r.Header.Get("Sec-Fetch-Site") != "" || origin == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		} else if proto := r.Header.Get("X-Forwarded-Proto"); s.trustedHeader != "" && proto != "" {
+			scheme = strings.ToLower(proto)
+		}
+		if u, err := url.Parse(origin); err != nil || !strings.EqualFold(u.Scheme, scheme) {
+			s.writeError(w, r, &apiError{Status: http.StatusForbidden, Message: "cross-origin request refused"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // securityHeaders sets headers every response should carry.

@@ -52,7 +52,9 @@ type testEnv struct {
 	push  *pushService
 }
 
-func newTestEnv(t *testing.T) *testEnv {
+// newTestEnv builds a server as Run does, over an httptest push service
+// that PUSH_ALLOWED_HOSTS allows; tune may change the settings first.
+func newTestEnv(t *testing.T, tune ...func(*Config)) *testEnv {
 	t.Helper()
 	push := newPushService(t)
 	st, err := store.OpenSQLite(filepath.Join(t.TempDir(), "test.db"))
@@ -65,13 +67,18 @@ func newTestEnv(t *testing.T) *testEnv {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	snd, err := sender.New(sender.Options{Keys: keys, Subject: "mailto:ops@example.com", Store: st, Log: log, MaxAttempts: 1})
+	cfg := DefaultConfig()
+	cfg.PushAllowedHosts = []string{strings.TrimPrefix(push.URL, "http://")}
+	for _, f := range tune {
+		f(&cfg)
+	}
+	allow := cfg.Allowlist(nil)
+	snd, err := sender.New(sender.Options{Keys: keys, Subject: "mailto:ops@example.com", Store: st, Log: log, MaxAttempts: 1,
+		CheckEndpoint: allow.Check})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := DefaultConfig()
-	cfg.PushAllowedHosts = []string{strings.TrimPrefix(push.URL, "http://")}
-	srv := New(cfg, Deps{Store: st, Sender: snd, Keys: keys, AdminToken: testAdminToken, Log: log})
+	srv := New(cfg, Deps{Store: st, Sender: snd, Keys: keys, AdminToken: testAdminToken, Log: log, Allowlist: allow})
 	return &testEnv{srv: srv, h: srv.Handler(), store: st, push: push}
 }
 

@@ -3,13 +3,21 @@
 package server
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
 	"strings"
+
+	"pushstart/push"
 )
 
-// maxEndpoint bounds the endpoint URL; real ones are under 600 bytes.
-const maxEndpoint = 2048
+// DefaultMaxEndpointBytes bounds an endpoint URL unless MAX_ENDPOINT_BYTES
+// says otherwise: the push services' own endpoints are under 600 bytes.
+const DefaultMaxEndpointBytes = 1024
+
+// maxLocalToken bounds the token of a local push service endpoint; the
+// service hands out far shorter ones.
+const maxLocalToken = 128
 
 // hostRule is one allowed push service host.
 type hostRule struct {
@@ -31,27 +39,56 @@ var defaultPushHosts = []hostRule{
 	{host: ".notify.windows.com", suffix: true},
 }
 
-// hostAllowlist decides which push subscription endpoints the server accepts,
-// so that the sender never posts to an address an attacker chose (SSRF).
-type hostAllowlist struct {
-	rules []hostRule
+// Allowlist decides which push subscription endpoints the server accepts
+// and the sender posts to, so that neither ever reaches an address an
+// attacker chose (SSRF): it is asked when a subscription is saved and again
+// before every send.
+type Allowlist struct {
+	rules    []hostRule
+	local    []string // the local push service's endpoint prefixes, in local mode
+	maxBytes int
 }
 
-func newHostAllowlist(extra []string) *hostAllowlist {
+// NewAllowlist allows the push services browsers use, the extra hosts of
+// PUSH_ALLOWED_HOSTS, and, in local mode, exactly the endpoints the local
+// push service hands out (localPrefixes, each followed by a token). Endpoints
+// longer than maxBytes are refused.
+func NewAllowlist(extra, localPrefixes []string, maxBytes int) *Allowlist {
 	rules := append([]hostRule(nil), defaultPushHosts...)
 	for _, h := range extra {
 		rules = append(rules, hostRule{host: strings.ToLower(h), allowHTTP: true})
 	}
-	return &hostAllowlist{rules: rules}
+	return &Allowlist{rules: rules, local: localPrefixes, maxBytes: cmp.Or(maxBytes, DefaultMaxEndpointBytes)}
 }
 
-// check returns a message saying why endpoint is refused, or "".
-func (a *hostAllowlist) check(endpoint string) string {
+// Check returns a *push.FieldError for field "endpoint" saying why endpoint
+// is refused, or nil.
+func (a *Allowlist) Check(endpoint string) error {
+	if msg := a.check(endpoint); msg != "" {
+		return &push.FieldError{Field: "endpoint", Message: msg}
+	}
+	return nil
+}
+
+func (a *Allowlist) check(endpoint string) string {
 	if endpoint == "" {
 		return "is required"
 	}
-	if len(endpoint) > maxEndpoint {
-		return fmt.Sprintf("is longer than %d bytes", maxEndpoint)
+	if len(endpoint) > a.maxBytes {
+		return fmt.Sprintf("is longer than %d bytes (MAX_ENDPOINT_BYTES)", a.maxBytes)
+	}
+	// A space or control character is no part of a URL a push service hands
+	// out; accepting one would store " https://..." beside "https://...".
+	if i := strings.IndexFunc(endpoint, func(r rune) bool { return r <= ' ' || r == 0x7f }); i >= 0 {
+		return "must not contain spaces or control characters"
+	}
+	for _, prefix := range a.local {
+		if token, ok := strings.CutPrefix(endpoint, prefix); ok {
+			if token == "" || len(token) > maxLocalToken || !push.IsBase64URL(token) {
+				return "is not an endpoint the local push service hands out"
+			}
+			return ""
+		}
 	}
 	u, err := url.Parse(endpoint)
 	if err != nil || !u.IsAbs() || u.Host == "" {

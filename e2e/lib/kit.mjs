@@ -248,6 +248,7 @@ export async function startKit(opts = {}) {
     DATA_DIR: dataDir,
     // The page's files built into the binary, never a folder on disk.
     WEB_DIR: '',
+    ...classroomLimits,
     ADMIN_TOKEN: adminToken,
     PUSH_SERVICE: 'local',
     LOCAL_PUSH_ADDR: '127.0.0.1:0',
@@ -291,6 +292,18 @@ export async function startKit(opts = {}) {
     },
   };
 }
+
+/**
+ * The kit's limits on anonymous clients, raised for the suite and the demo:
+ * every browser there is one client address (127.0.0.1), subscribing and
+ * test-sending far more often than one user would. The Go tests prove the
+ * limits themselves.
+ */
+export const classroomLimits = {
+  SUBSCRIBE_RATE: '600',
+  TEST_SEND_RATE: '600',
+  TEST_SEND_ENDPOINT_RATE: '120',
+};
 
 /** GET /api/local-push of a kit: the BrowserConfig of its local push service. */
 export async function fetchBrowserConfig(kitURL) {

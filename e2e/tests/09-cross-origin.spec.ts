@@ -6,7 +6,9 @@ function fakeSubscription(pushServiceURL: string) {
   const ecdh = createECDH('prime256v1');
   ecdh.generateKeys();
   return {
-    endpoint: `${pushServiceURL}/e2e-cross-origin/${randomUUID()}`,
+    // The shape of the endpoints the local push service hands out, the only
+    // ones the kit accepts on its port.
+    endpoint: `${pushServiceURL}/wpush/${randomUUID()}`,
     expirationTime: null,
     keys: { p256dh: ecdh.getPublicKey().toString('base64url'), auth: randomBytes(16).toString('base64url') },
   };

@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -21,29 +22,34 @@ const (
 	ClientTimeout = 30 * time.Second
 
 	defaultIdlePerHost = 64 // >= the default worker pool, so fan-out reuses connections
-	maxDrain           = 64 << 10
-	maxDetail          = 512
+	// DefaultMaxConnsPerHost bounds the connections open to one push
+	// service at once: requests beyond it wait for one to be free, so a
+	// hanging push service holds at most this many.
+	DefaultMaxConnsPerHost = 64
+	maxDrain               = 64 << 10
+	maxDetail              = 512
 )
 
 // NewHTTPClient returns the client the sender shares across every send: a
 // total timeout per request, redirects not followed (a push service answers
 // directly; a 3xx is reported as a rejection), and rt as the transport, or,
-// when rt is nil, a pooled *http.Transport with dial, TLS handshake and
-// response header timeouts and enough idle connections per host for the
-// worker pool.
+// when rt is nil, NewTransport(DefaultMaxConnsPerHost).
 func NewHTTPClient(rt http.RoundTripper) *http.Client {
-	return newHTTPClient(rt, defaultIdlePerHost)
+	return newHTTPClient(rt, defaultIdlePerHost, DefaultMaxConnsPerHost)
 }
 
-// NewTransport returns the pooled transport NewHTTPClient uses by default,
-// for callers that wrap it (the local push service's routing does).
-func NewTransport() *http.Transport {
-	return newTransport(defaultIdlePerHost)
+// NewTransport returns a pooled *http.Transport with dial, TLS handshake and
+// response header timeouts, enough idle connections per host for the worker
+// pool, and at most maxConnsPerHost connections to one push service (0 for
+// DefaultMaxConnsPerHost). Callers may wrap it (the local push service's
+// routing does).
+func NewTransport(maxConnsPerHost int) *http.Transport {
+	return newTransport(defaultIdlePerHost, cmp.Or(maxConnsPerHost, DefaultMaxConnsPerHost))
 }
 
-func newHTTPClient(rt http.RoundTripper, idlePerHost int) *http.Client {
+func newHTTPClient(rt http.RoundTripper, idlePerHost, maxConnsPerHost int) *http.Client {
 	if rt == nil {
-		rt = newTransport(idlePerHost)
+		rt = newTransport(idlePerHost, maxConnsPerHost)
 	}
 	return &http.Client{
 		Transport: rt,
@@ -54,7 +60,7 @@ func newHTTPClient(rt http.RoundTripper, idlePerHost int) *http.Client {
 	}
 }
 
-func newTransport(idlePerHost int) *http.Transport {
+func newTransport(idlePerHost, maxConnsPerHost int) *http.Transport {
 	return &http.Transport{
 		Proxy: http.ProxyFromEnvironment,
 		DialContext: (&net.Dialer{
@@ -63,7 +69,8 @@ func newTransport(idlePerHost int) *http.Transport {
 		}).DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          4 * idlePerHost, // a few push services (FCM, Mozilla, Apple, Microsoft)
-		MaxIdleConnsPerHost:   idlePerHost,
+		MaxIdleConnsPerHost:   min(idlePerHost, maxConnsPerHost),
+		MaxConnsPerHost:       maxConnsPerHost,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: 20 * time.Second,

@@ -19,6 +19,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	webpush "github.com/SherClockHolmes/webpush-go"
@@ -39,6 +40,12 @@ type Options struct {
 	BaseDelay   time.Duration // default 500ms (exponential, full jitter)
 	MaxDelay    time.Duration // default 30s; Retry-After capped to this
 	Log         *slog.Logger  // nil: discard
+	// CheckEndpoint, when set, is asked before every send whether the
+	// subscription's endpoint is still one the server may post to (the
+	// push service allowlist); a refused endpoint is not sent to. Rows saved
+	// under another configuration are checked again here, so the allowlist
+	// holds at send time and not only when a subscription is saved.
+	CheckEndpoint func(endpoint string) error
 }
 
 // Defaults for Options.
@@ -51,15 +58,20 @@ const (
 
 // Sender sends push messages. It is safe for concurrent use.
 type Sender struct {
-	keys        vapid.Keys
-	subscriber  string
-	client      *http.Client
-	store       store.Store
-	workers     int
-	maxAttempts int
-	baseDelay   time.Duration
-	maxDelay    time.Duration
-	log         *slog.Logger
+	keys          vapid.Keys
+	subscriber    string
+	client        *http.Client
+	store         store.Store
+	workers       int
+	maxAttempts   int
+	baseDelay     time.Duration
+	maxDelay      time.Duration
+	log           *slog.Logger
+	checkEndpoint func(string) error
+	// vapidRefusals rate-limits the log of push services refusing the
+	// VAPID credentials: any caller able to save a subscription can point
+	// one at an endpoint answering 401.
+	vapidRefusals refusalLog
 
 	// sleep waits d or until ctx is done; tests replace it to record the
 	// waits without spending them.
@@ -89,20 +101,21 @@ func New(o Options) (*Sender, error) {
 		}
 	}
 	s := &Sender{
-		keys:        o.Keys,
-		subscriber:  subscriber,
-		client:      o.Client,
-		store:       o.Store,
-		workers:     cmp.Or(o.Workers, DefaultWorkers),
-		maxAttempts: cmp.Or(o.MaxAttempts, DefaultMaxAttempts),
-		baseDelay:   cmp.Or(o.BaseDelay, DefaultBaseDelay),
-		maxDelay:    cmp.Or(o.MaxDelay, DefaultMaxDelay),
-		log:         o.Log,
-		sleep:       sleepContext,
-		now:         time.Now,
+		keys:          o.Keys,
+		subscriber:    subscriber,
+		client:        o.Client,
+		store:         o.Store,
+		workers:       cmp.Or(o.Workers, DefaultWorkers),
+		maxAttempts:   cmp.Or(o.MaxAttempts, DefaultMaxAttempts),
+		baseDelay:     cmp.Or(o.BaseDelay, DefaultBaseDelay),
+		maxDelay:      cmp.Or(o.MaxDelay, DefaultMaxDelay),
+		log:           o.Log,
+		checkEndpoint: o.CheckEndpoint,
+		sleep:         sleepContext,
+		now:           time.Now,
 	}
 	if s.client == nil {
-		s.client = newHTTPClient(nil, max(defaultIdlePerHost, s.workers))
+		s.client = newHTTPClient(nil, max(defaultIdlePerHost, s.workers), max(DefaultMaxConnsPerHost, s.workers))
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -136,6 +149,11 @@ func (s *Sender) send(ctx context.Context, sub store.Subscription, m push.Messag
 	}
 	if err := validateSubscription(sub); err != nil {
 		return Result{Outcome: push.Rejected, Err: err}
+	}
+	if s.checkEndpoint != nil {
+		if err := s.checkEndpoint(sub.Endpoint); err != nil {
+			return Result{Outcome: push.Rejected, Err: fmt.Errorf("endpoint not allowed: %w", err)}
+		}
 	}
 	// webpush-go appends the padding to the slice it is given; with spare
 	// capacity that would write into the caller's array, shared by every
@@ -194,11 +212,10 @@ func (s *Sender) send(ctx context.Context, sub store.Subscription, m push.Messag
 			case code == http.StatusUnauthorized || code == http.StatusForbidden:
 				res.Outcome, res.Err = push.Unauthorized, statusError(resp, detail, sub.Endpoint)
 				return res
-			case code == http.StatusTooManyRequests:
+			case code == http.StatusTooManyRequests || code >= 500:
+				// A 503 may say when to come back, as a 429 does.
 				res.Err = statusError(resp, detail, sub.Endpoint)
 				retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), s.now())
-			case code >= 500:
-				res.Err = statusError(resp, detail, sub.Endpoint)
 			default: // 413, 400 and the rest of 4xx, unfollowed 3xx
 				res.Outcome, res.Err = push.Rejected, statusError(resp, detail, sub.Endpoint)
 				return res
@@ -278,8 +295,14 @@ func (s *Sender) finish(ctx context.Context, sub store.Subscription, res Result)
 	case push.Gone:
 		s.log.InfoContext(ctx, "push: subscription gone", append(attrs, "pruned", res.Pruned)...)
 	case push.Unauthorized:
-		s.log.ErrorContext(ctx, "push: the push service refused the VAPID credentials; "+
-			"check the VAPID key pair and subject (no subscription was deleted)", attrs...)
+		host := endpointHost(sub.Endpoint)
+		if s.vapidRefusals.first(host, s.now()) {
+			s.log.ErrorContext(ctx, "push: this push service refused our VAPID credentials; "+
+				"check the VAPID key pair and subject (no subscription was deleted; said once per host every "+
+				vapidRefusalEvery.String()+")", append(attrs, "host", host)...)
+		} else {
+			s.log.DebugContext(ctx, "push: VAPID credentials refused again", append(attrs, "host", host)...)
+		}
 	default:
 		s.log.WarnContext(ctx, "push: not delivered", attrs...)
 	}
@@ -297,4 +320,42 @@ func (s *Sender) finish(ctx context.Context, sub store.Subscription, res Result)
 		s.log.WarnContext(ctx, "push: could not record the delivery", "endpoint_hash", hash, "err", err)
 	}
 	return res
+}
+
+// vapidRefusalEvery is how often a push service refusing the VAPID
+// credentials is logged as an error, per host.
+const vapidRefusalEvery = 10 * time.Minute
+
+// refusalLog remembers when each host was last reported.
+type refusalLog struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+// first reports whether host was not reported in the last
+// vapidRefusalEvery, and records now as its report when so.
+func (l *refusalLog) first(host string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t, ok := l.last[host]; ok && now.Sub(t) < vapidRefusalEvery {
+		return false
+	}
+	if l.last == nil {
+		l.last = map[string]time.Time{}
+	}
+	if len(l.last) >= 1024 {
+		// Hosts are few in practice; forget them all rather than grow.
+		clear(l.last)
+	}
+	l.last[host] = now
+	return true
+}
+
+// endpointHost is the host of an endpoint, safe to log: the secret part of
+// an endpoint is its path.
+func endpointHost(endpoint string) string {
+	if u, err := url.Parse(endpoint); err == nil {
+		return u.Host
+	}
+	return ""
 }

@@ -182,6 +182,7 @@ func TestSendStatuses(t *testing.T) {
 		{name: "429 honours Retry-After seconds", answers: []int{429, 201}, retryAfter: "7", want: push.Sent, wantStatus: 201, wantAttempts: 2, wantWaits: []time.Duration{7 * time.Second}},
 		{name: "429 Retry-After beyond MaxDelay gives up rather than retry early", answers: []int{429, 201}, retryAfter: "600", maxDelay: 20 * time.Second, want: push.Failed, wantStatus: 429, wantAttempts: 1},
 		{name: "429 without Retry-After backs off", answers: []int{429, 201}, want: push.Sent, wantStatus: 201, wantAttempts: 2, waitsBounded: 1},
+		{name: "503 honours Retry-After seconds", answers: []int{503, 201}, retryAfter: "7", want: push.Sent, wantStatus: 201, wantAttempts: 2, wantWaits: []time.Duration{7 * time.Second}},
 		{name: "429 until attempts run out", answers: []int{429}, retryAfter: "1", want: push.Failed, wantStatus: 429, wantAttempts: 4, wantWaits: []time.Duration{time.Second, time.Second, time.Second}},
 		{name: "500 then 201", answers: []int{500, 201}, want: push.Sent, wantStatus: 201, wantAttempts: 2, waitsBounded: 1},
 		{name: "503 twice then 201", answers: []int{503, 503, 201}, want: push.Sent, wantStatus: 201, wantAttempts: 3, waitsBounded: 2},
