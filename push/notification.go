@@ -3,7 +3,10 @@ package push
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // MaxPlaintext is the largest payload, in bytes of JSON, that fits one
@@ -120,6 +123,9 @@ func (n *Notification) Validate(prefix string) error {
 	return nil
 }
 
+// notSameOriginPath is the message for a data URL IsSameOriginPath refuses.
+const notSameOriginPath = `must be a same-origin path starting with "/", without spaces, control characters or backslashes`
+
 // validateData checks the keys of Data that the worker acts on: "url" and
 // "actionUrls" must be same-origin paths. The returned Field is a suffix of
 // "data".
@@ -135,7 +141,7 @@ func validateData(raw json.RawMessage) *FieldError {
 	if u, present := obj["url"]; present {
 		s, ok := u.(string)
 		if !ok || !IsSameOriginPath(s) {
-			return &FieldError{Field: ".url", Message: `must be a same-origin path starting with "/"`}
+			return &FieldError{Field: ".url", Message: notSameOriginPath}
 		}
 	}
 	if au, present := obj["actionUrls"]; present {
@@ -146,19 +152,72 @@ func validateData(raw json.RawMessage) *FieldError {
 		for k, u := range m {
 			s, ok := u.(string)
 			if !ok || !IsSameOriginPath(s) {
-				return &FieldError{Field: ".actionUrls." + k, Message: `must be a same-origin path starting with "/"`}
+				return &FieldError{Field: ".actionUrls." + k, Message: notSameOriginPath}
 			}
 		}
 	}
 	return nil
 }
 
-// IsSameOriginPath reports whether s is a path on the page's own origin:
-// it starts with one "/" (not "//", which would name another host) and has
-// no backslash that browsers would read as a slash.
+// IsSameOriginPath reports whether s is a path on the page's own origin.
+// The worker opens it with clients.openWindow, which resolves it against the
+// worker's origin with the WHATWG URL parser. That parser first strips
+// leading and trailing C0 controls and spaces, then deletes every tab, LF and
+// CR, and reads a backslash as a slash; a string that then starts with two
+// slashes names another host. So "/\t/evil.example" opens
+// https://evil.example/. Refused, therefore:
+//
+//   - anything not starting with exactly one "/": "//host" names another
+//     host, and "x:" or a bare word is a scheme or a relative reference;
+//   - a backslash anywhere, which the parser reads as "/";
+//   - every control character (C0, DEL and C1) and every white-space
+//     character, as Go (unicode.IsSpace) or JavaScript (String.prototype.trim,
+//     which adds U+FEFF) counts it: the parser strips or deletes some of
+//     them, which can turn a "/x" into "//", and other readers of URLs trim
+//     others (U+00A0, U+3000 and the like). A path that needs a space
+//     percent-encodes it as %20;
+//   - invalid UTF-8, which a JavaScript string cannot hold as written;
+//   - in the path (before "?" or "#"), an empty segment ("//") anywhere:
+//     dot segments bring it to the front, and "/..//evil.example" opens
+//     this origin's page //evil.example, whose path the page's own code
+//     or a redirect would read as another host;
+//   - in the path, a percent-encoded C0 control, DEL or backslash (%00-%1F,
+//     %7F, %5C), and an encoded slash right after the first one ("/%2F"):
+//     the browser keeps them encoded, but a server that decodes the path
+//     and echoes it into a redirect would hand the browser
+//     "/\t/evil.example" or "//evil.example";
+//   - more than 2048 bytes.
+//
+// Other non-ASCII characters stay on the origin (the browser percent-encodes
+// them) and are accepted, as are escapes in the query and fragment.
 func IsSameOriginPath(s string) bool {
-	return strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "//") &&
-		!strings.Contains(s, `\`) && len(s) <= maxURL
+	if len(s) > maxURL || !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") ||
+		strings.Contains(s, `\`) || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.IsSpace(r) || r == '\uFEFF' {
+			return false
+		}
+	}
+	path, _, _ := strings.Cut(s, "?")
+	path, _, _ = strings.Cut(path, "#")
+	if strings.Contains(path, "//") {
+		return false
+	}
+	for i := 0; i+2 < len(path); i++ {
+		if path[i] != '%' {
+			continue
+		}
+		b, err := strconv.ParseUint(path[i+1:i+3], 16, 8)
+		if err != nil {
+			continue // a "%" that starts no escape stays as written
+		}
+		if b < 0x20 || b == 0x7f || b == '\\' || (b == '/' && i == 1) {
+			return false
+		}
+	}
+	return true
 }
 
 // Marshal validates n and encodes it, refusing a message that would not fit

@@ -251,12 +251,18 @@ function clickTarget(data, action) {
 }
 
 /**
- * Resolves path against this origin, refusing anything that leaves it.
+ * Resolves path against this origin, refusing anything that leaves it, and
+ * anything the server would not have accepted as data.url or data.actionUrls
+ * (see isSameOriginPath).
  * @param {string} path
  * @returns {string} an absolute URL on self.location.origin
  */
 function sameOrigin(path) {
   const origin = self.location.origin;
+  if (!isSameOriginPath(path)) {
+    console.warn("notification target is not a same-origin path, opening / instead:", path);
+    return new URL("/", origin).href;
+  }
   try {
     const url = new URL(path, origin);
     if (url.origin === origin) {
@@ -267,6 +273,32 @@ function sameOrigin(path) {
     console.warn("notification target is not a URL, opening / instead:", path);
   }
   return new URL("/", origin).href;
+}
+
+/**
+ * The server's rule for data.url and data.actionUrls (Go:
+ * push.IsSameOriginPath, which gives the reason for each part), checked again
+ * here because the URL parser strips or deletes some characters before it
+ * resolves: exactly one leading "/"; no backslash, control character or white
+ * space (\s is JavaScript's trim() set, U+FEFF included) anywhere; no lone
+ * surrogate; and, before any "?" or "#", no empty segment ("//"), no
+ * percent-encoded control, DEL or backslash, and no "/%2F" at the start.
+ * @param {string} path
+ * @returns {boolean}
+ */
+function isSameOriginPath(path) {
+  if (!path.startsWith("/") || path.startsWith("//") || /[\\\u0000-\u001f\u007f-\u009f]|\s/.test(path)) {
+    return false;
+  }
+  if (typeof path.isWellFormed === "function" && !path.isWellFormed()) {
+    return false;
+  }
+  const pathOnly = path.split(/[?#]/, 1)[0];
+  return (
+    !pathOnly.includes("//") &&
+    !/%(?:[01][0-9a-f]|7f|5c)/i.test(pathOnly) &&
+    !/^\/%2f/i.test(pathOnly)
+  );
 }
 
 /**

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -51,8 +52,9 @@ type SQLite struct {
 var _ Store = (*SQLite)(nil)
 
 // OpenSQLite opens (creating if needed) the database at path, creating its
-// parent directory (mode 0700) when missing, and brings its schema up to
-// date. *SQLite implements Store.
+// parent directory (mode 0700) when missing, keeps the database files the
+// owner's alone (mode 0600), and brings its schema up to date. *SQLite
+// implements Store.
 func OpenSQLite(path string) (*SQLite, error) {
 	if path == "" {
 		return nil, errors.New("store: empty database path")
@@ -63,6 +65,9 @@ func OpenSQLite(path string) (*SQLite, error) {
 	}
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return nil, fmt.Errorf("store: create database directory: %w", err)
+	}
+	if err := restrictFiles(abs); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
 	}
 
 	s := &SQLite{
@@ -102,6 +107,39 @@ func OpenSQLite(path string) (*SQLite, error) {
 		return nil, fmt.Errorf("store: open %s: %w", abs, err)
 	}
 	return s, nil
+}
+
+// restrictFiles makes the database at path, and the files SQLite keeps
+// beside it, readable and writable by the owner only: they hold every
+// subscription's endpoint and keys, and the directory may be one other users
+// can list. SQLite would create a missing database with mode 0644 less the
+// umask, and its unix VFS gives the -wal, -shm and -journal files it creates
+// the database file's mode; so the database is created here, 0600, before
+// SQLite opens it. Files an earlier version left more open are narrowed to
+// the owner; the companions are among them when a crash kept them past close.
+func restrictFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("create database: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("create database: %w", err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		info, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("restrict database file: %w", err)
+		}
+		if perm := info.Mode().Perm(); perm&0o077 != 0 {
+			if err := os.Chmod(p, perm&^0o077); err != nil {
+				return fmt.Errorf("restrict database file: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // dsn builds a file: URI for path (escaped, so names with '?' or '#' work)

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -502,5 +505,118 @@ func TestConcurrent(t *testing.T) {
 	}
 	if ds, err := stores[1].Deliveries(ctx, 0); err != nil || len(ds) != workers*rounds {
 		t.Errorf("Deliveries = %d rows, %v; want %d", len(ds), err, workers*rounds)
+	}
+}
+
+// withUmask runs the rest of the test with the process umask set to mask, as
+// a server started from a login shell usually has it.
+func withUmask(t *testing.T, mask int) {
+	t.Helper()
+	old := syscall.Umask(mask)
+	t.Cleanup(func() { syscall.Umask(old) })
+}
+
+// checkPrivate fails the test for every file in dir whose name starts with
+// prefix and that other users could read or write, and returns the names.
+func checkPrivate(t *testing.T, dir, prefix string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		names = append(names, e.Name())
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := info.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s has mode %#o, want 0600", e.Name(), perm)
+		}
+	}
+	return names
+}
+
+// TestDatabaseFilesPrivate: the database holds every endpoint with its keys,
+// so it and the files SQLite keeps beside it are the owner's alone, even in a
+// directory other users may list and under a umask that lets them read.
+func TestDatabaseFilesPrivate(t *testing.T) {
+	withUmask(t, 0o022)
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenSQLite(filepath.Join(dir, "pushstart.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var mode string
+	if err := s.w.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Fatalf("journal_mode = %q, %v; the test expects the store to use WAL", mode, err)
+	}
+	if _, err := s.Upsert(ctx, sub("https://push.example/1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, "https://push.example/1"); err != nil {
+		t.Fatal(err)
+	}
+
+	names := checkPrivate(t, dir, "pushstart.db")
+	for _, want := range []string{"pushstart.db", "pushstart.db-wal", "pushstart.db-shm"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("while open, %s holds %v; want %s among them", dir, names, want)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkPrivate(t, dir, "pushstart.db")
+}
+
+// TestExistingDatabaseFilesTightened: a database (and companions a crash left
+// behind) created by an earlier version with the umask's mode is narrowed to
+// the owner when opened.
+func TestExistingDatabaseFilesTightened(t *testing.T) {
+	withUmask(t, 0o022)
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "pushstart.db")
+	s, err := OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Upsert(ctx, sub("https://push.example/1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Empty companions are what SQLite treats as no journal and no WAL.
+	for _, suffix := range []string{"-wal", "-shm", "-journal"} {
+		if err := os.WriteFile(path+suffix, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	s, err = OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	checkPrivate(t, dir, "pushstart.db")
+	if _, err := s.Get(ctx, "https://push.example/1"); err != nil {
+		t.Fatalf("after reopening: %v", err)
 	}
 }
