@@ -28,7 +28,7 @@ WEB_FILES := $(filter-out $(WASM)%,$(wildcard web/*))
 # README and .ci/run quote this list; `make check` fails if they differ.
 DEB_PACKAGES := gcc libc6-dev chromium firefox-esr libnotify4 dbus brotli fonts-dejavu-core
 
-.PHONY: help deps build run test check gotest browsertest e2e demo bench clean
+.PHONY: help deps build run test check gotest fuzz fuzzcheck browsertest e2e demo bench clean
 
 help: ## List the documented targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -56,7 +56,7 @@ $(BIN): $(WASM) $(WEB_FILES) $(GO_SOURCES) sw/app-worker.js
 run: build ## Run the kit on ADDR (default :8000) with its data in DATA_DIR (default ./data)
 	./$(BIN)
 
-test: check gotest browsertest e2e ## Run every test: formatting, vet (native and wasm), Go tests with -race, the local push service with real browsers, the Playwright suite
+test: check gotest fuzzcheck browsertest e2e ## Run every test: formatting, vet (native and wasm), Go tests with -race, a short run of every fuzz target, the local push service with real browsers, the Playwright suite
 
 check: ## gofmt, go vet for both targets, the README's package list, and the wasm build
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -69,6 +69,28 @@ check: ## gofmt, go vet for both targets, the README's package list, and the was
 
 gotest: ## Go tests with the race detector
 	go test -race -count=1 ./...
+
+# Every fuzz target, as package:FuzzName: the parsers of what browsers and
+# API clients send. `go test ./...` runs their seed corpora (testdata/fuzz/);
+# these run the fuzzer itself, one target at a time (go test -fuzz takes one).
+# Minimizing an input found interesting may take no longer than 10 s: on a
+# large one the default minute stalls every worker.
+FUZZ_TARGETS := \
+	./server:FuzzSubscriptionRequest ./server:FuzzNotificationRequest ./server:FuzzEndpointAllowlist \
+	./push:FuzzNotification ./push:FuzzIsSameOriginPath \
+	./localpush:FuzzMozillaMessages \
+	./localpush/gcm:FuzzMCSStream ./localpush/gcm:FuzzMCSMessage ./localpush/gcm:FuzzCheckin ./localpush/gcm:FuzzRegister
+FUZZTIME ?= 1m
+FUZZCHECKTIME ?= 2s
+
+fuzz: ## Run every fuzz target for FUZZTIME each (default 1m), one after another; failing inputs land in testdata/fuzz/
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  echo "== $${t#*:} ($${t%%:*}) for $(FUZZTIME)"; \
+	  go test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10s $${t%%:*}; \
+	done
+
+fuzzcheck: ## A short run of every fuzz target, FUZZCHECKTIME each (default 2s)
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZCHECKTIME)
 
 # One package at a time: each starts real browsers, which the 2-core
 # machines this runs on cannot also share with other tests.

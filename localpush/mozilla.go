@@ -123,14 +123,10 @@ func (s *Service) serveMozilla(ws *websocket.Conn) {
 	if err != nil {
 		return
 	}
-	var hello mozMessage
-	if json.Unmarshal(data, &hello) != nil || hello.MessageType != "hello" {
+	uaid, ok := mozHello(data)
+	if !ok {
 		ws.Close(websocket.StatusPolicyViolation, "the first message must be a hello")
 		return
-	}
-	uaid := hello.UAID
-	if !validUAID(uaid) {
-		uaid = strings.ReplaceAll(randomUUID(), "-", "")
 	}
 	mc := &mozConn{s: s, ws: ws, uaid: uaid}
 	if err := mc.write(map[string]any{
@@ -156,48 +152,82 @@ func (s *Service) serveMozilla(ws *websocket.Conn) {
 		if err != nil {
 			return
 		}
-		var msg mozMessage
-		if err := json.Unmarshal(data, &msg); err != nil {
-			s.log.Info("Firefox sent a message that is not JSON", "err", err)
+		reply, err := s.handleMozMessage(uaid, data)
+		var notJSON *mozNotJSONError
+		if errors.As(err, &notJSON) {
+			s.log.Info("Firefox sent a message that is not JSON", "err", notJSON.err)
 			ws.Close(websocket.StatusUnsupportedData, "messages must be JSON")
 			return
 		}
-		if err := s.handleMozMessage(mc, msg); err != nil {
+		if err != nil {
 			return
+		}
+		if reply != nil {
+			if err := mc.write(reply); err != nil {
+				return
+			}
 		}
 	}
 }
 
-// handleMozMessage answers one message after the hello.
-func (s *Service) handleMozMessage(mc *mozConn, msg mozMessage) error {
+// mozHello reads the first message of a connection, which must be a hello,
+// and returns the uaid the connection goes by: the client's, or a new one
+// when it has none that can be kept.
+func mozHello(data []byte) (uaid string, ok bool) {
+	var hello mozMessage
+	if json.Unmarshal(data, &hello) != nil || hello.MessageType != "hello" {
+		return "", false
+	}
+	uaid = hello.UAID
+	if !validUAID(uaid) {
+		uaid = strings.ReplaceAll(randomUUID(), "-", "")
+	}
+	return uaid, true
+}
+
+// mozNotJSONError is a client message that does not decode as one of the
+// protocol's JSON messages; the connection is closed as unsupported data.
+type mozNotJSONError struct{ err error }
+
+func (e *mozNotJSONError) Error() string { return "message is not JSON: " + e.err.Error() }
+
+// handleMozMessage handles one message after the hello, as it came off the
+// WebSocket. It returns the reply to write (nil when there is none), or an
+// error that ends the connection. Kept apart from the socket so that every
+// client message can be checked without one.
+func (s *Service) handleMozMessage(uaid string, data []byte) (reply any, err error) {
+	var msg mozMessage
+	if err := json.Unmarshal(data, &msg); err != nil {
+		return nil, &mozNotJSONError{err}
+	}
 	switch msg.MessageType {
 	case "":
-		return mc.write(struct{}{}) // a ping is the text {}
+		return struct{}{}, nil // a ping is the text {}
 	case "register":
-		return mc.write(s.mozRegister(mc.uaid, msg))
+		return s.mozRegister(uaid, msg), nil
 	case "unregister":
-		s.mozUnregister(mc.uaid, msg)
-		return mc.write(map[string]any{"messageType": "unregister", "channelID": msg.ChannelID, "status": 200})
+		s.mozUnregister(uaid, msg)
+		return map[string]any{"messageType": "unregister", "channelID": msg.ChannelID, "status": 200}, nil
 	case "ack":
 		for _, u := range msg.Updates {
-			s.recordAck(Firefox, mc.uaid, u.Version, ackDetail(u.Code), true)
+			s.recordAck(Firefox, uaid, u.Version, ackDetail(u.Code), true)
 		}
-		return nil
+		return nil, nil
 	case "nack":
-		m := s.state.ack(Firefox, mc.uaid, msg.Version)
+		m := s.state.ack(Firefox, uaid, msg.Version)
 		ev := Event{Type: EventNack, Browser: Firefox, Message: msg.Version, Detail: nackDetail(msg.Code)}
 		if m != nil {
 			ev.Endpoint = s.state.endpointOf(m.sub)
 		}
 		s.events.add(ev)
-		return nil
+		return nil, nil
 	case "hello":
-		return errors.New("second hello")
+		return nil, errors.New("second hello")
 	default:
 		// broadcast_subscribe and the like: nothing to do for a push service
 		// that offers no broadcasts.
 		s.log.Debug("Firefox message ignored", "messageType", msg.MessageType)
-		return nil
+		return nil, nil
 	}
 }
 

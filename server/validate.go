@@ -110,7 +110,10 @@ func (a *Allowlist) check(endpoint string) string {
 		var match bool
 		switch {
 		case r.suffix:
-			match = defaultPort && strings.HasSuffix(hostname, r.host)
+			// An IPv6 literal's zone can end in anything, and net/http
+			// connects to the address before it:
+			// https://[::1%25.push.apple.com]/ reaches [::1]:443.
+			match = defaultPort && !strings.HasPrefix(host, "[") && strings.HasSuffix(hostname, r.host)
 		case strings.Contains(r.host, ":"):
 			match = host == r.host
 		default:
