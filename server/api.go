@@ -45,7 +45,7 @@ func (s *Server) handleVAPIDKey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleSubscribe(w http.ResponseWriter, r *http.Request) {
-	if !s.limit(w, r, s.subscribeLimit, clientAddr(r, s.trustedHeader), "subscription changes from this address (SUBSCRIBE_RATE)") {
+	if !s.limit(w, r, s.subscribeLimit, limitKey(clientAddr(r, s.trustedHeader)), "subscription changes from this address (SUBSCRIBE_RATE)") {
 		return
 	}
 	var req api.Subscription
@@ -101,7 +101,7 @@ func (s *Server) handleSubscribe(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleUnsubscribe(w http.ResponseWriter, r *http.Request) {
-	if !s.limit(w, r, s.subscribeLimit, clientAddr(r, s.trustedHeader), "subscription changes from this address (SUBSCRIBE_RATE)") {
+	if !s.limit(w, r, s.subscribeLimit, limitKey(clientAddr(r, s.trustedHeader)), "subscription changes from this address (SUBSCRIBE_RATE)") {
 		return
 	}
 	var req api.Unsubscribe
@@ -123,7 +123,7 @@ func (s *Server) handleUnsubscribe(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleTestSend(w http.ResponseWriter, r *http.Request) {
-	if !s.limit(w, r, s.testSendLimit, clientAddr(r, s.trustedHeader), "test sends from this address (TEST_SEND_RATE)") {
+	if !s.limit(w, r, s.testSendLimit, limitKey(clientAddr(r, s.trustedHeader)), "test sends from this address (TEST_SEND_RATE)") {
 		return
 	}
 	var req api.TestSend

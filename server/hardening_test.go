@@ -249,3 +249,22 @@ func TestDataDirTightened(t *testing.T) {
 		t.Errorf("DATA_DIR mode %o, want 700", st.Mode().Perm())
 	}
 }
+
+// TestIPv6LimitedByPrefix: one host owns a whole /64; rotating addresses in
+// it does not buy a new budget.
+func TestIPv6LimitedByPrefix(t *testing.T) {
+	e := newTestEnv(t, func(c *Config) { c.SubscribeRate = 2; c.TrustedProxyHeader = "X-Real-IP" })
+	for i := range 3 {
+		res, out := e.do(t, "POST", "/api/subscriptions", newSubscription(t, fmt.Sprintf("%s/push/v6-%d", e.push.URL, i)),
+			"X-Real-IP", fmt.Sprintf("2001:db8:1:2::%x", i+1))
+		if i < 2 && res.StatusCode != http.StatusCreated {
+			t.Fatalf("subscribe %d: %d %v", i, res.StatusCode, out)
+		}
+		if i == 2 {
+			wantTooMany(t, "3rd subscribe from the same /64", res, out, "SUBSCRIBE_RATE")
+		}
+	}
+	if res, _ := e.do(t, "POST", "/api/subscriptions", newSubscription(t, e.push.URL+"/push/v6-other"), "X-Real-IP", "2001:db8:1:3::1"); res.StatusCode != http.StatusCreated {
+		t.Errorf("another /64: %d, want 201", res.StatusCode)
+	}
+}

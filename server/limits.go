@@ -48,6 +48,11 @@ func (l *keyedLimiter) allow(key string) (ok bool, retryAfter time.Duration) {
 	l.sweep(now)
 	st := l.keys[key]
 	if st == nil {
+		if len(l.keys) >= maxKeys {
+			// A flood from more addresses than a minute's sweep can hold:
+			// starting over costs a few requests more, never the memory.
+			clear(l.keys)
+		}
 		st = &keyState{lim: rate.NewLimiter(rate.Limit(float64(l.perMinute)/60), l.perMinute)}
 		l.keys[key] = st
 	}
@@ -59,6 +64,9 @@ func (l *keyedLimiter) allow(key string) (ok bool, retryAfter time.Duration) {
 	}
 	return true, 0
 }
+
+// maxKeys bounds the keys a limiter remembers.
+const maxKeys = 1 << 17
 
 // refill is how long an idle key takes to get its whole burst back (a
 // minute's worth of requests); after that, forgetting it changes nothing.
@@ -102,6 +110,16 @@ func clientAddr(r *http.Request, trustedHeader string) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// limitKey is the key a client address is limited by: the address itself,
+// or for IPv6 its /64, which one host can fill with addresses of its own.
+func limitKey(addr string) string {
+	ip := net.ParseIP(addr)
+	if ip == nil || ip.To4() != nil {
+		return addr
+	}
+	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
 
 // forwardingHeaders are set by reverse proxies; a request carrying one came
