@@ -257,6 +257,11 @@ func (fl *flows) subscribeAndStore(ctx context.Context, key, oldEndpoint string)
 
 // store saves sj on the server and deletes oldEndpoint there, if any.
 func (fl *flows) store(ctx context.Context, sj api.Subscription, oldEndpoint string) error {
+	if oldEndpoint != sj.Endpoint {
+		// The server replaces the old row with the new one in one step, so
+		// a server at its ceiling of subscriptions still takes the renewal.
+		sj.OldEndpoint = oldEndpoint
+	}
 	if err := fl.save(ctx, sj); err != nil {
 		return err
 	}

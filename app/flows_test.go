@@ -51,6 +51,11 @@ func startFakeKit(t *testing.T, key string) *fakeKit {
 		if !decode(w, r, &sub) {
 			return
 		}
+		// As the server does: the row of oldEndpoint is replaced.
+		if sub.OldEndpoint != "" {
+			delete(k.subs, sub.OldEndpoint)
+			sub.OldEndpoint = ""
+		}
 		_, known := k.subs[sub.Endpoint]
 		k.subs[sub.Endpoint] = sub
 		status := http.StatusCreated
@@ -297,7 +302,11 @@ func hasEntry(s pageState, level flowLevel, title string) bool {
 // subJSON is the body the page must POST for sub: PushSubscription.toJSON()
 // exactly, with no field of its own.
 func subJSON(sub api.Subscription) string {
-	return `{"endpoint":"` + sub.Endpoint + `","expirationTime":null,"keys":{"p256dh":"` + sub.Keys.P256dh + `","auth":"` + sub.Keys.Auth + `"}}`
+	old := ""
+	if sub.OldEndpoint != "" {
+		old = `,"oldEndpoint":"` + sub.OldEndpoint + `"`
+	}
+	return `{"endpoint":"` + sub.Endpoint + `","expirationTime":null,"keys":{"p256dh":"` + sub.Keys.P256dh + `","auth":"` + sub.Keys.Auth + `"}` + old + `}`
 }
 
 func TestEnableSubscribesAndStores(t *testing.T) {
@@ -396,8 +405,12 @@ func TestLoadAfterKeyRotationSubscribesAgain(t *testing.T) {
 	wantCalls(t, b, "unsubscribe "+old.endpoint, "subscribe "+keyB)
 	wantRoutes(t, e.kit, "GET "+api.PathVAPIDKey, "POST "+api.PathSubscriptions, "DELETE "+api.PathSubscriptions)
 	want, _ := sub.JSON()
-	if got := e.kit.body(t, "POST "+api.PathSubscriptions); got != subJSON(want) {
-		t.Errorf("POST body\n%s\nwant\n%s", got, subJSON(want))
+	// The new subscription replaces the old one in one request, so that a
+	// server at its MAX_SUBSCRIPTIONS ceiling still takes it.
+	posted := want
+	posted.OldEndpoint = old.endpoint
+	if got := e.kit.body(t, "POST "+api.PathSubscriptions); got != subJSON(posted) {
+		t.Errorf("POST body\n%s\nwant\n%s", got, subJSON(posted))
 	}
 	if got := e.kit.body(t, "DELETE "+api.PathSubscriptions); got != `{"endpoint":"`+old.endpoint+`"}` {
 		t.Errorf("DELETE body %s, want the old endpoint", got)

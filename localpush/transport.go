@@ -1,6 +1,10 @@
 package localpush
 
-import "net/http"
+import (
+	"fmt"
+	"net/http"
+	"strings"
+)
 
 // Transport returns a RoundTripper that sends requests for Chromium's
 // endpoint hosts (fcm.googleapis.com, jmt17.google.com) to this service over
@@ -21,10 +25,15 @@ type fcmTransport struct {
 	host string // the local service's host:port
 }
 
-// RoundTrip sends req, rerouted when it is for an FCM host.
+// RoundTrip sends req, rerouted when it is for an FCM endpoint. Only the
+// endpoint paths Chromium uses are rerouted: any other path on those hosts
+// (the service's own /faults, /events) must not be reachable as a "push".
 func (t *fcmTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !isFCMHost(req.URL.Hostname()) {
 		return t.base.RoundTrip(req)
+	}
+	if !strings.HasPrefix(req.URL.Path, "/fcm/send/") && !strings.HasPrefix(req.URL.Path, "/wp/") {
+		return nil, fmt.Errorf("local push service: %s is not an FCM endpoint path (/fcm/send/<token> or /wp/<token>)", req.URL.Path)
 	}
 	r := req.Clone(req.Context())
 	if r.Host == "" {

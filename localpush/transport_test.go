@@ -119,3 +119,17 @@ func TestChromiumRegistrationWithBadSender(t *testing.T) {
 		t.Fatalf("Registered with a GCM sender id: %v, want ErrInvalidSender", err)
 	}
 }
+
+// TestTransportReroutesEndpointPathsOnly: in local mode only Chromium's
+// endpoint paths on the FCM hosts reach the service, never its own routes.
+func TestTransportReroutesEndpointPathsOnly(t *testing.T) {
+	s := startService(t)
+	client := &http.Client{Transport: s.Transport(nil)}
+	for _, path := range []string{"/faults", "/events", "/checkin"} {
+		resp, err := client.Post("https://fcm.googleapis.com"+path, "application/octet-stream", strings.NewReader("x"))
+		if err == nil {
+			resp.Body.Close()
+			t.Errorf("POST https://fcm.googleapis.com%s reached the service (%d)", path, resp.StatusCode)
+		}
+	}
+}

@@ -6,7 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -76,17 +78,7 @@ func (s *Server) handleSubscribe(w http.ResponseWriter, r *http.Request) {
 		ExpirationTime: req.ExpirationTime,
 		UserAgent:      truncate(r.UserAgent(), 256),
 	}
-	if err := s.checkCeiling(r.Context(), req.Endpoint, req.OldEndpoint); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	var created bool
-	var err error
-	if req.OldEndpoint != "" && req.OldEndpoint != req.Endpoint {
-		created, err = s.store.Replace(r.Context(), req.OldEndpoint, sub)
-	} else {
-		created, err = s.store.Upsert(r.Context(), sub)
-	}
+	created, err := s.save(r.Context(), sub, req.OldEndpoint)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -147,7 +139,7 @@ func (s *Server) handleTestSend(w http.ResponseWriter, r *http.Request) {
 	}
 	// Pushes go out under the server's VAPID identity: a push service that
 	// sees too many throttles the key, or the address, for every user.
-	if !s.limit(w, r, s.testEndpointLimit, push.Fingerprint(sub.Endpoint), "test sends to this subscription (TEST_SEND_ENDPOINT_RATE)") {
+	if !s.limit(w, r, s.testEndpointLimit, push.Fingerprint(canonicalEndpoint(sub.Endpoint)), "test sends to this subscription (TEST_SEND_ENDPOINT_RATE)") {
 		return
 	}
 	// The page waits for the answer: bound the retries well inside the
@@ -247,6 +239,23 @@ func truncate(s string, n int) string {
 	return s
 }
 
+// save stores sub, replacing oldEndpoint's row when given, unless that would
+// take the store past MAX_SUBSCRIPTIONS. The check and the write are one
+// step for concurrent requests, or a burst of them would all see room.
+func (s *Server) save(ctx context.Context, sub store.Subscription, oldEndpoint string) (bool, error) {
+	if s.maxSubscriptions > 0 {
+		s.ceilingMu.Lock()
+		defer s.ceilingMu.Unlock()
+		if err := s.checkCeiling(ctx, sub.Endpoint, oldEndpoint); err != nil {
+			return false, err
+		}
+	}
+	if oldEndpoint != "" && oldEndpoint != sub.Endpoint {
+		return s.store.Replace(ctx, oldEndpoint, sub)
+	}
+	return s.store.Upsert(ctx, sub)
+}
+
 // checkCeiling refuses a new subscription once MAX_SUBSCRIPTIONS are stored.
 // A known endpoint, or one replacing a stored one, does not add a row.
 func (s *Server) checkCeiling(ctx context.Context, endpoint, oldEndpoint string) error {
@@ -301,4 +310,24 @@ func publicReason(outcome push.Outcome, status, attempts int) string {
 		}
 		return fmt.Sprintf("the push service did not accept the message%s; gave up after %d attempts", answered, attempts)
 	}
+}
+
+// canonicalEndpoint writes an endpoint the way its push service reads it,
+// so that spellings of one endpoint (host case, a default port written out)
+// share one budget. The query stays: some push services keep the
+// subscription's token there.
+func canonicalEndpoint(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return endpoint
+	}
+	host := strings.ToLower(u.Hostname())
+	if port := u.Port(); port != "" && !(u.Scheme == "https" && port == "443") && !(u.Scheme == "http" && port == "80") {
+		host = net.JoinHostPort(host, port)
+	} else if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	u.Host = host
+	u.Scheme = strings.ToLower(u.Scheme)
+	return u.String()
 }

@@ -206,8 +206,10 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%s %d: must not be negative", env, v)
 		}
 	}
-	if c.MaxEndpointBytes < 256 || c.MaxEndpointBytes > 8192 {
-		return fmt.Errorf("MAX_ENDPOINT_BYTES %d: want 256 to 8192 (push services' endpoints are under 600 bytes)", c.MaxEndpointBytes)
+	// A subscription body (at most 8 KiB) must hold an endpoint and the old
+	// one it replaces.
+	if c.MaxEndpointBytes < 256 || c.MaxEndpointBytes > 3072 {
+		return fmt.Errorf("MAX_ENDPOINT_BYTES %d: want 256 to 3072 (push services' endpoints are under 600 bytes)", c.MaxEndpointBytes)
 	}
 	if c.PushMaxConnsPerHost < 1 {
 		return fmt.Errorf("PUSH_MAX_CONNS_PER_HOST %d: want at least 1", c.PushMaxConnsPerHost)

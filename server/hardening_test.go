@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"pushstart/server/store"
@@ -266,5 +267,94 @@ func TestIPv6LimitedByPrefix(t *testing.T) {
 	}
 	if res, _ := e.do(t, "POST", "/api/subscriptions", newSubscription(t, e.push.URL+"/push/v6-other"), "X-Real-IP", "2001:db8:1:3::1"); res.StatusCode != http.StatusCreated {
 		t.Errorf("another /64: %d, want 201", res.StatusCode)
+	}
+}
+
+// TestProxyHeaderTrustedFromProxiesOnly: a client reaching the port directly
+// cannot pick the address it is counted by.
+func TestProxyHeaderTrustedFromProxiesOnly(t *testing.T) {
+	for _, tt := range []struct {
+		peer, header, want string
+	}{
+		{"127.0.0.1:4000", "203.0.113.1", "203.0.113.1"},
+		{"10.0.0.7:4000", "203.0.113.1", "203.0.113.1"},
+		{"198.51.100.9:4000", "203.0.113.1", "198.51.100.9"},
+	} {
+		req := httptest.NewRequest("POST", "/api/subscriptions", nil)
+		req.RemoteAddr = tt.peer
+		req.Header.Set("X-Forwarded-For", tt.header)
+		if got := clientAddr(req, "X-Forwarded-For"); got != tt.want {
+			t.Errorf("peer %s saying %s: counted as %s, want %s", tt.peer, tt.header, got, tt.want)
+		}
+	}
+}
+
+// TestCeilingHoldsUnderConcurrency: a burst of new subscriptions cannot all
+// see room below MAX_SUBSCRIPTIONS.
+func TestCeilingHoldsUnderConcurrency(t *testing.T) {
+	e := newTestEnv(t, func(c *Config) { c.MaxSubscriptions = 5; c.SubscribeRate = 0 })
+	subs := make([]map[string]any, 60)
+	for i := range subs {
+		subs[i] = newSubscription(t, fmt.Sprintf("%s/push/burst-%d", e.push.URL, i))
+	}
+	var wg sync.WaitGroup
+	for _, sub := range subs {
+		wg.Go(func() { e.do(t, "POST", "/api/subscriptions", sub) })
+	}
+	wg.Wait()
+	if n, _ := e.store.Count(context.Background()); n != 5 {
+		t.Errorf("%d rows after a burst, want the ceiling of 5", n)
+	}
+}
+
+// TestEndpointSpellingsShareABudget: writing one endpoint's host in capitals
+// or with its default port does not buy another test-send budget.
+func TestEndpointSpellingsShareABudget(t *testing.T) {
+	for _, tt := range []struct{ a, b string }{
+		{"https://fcm.googleapis.com/fcm/send/abc", "https://FCM.googleapis.com/fcm/send/abc"},
+		{"https://fcm.googleapis.com/fcm/send/abc", "https://fcm.googleapis.com:443/fcm/send/abc"},
+		{"http://127.0.0.1:7000/wpush/abc", "HTTP://127.0.0.1:7000/wpush/abc"},
+	} {
+		if canonicalEndpoint(tt.a) != canonicalEndpoint(tt.b) {
+			t.Errorf("%s and %s count apart: %s vs %s", tt.a, tt.b, canonicalEndpoint(tt.a), canonicalEndpoint(tt.b))
+		}
+	}
+	if canonicalEndpoint("https://wns.notify.windows.com/w/?token=a") == canonicalEndpoint("https://wns.notify.windows.com/w/?token=b") {
+		t.Error("two WNS endpoints, told apart by their query, count as one")
+	}
+}
+
+// TestOriginSchemeThroughAProxy: behind a reverse proxy the server was not
+// told to trust, it cannot know its scheme and leaves the decision to Go's
+// host check, so an https page (Safari before 16.4 sends no Sec-Fetch-Site)
+// can still subscribe.
+func TestOriginSchemeThroughAProxy(t *testing.T) {
+	e := newTestEnv(t)
+	res, out := e.do(t, "POST", "/api/subscriptions", newSubscription(t, e.push.URL+"/push/proxied"),
+		"Origin", "https://example.com", "X-Forwarded-Proto", "https")
+	if res.StatusCode != http.StatusCreated {
+		t.Errorf("%d %v, want 201", res.StatusCode, out)
+	}
+}
+
+// TestSharedDataDirLeftAlone: a sticky folder shared on purpose (like /tmp)
+// is not taken from its other users; the server starts with a warning.
+func TestSharedDataDirLeftAlone(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "shared")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.DataDir = dir
+	startRun(t, cfg)
+	st, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode()&os.ModeSticky == 0 || st.Mode().Perm() != 0o777 {
+		t.Errorf("shared DATA_DIR changed to %v", st.Mode())
 	}
 }

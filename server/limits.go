@@ -96,7 +96,7 @@ func retryAfterSeconds(d time.Duration) string {
 // proxy says it served. Of X-Forwarded-For only the last entry counts: the
 // one the trusted proxy appended; anything before it came from the client.
 func clientAddr(r *http.Request, trustedHeader string) string {
-	if trustedHeader != "" {
+	if fromProxy(r, trustedHeader) {
 		values := r.Header.Values(trustedHeader)
 		if len(values) > 0 {
 			parts := strings.Split(values[len(values)-1], ",")
@@ -110,6 +110,19 @@ func clientAddr(r *http.Request, trustedHeader string) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// fromProxy reports whether r's forwarding headers are to be believed: a
+// proxy header is configured and the connection comes from where a reverse
+// proxy runs, this machine or a private network. Anyone else reaching the
+// port directly could write the headers themselves.
+func fromProxy(r *http.Request, trustedHeader string) bool {
+	if trustedHeader == "" {
+		return false
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	ip := net.ParseIP(host)
+	return err == nil && ip != nil && (ip.IsLoopback() || ip.IsPrivate())
 }
 
 // limitKey is the key a client address is limited by: the address itself,
@@ -134,7 +147,7 @@ func fromLoopback(r *http.Request, trustedHeader string) bool {
 	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
 		return false
 	}
-	if trustedHeader != "" {
+	if fromProxy(r, trustedHeader) {
 		ip := net.ParseIP(clientAddr(r, trustedHeader))
 		return ip != nil && ip.IsLoopback()
 	}

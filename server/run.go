@@ -71,7 +71,7 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 // gracefully. When ready is not nil it receives the listening address once
 // the server accepts requests.
 func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready chan<- string) error {
-	if err := privateDir(cfg.DataDir); err != nil {
+	if err := privateDir(cfg.DataDir, log); err != nil {
 		return fmt.Errorf("DATA_DIR: %w", err)
 	}
 	dbPath := filepath.Join(cfg.DataDir, "pushstart.db")
@@ -190,8 +190,10 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 
 // privateDir makes dir (mode 0700) or, when it exists, takes group and others'
 // access away: it holds every subscription's endpoint and keys, the VAPID
-// private key and the admin token.
-func privateDir(dir string) error {
+// private key and the admin token. A folder shared on purpose (sticky, like
+// /tmp) or one the server may not change is left as it is, with a warning:
+// the files in it are 0600 anyway.
+func privateDir(dir string, log *slog.Logger) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -199,8 +201,15 @@ func privateDir(dir string) error {
 	if err != nil {
 		return err
 	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return os.Chmod(dir, st.Mode().Perm()&0o700)
+	if st.Mode().Perm()&0o077 == 0 {
+		return nil
+	}
+	if st.Mode()&fs.ModeSticky != 0 {
+		log.Warn("DATA_DIR is a shared folder; its files are private (0600), but use a folder of the kit's own", "dir", dir)
+		return nil
+	}
+	if err := os.Chmod(dir, st.Mode().Perm()&0o700); err != nil {
+		log.Warn("DATA_DIR is open to other users and could not be closed; its files are private (0600)", "dir", dir, "err", err)
 	}
 	return nil
 }

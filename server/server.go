@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 
 	"pushstart/api"
 	"pushstart/localpush"
@@ -31,6 +33,7 @@ type Server struct {
 	testSendLimit     *keyedLimiter // per client address
 	testEndpointLimit *keyedLimiter // per endpoint
 	maxSubscriptions  int
+	ceilingMu         sync.Mutex // the ceiling's check and write as one step
 	trustedHeader     string
 	assets            http.Handler // the page, app.wasm and static files
 	log               *slog.Logger
@@ -104,8 +107,10 @@ func (s *Server) Handler() http.Handler {
 // cross-origin protection trusts Sec-Fetch-Site when a browser sends it, and
 // otherwise compares the Origin's host with Host alone, so Origin
 // https://host passed against the plain-http server. The server's scheme is
-// https on TLS; behind a trusted proxy, what X-Forwarded-Proto says; else
-// http.
+// https on TLS; behind a trusted proxy, what X-Forwarded-Proto says; http
+// for a request that came straight from its client. Through a proxy the
+// server was not told to trust, it does not know, and leaves the decision to
+// Go's check.
 func (s *Server) sameScheme(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
@@ -119,10 +124,18 @@ func (s *Server) sameScheme(next http.Handler) http.Handler {
 			return
 		}
 		scheme := "http"
-		if r.TLS != nil {
+		switch proto := r.Header.Get("X-Forwarded-Proto"); {
+		case r.TLS != nil:
 			scheme = "https"
-		} else if proto := r.Header.Get("X-Forwarded-Proto"); s.trustedHeader != "" && proto != "" {
+		case fromProxy(r, s.trustedHeader):
+			if proto == "" {
+				next.ServeHTTP(w, r)
+				return
+			}
 			scheme = strings.ToLower(proto)
+		case proto != "" || slices.ContainsFunc(forwardingHeaders, func(h string) bool { return r.Header.Get(h) != "" }):
+			next.ServeHTTP(w, r)
+			return
 		}
 		if u, err := url.Parse(origin); err != nil || !strings.EqualFold(u.Scheme, scheme) {
 			s.writeError(w, r, &apiError{Status: http.StatusForbidden, Message: "cross-origin request refused"})

@@ -121,6 +121,10 @@ func (e *testEnv) do(t *testing.T, method, path string, body any, hdr ...string)
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
+		if h := http.CanonicalHeaderKey(hdr[i]); h == "X-Forwarded-For" || h == "X-Real-Ip" {
+			// Such a request comes through the reverse proxy on this machine.
+			req.RemoteAddr = "127.0.0.1:40000"
+		}
 	}
 	rec := httptest.NewRecorder()
 	e.h.ServeHTTP(rec, req)
