@@ -259,9 +259,6 @@ func (s *Server) save(ctx context.Context, sub store.Subscription, oldEndpoint s
 // checkCeiling refuses a new subscription once MAX_SUBSCRIPTIONS are stored.
 // A known endpoint, or one replacing a stored one, does not add a row.
 func (s *Server) checkCeiling(ctx context.Context, endpoint, oldEndpoint string) error {
-	if s.maxSubscriptions <= 0 {
-		return nil
-	}
 	for _, e := range []string{endpoint, oldEndpoint} {
 		if e == "" {
 			continue

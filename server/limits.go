@@ -23,7 +23,6 @@ type keyedLimiter struct {
 	mu        sync.Mutex
 	keys      map[string]*keyState
 	lastSweep time.Time
-	now       func() time.Time
 }
 
 type keyState struct {
@@ -32,7 +31,7 @@ type keyState struct {
 }
 
 func newKeyedLimiter(perMinute int) *keyedLimiter {
-	return &keyedLimiter{perMinute: perMinute, keys: map[string]*keyState{}, now: time.Now}
+	return &keyedLimiter{perMinute: perMinute, keys: map[string]*keyState{}}
 }
 
 // allow takes one request of key from its budget. When the budget is spent
@@ -42,7 +41,7 @@ func (l *keyedLimiter) allow(key string) (ok bool, retryAfter time.Duration) {
 	if l == nil || l.perMinute <= 0 {
 		return true, 0
 	}
-	now := l.now()
+	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.sweep(now)
