@@ -5,7 +5,11 @@
 // Every error answer is an Error with a 4xx or 5xx status.
 package api
 
-import "pushstart/push"
+import (
+	"time"
+
+	"pushstart/push"
+)
 
 // The API's routes, and the health check beside them.
 const (
@@ -14,6 +18,10 @@ const (
 	PathSubscriptions = "/api/subscriptions"
 	PathTestSend      = "/api/subscriptions/test"
 	PathNotifications = "/api/notifications"
+	// PathNotification is one broadcast; {id} is its ID. Its events
+	// (Server-Sent Events of BroadcastStatus) are at PathNotification +
+	// "/events".
+	PathNotification = "/api/notifications/{id}"
 	PathLocalPush     = "/api/local-push"
 )
 
@@ -43,6 +51,11 @@ type Subscription struct {
 	ExpirationTime *int64 `json:"expirationTime"` // ms since the epoch; null when none
 	Keys           Keys   `json:"keys"`
 	OldEndpoint    string `json:"oldEndpoint,omitempty"`
+	// Tags are the topics the user picked on the page (such as "news" or
+	// "reminders"); a broadcast may go to the subscriptions with any of
+	// them, checked by push.CheckTags.
+	// Absent keeps the tags a known endpoint has; [] clears them.
+	Tags *[]string `json:"tags,omitempty"`
 }
 
 // Keys are a subscription's keys for encrypting to it, base64url.
@@ -54,8 +67,9 @@ type Keys struct {
 // Saved answers POST /api/subscriptions: 201 with Created for a new
 // endpoint, 200 for a known one.
 type Saved struct {
-	Endpoint string `json:"endpoint"`
-	Created  bool   `json:"created"`
+	Endpoint string   `json:"endpoint"`
+	Created  bool     `json:"created"`
+	Tags     []string `json:"tags"` // the subscription's topics as stored, sorted; [] for none
 }
 
 // Unsubscribe is the body of DELETE /api/subscriptions; 204 answers it.
@@ -80,20 +94,68 @@ type Result struct {
 	Error    string       `json:"error,omitempty"`
 }
 
-// Broadcast is the body of POST /api/notifications (admin): a notification
-// for every subscription, with the headers it is sent with.
+// Broadcast is the body of POST /api/notifications (admin): a notification,
+// the headers it is sent with, who gets it and when.
 type Broadcast struct {
 	Notification *push.Notification `json:"notification"`
 	TTL          *int               `json:"ttl"` // seconds; one day when absent
 	Urgency      string             `json:"urgency"`
 	Topic        string             `json:"topic"`
+	// To chooses the subscriptions; absent means every one.
+	To *Audience `json:"to,omitempty"`
+	// SendAt schedules the broadcast (RFC 3339); absent or past means now.
+	SendAt *time.Time `json:"sendAt,omitempty"`
 }
 
-// BroadcastSummary answers POST /api/notifications. Total = Sent + Failed +
-// Pruned.
-type BroadcastSummary struct {
-	Total  int `json:"total"`
-	Sent   int `json:"sent"`
-	Failed int `json:"failed"`
-	Pruned int `json:"pruned"`
+// Audience chooses the subscriptions a broadcast goes to: those with any of
+// Tags, those of any of Users, or the listed Endpoints. One of the three is
+// given; an empty Audience is refused (omit "to" to reach everyone).
+type Audience struct {
+	Tags      []string `json:"tags,omitempty"`
+	Users     []string `json:"users,omitempty"`
+	Endpoints []string `json:"endpoints,omitempty"`
+}
+
+// Broadcast statuses, in the order a broadcast goes through them. Canceled
+// may follow any but Done.
+const (
+	StatusScheduled = "scheduled" // waiting for its SendAt
+	StatusQueued    = "queued"    // accepted, no push sent yet
+	StatusSending   = "sending"
+	StatusDone      = "done"
+	StatusCanceled  = "canceled"
+)
+
+// BroadcastStatus answers POST /api/notifications (202 Accepted, with
+// Location: /api/notifications/{id}), GET and DELETE
+// /api/notifications/{id}, and is each event of
+// /api/notifications/{id}/events.
+//
+// Total is the number of subscriptions the broadcast is for: counted when
+// it was accepted, and counted again when it starts (a scheduled one
+// reaches those who subscribed in between). Sent, Failed and Pruned count
+// the outcomes recorded so far: each subscription's once. Skipped counts
+// those that unsubscribed before their turn came. When Status is done,
+// Total = Sent + Failed + Pruned + Skipped.
+type BroadcastStatus struct {
+	ID         string     `json:"id"`
+	Status     string     `json:"status"`
+	Title      string     `json:"title"`
+	Audience   string     `json:"audience"` // "everyone", "tags: news, reminders", "2 users", "3 endpoints"
+	Total      int        `json:"total"`
+	Sent       int        `json:"sent"`
+	Failed     int        `json:"failed"`
+	Pruned     int        `json:"pruned"`
+	Skipped    int        `json:"skipped"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	SendAt     *time.Time `json:"sendAt,omitempty"`
+	StartedAt  *time.Time `json:"startedAt,omitempty"`
+	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+}
+
+// BroadcastList answers GET /api/notifications?limit=N&before=ID: the
+// broadcasts newest first. Next, when set, is the before= of the next page.
+type BroadcastList struct {
+	Broadcasts []BroadcastStatus `json:"broadcasts"`
+	Next       string            `json:"next,omitempty"`
 }
