@@ -24,9 +24,12 @@ WEB_FILES := $(filter-out $(WASM)%,$(wildcard web/*))
 # with --no-install-recommends: gcc for -race, the two browsers, libnotify4
 # (Firefox hands notifications to the desktop only through it, loaded at run
 # time: firefox-esr merely recommends it), dbus for the click spec's private
-# notification server, brotli for the smallest app.wasm.br, and a font. The
-# README and .ci/run quote this list; `make check` fails if they differ.
-DEB_PACKAGES := gcc libc6-dev chromium firefox-esr libnotify4 dbus brotli fonts-dejavu-core
+# notification server, brotli for the smallest app.wasm.br, a font, and
+# postgresql for the tests of the PostgreSQL store: tools/testpg starts a
+# throwaway server from its binaries (the cluster the package sets up is not
+# used). The README and .ci/run quote this list; `make check` fails if they
+# differ.
+DEB_PACKAGES := gcc libc6-dev chromium firefox-esr libnotify4 dbus brotli fonts-dejavu-core postgresql
 
 .PHONY: help deps build run test check gotest fuzz fuzzcheck browsertest e2e demo bench clean
 

@@ -22,7 +22,7 @@ const (
 	// (Server-Sent Events of BroadcastStatus) are at PathNotification +
 	// "/events".
 	PathNotification = "/api/notifications/{id}"
-	PathLocalPush     = "/api/local-push"
+	PathLocalPush    = "/api/local-push"
 )
 
 // Error is the body of every error answer. Field names the JSON field of the

@@ -139,14 +139,23 @@ func (c *apiClient) vapidPublicKey(ctx context.Context) (string, exchange, error
 }
 
 // saveSubscription stores (upserts) the subscription on the server and
-// reports whether it was new there.
-func (c *apiClient) saveSubscription(ctx context.Context, sub api.Subscription) (bool, exchange, error) {
+// returns the server's account of it: whether it was new there (a 201), and
+// its topics as stored, never nil.
+func (c *apiClient) saveSubscription(ctx context.Context, sub api.Subscription) (api.Saved, exchange, error) {
 	ex, err := c.do(ctx, apiTimeout, http.MethodPost, api.PathSubscriptions, sub,
 		http.StatusOK, http.StatusCreated)
 	if err != nil {
-		return false, ex, err
+		return api.Saved{}, ex, err
 	}
-	return ex.Status == http.StatusCreated, ex, nil
+	var saved api.Saved
+	if err := json.Unmarshal(ex.Response, &saved); err != nil {
+		return api.Saved{}, ex, &apiError{Method: ex.Method, Path: ex.Path, Status: ex.Status, Message: "reading the answer: " + err.Error()}
+	}
+	saved.Created = ex.Status == http.StatusCreated
+	if saved.Tags == nil {
+		saved.Tags = []string{}
+	}
+	return saved, ex, nil
 }
 
 // deleteSubscription forgets the endpoint on the server; an endpoint it

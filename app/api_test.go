@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -68,9 +69,9 @@ func TestSaveSubscriptionSendsToJSON(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fakeServer{status: tt.status, reply: `{"endpoint":"https://push.example/abc","created":true}`}
 			c := f.start(t)
-			created, _, err := c.saveSubscription(t.Context(), sub)
-			if err != nil || created != tt.created {
-				t.Fatalf("saveSubscription = %v, %v; want created %v", created, err, tt.created)
+			saved, _, err := c.saveSubscription(t.Context(), sub)
+			if err != nil || saved.Created != tt.created {
+				t.Fatalf("saveSubscription = %+v, %v; want created %v", saved, err, tt.created)
 			}
 			if f.method != "POST" || f.path != "/api/subscriptions" || f.ctype != "application/json" {
 				t.Fatalf("request was %s %s (%s)", f.method, f.path, f.ctype)
@@ -88,6 +89,64 @@ func TestSaveSubscriptionSendsToJSON(t *testing.T) {
 			wb, _ := json.Marshal(want)
 			if string(gb) != string(wb) {
 				t.Fatalf("body %s, want %s", gb, wb)
+			}
+		})
+	}
+}
+
+func TestSaveSubscriptionReadsTheStoredTopics(t *testing.T) {
+	tests := []struct {
+		name  string
+		reply string
+		want  []string
+	}{
+		{name: "topics", reply: `{"endpoint":"https://push.example/abc","created":false,"tags":["news","reminders"]}`, want: []string{"news", "reminders"}},
+		{name: "none", reply: `{"endpoint":"https://push.example/abc","created":false,"tags":[]}`, want: []string{}},
+		{name: "a server without topics", reply: `{"endpoint":"https://push.example/abc","created":false}`, want: []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeServer{status: 200, reply: tt.reply}
+			c := f.start(t)
+			saved, _, err := c.saveSubscription(t.Context(), api.Subscription{Endpoint: "https://push.example/abc"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if saved.Tags == nil || !slices.Equal(saved.Tags, tt.want) {
+				t.Errorf("tags %#v, want %#v", saved.Tags, tt.want)
+			}
+		})
+	}
+	t.Run("not JSON", func(t *testing.T) {
+		f := &fakeServer{status: 200, reply: `stored`}
+		c := f.start(t)
+		_, _, err := c.saveSubscription(t.Context(), api.Subscription{Endpoint: "https://push.example/abc"})
+		var ae *apiError
+		if !errors.As(err, &ae) || !strings.Contains(err.Error(), "reading the answer") {
+			t.Fatalf("err = %v, want an *apiError about the answer", err)
+		}
+	})
+}
+
+func TestSaveSubscriptionSendsTags(t *testing.T) {
+	tests := []struct {
+		name string
+		tags *[]string
+		want string
+	}{
+		{name: "absent keeps them", tags: nil, want: `{"endpoint":"https://push.example/abc","expirationTime":null,"keys":{"p256dh":"","auth":""}}`},
+		{name: "empty clears them", tags: &[]string{}, want: `{"endpoint":"https://push.example/abc","expirationTime":null,"keys":{"p256dh":"","auth":""},"tags":[]}`},
+		{name: "a list replaces them", tags: &[]string{"news"}, want: `{"endpoint":"https://push.example/abc","expirationTime":null,"keys":{"p256dh":"","auth":""},"tags":["news"]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeServer{status: 200, reply: `{"endpoint":"https://push.example/abc","created":false,"tags":[]}`}
+			c := f.start(t)
+			if _, _, err := c.saveSubscription(t.Context(), api.Subscription{Endpoint: "https://push.example/abc", Tags: tt.tags}); err != nil {
+				t.Fatal(err)
+			}
+			if string(f.body) != tt.want {
+				t.Errorf("body %s, want %s", f.body, tt.want)
 			}
 		})
 	}

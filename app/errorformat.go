@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"strings"
 
 	"pushstart/push"
 )
@@ -21,6 +22,9 @@ func errorTitle(err error) string {
 	}
 	var fe *push.FieldError
 	if errors.As(err, &fe) {
+		if fe.Field == "tags" || strings.HasPrefix(fe.Field, "tags[") {
+			return "The topics are invalid"
+		}
 		return "The notification is invalid"
 	}
 	return "Failed"

@@ -22,8 +22,8 @@ type pageUI interface {
 	async(f func())
 }
 
-// flows are the page's actions: the load-time re-sync, enable, disable and
-// send a test. They block on the browser and the network, so the component
+// flows are the page's actions: the load-time re-sync, enable, disable, send
+// a test and choose the topics. They block on the browser and the network, so the component
 // runs them inside ctx.Async; they never touch the page state but through ui.
 type flows struct {
 	browser browser
@@ -105,7 +105,8 @@ func (fl *flows) load(ctx context.Context) error {
 		if subKey != "" {
 			fl.log(flowOK, "The subscription uses the server's current VAPID key", "options.applicationServerKey:\n"+subKey)
 		}
-		return fl.save(ctx, sj)
+		_, err := fl.save(ctx, sj)
+		return err
 	}
 
 	fl.log(flowInfo, "The server's VAPID key changed: subscribing again", fmt.Sprintf(
@@ -262,7 +263,7 @@ func (fl *flows) store(ctx context.Context, sj api.Subscription, oldEndpoint str
 		// a server at its ceiling of subscriptions still takes the renewal.
 		sj.OldEndpoint = oldEndpoint
 	}
-	if err := fl.save(ctx, sj); err != nil {
+	if _, err := fl.save(ctx, sj); err != nil {
 		return err
 	}
 	if oldEndpoint == "" || oldEndpoint == sj.Endpoint {
@@ -315,23 +316,67 @@ func (fl *flows) gotSubscription(title string, sj api.Subscription) {
 	fl.ui.update(func(s *pageState) { s.subscribed(sj) })
 }
 
-// save stores the subscription on the server (an upsert).
-func (fl *flows) save(ctx context.Context, sj api.Subscription) error {
-	created, ex, err := fl.server.saveSubscription(ctx, sj)
+// save stores the subscription on the server (an upsert) and shows the
+// topics the server answers with. Without sj.Tags the server keeps the
+// topics it has: a re-sync or a renewal learns them without changing them.
+func (fl *flows) save(ctx context.Context, sj api.Subscription) (api.Saved, error) {
+	saved, ex, err := fl.server.saveSubscription(ctx, sj)
 	fl.logExchange(ex)
+	if err != nil {
+		return saved, err
+	}
+	what := "The server already knew this subscription (200)."
+	if saved.Created {
+		what = "The server stored a new subscription (201)."
+	}
+	fl.log(flowOK, "Subscription stored on the server", what+"\n"+topicsDetail(saved.Tags))
+	fl.ui.update(func(s *pageState) { s.stored(sj.Endpoint, saved.Tags) })
+	return saved, nil
+}
+
+// setTopics is the Topics flow: it stores the browser's subscription with
+// tags as its full list of topics, which replaces the stored one ([] clears
+// it). endpoint is the subscription the page shows. The page then shows the
+// topics the server answers with; when the save fails, the stored ones again
+// (pageState.finish).
+func (fl *flows) setTopics(ctx context.Context, endpoint string, tags []string) error {
+	if tags == nil {
+		tags = []string{} // sent as [], not left out, which would keep them
+	}
+	// The same check as the server's, so a bad topic is refused here.
+	if err := push.CheckTags("tags", tags); err != nil {
+		return err
+	}
+	// The browser's subscription rather than the one shown: the service
+	// worker may have renewed it since, and storing the old endpoint again
+	// would bring back a dead row.
+	sub, err := fl.browser.GetSubscription(ctx)
 	if err != nil {
 		return err
 	}
-	what := "The server already knew this subscription (200): nothing changed."
-	if created {
-		what = "The server stored a new subscription (201)."
+	if sub == nil {
+		fl.ui.update(func(s *pageState) { s.unsubscribed() })
+		return errors.New("this browser has no push subscription any more: click Enable notifications to subscribe again")
 	}
-	fl.log(flowOK, "Subscription stored on the server", what)
-	fl.ui.update(func(s *pageState) {
-		if s.Sub.Endpoint == sj.Endpoint {
-			s.Saved = true
-		}
-	})
+	sj, err := sub.JSON()
+	if err != nil {
+		return err
+	}
+	if sj.Endpoint != endpoint {
+		fl.gotSubscription("The browser's subscription changed since the page showed it", sj)
+	}
+	fl.log(flowInfo, "Saving the topics",
+		"The subscription is posted again with \"tags\", the full list: it replaces the topics the server stores.\n"+topicsDetail(tags))
+	sj.Tags = &tags
+	saved, err := fl.save(ctx, sj)
+	if err != nil {
+		return err
+	}
+	what := "A broadcast to any of these tags now reaches this browser."
+	if len(saved.Tags) == 0 {
+		what = "Broadcasts to tags no longer reach this browser; those to everyone still do."
+	}
+	fl.log(flowOK, "Topics saved", what+"\n"+topicsDetail(saved.Tags))
 	return nil
 }
 

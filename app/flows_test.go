@@ -26,8 +26,9 @@ type fakeKit struct {
 	mu       sync.Mutex
 	key      string
 	subs     map[string]api.Subscription
-	fail     map[string]int // "METHOD path": status
-	pushGone bool           // the push service answers 410 to a test send
+	fail     map[string]int     // "METHOD path": status
+	pushGone bool               // the push service answers 410 to a test send
+	during   func(route string) // when set, called as each request arrives
 	requests []kitRequest
 	url      string
 }
@@ -51,18 +52,35 @@ func startFakeKit(t *testing.T, key string) *fakeKit {
 		if !decode(w, r, &sub) {
 			return
 		}
-		// As the server does: the row of oldEndpoint is replaced.
+		// As the server does: without "tags" the stored topics stay (those
+		// of oldEndpoint's row for a renewal), and the row of oldEndpoint
+		// is replaced.
+		prev, known := k.subs[sub.Endpoint]
 		if sub.OldEndpoint != "" {
+			if old, ok := k.subs[sub.OldEndpoint]; ok && !known {
+				prev = old
+			}
 			delete(k.subs, sub.OldEndpoint)
 			sub.OldEndpoint = ""
 		}
-		_, known := k.subs[sub.Endpoint]
+		if sub.Tags == nil {
+			sub.Tags = prev.Tags
+		} else if len(*sub.Tags) == 0 {
+			sub.Tags = nil // stored as no topics
+		} else {
+			tags := slices.Sorted(slices.Values(*sub.Tags))
+			sub.Tags = &tags
+		}
 		k.subs[sub.Endpoint] = sub
 		status := http.StatusCreated
 		if known {
 			status = http.StatusOK
 		}
-		reply(w, status, api.Saved{Endpoint: sub.Endpoint, Created: !known})
+		tags := []string{}
+		if sub.Tags != nil {
+			tags = *sub.Tags
+		}
+		reply(w, status, api.Saved{Endpoint: sub.Endpoint, Created: !known, Tags: tags})
 	})
 	mux.HandleFunc("DELETE "+api.PathSubscriptions, func(w http.ResponseWriter, r *http.Request) {
 		var u api.Unsubscribe
@@ -95,6 +113,9 @@ func startFakeKit(t *testing.T, key string) *fakeKit {
 		k.mu.Lock()
 		defer k.mu.Unlock()
 		k.requests = append(k.requests, kitRequest{Route: route, Body: string(body)})
+		if k.during != nil {
+			k.during(route)
+		}
 		if status := k.fail[route]; status != 0 {
 			reply(w, status, api.Error{Error: "database is locked"})
 			return
@@ -171,6 +192,13 @@ func (k *fakeKit) setPushGone() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.pushGone = true
+}
+
+// onRequest makes f be called with each request's route as it arrives.
+func (k *fakeKit) onRequest(f func(route string)) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.during = f
 }
 
 // setFail makes route answer status with an api.Error.
@@ -252,6 +280,18 @@ func (e *flowEnv) sendTest(ctx context.Context, title, body string) error {
 	return e.click(ctx, func(ctx context.Context) error { return e.flows.sendTest(ctx, endpoint, title, body) })
 }
 
+// setTopic ticks (on) or unticks tag's checkbox as the page does: the full
+// list of topics is shown while the flow saves it.
+func (e *flowEnv) setTopic(ctx context.Context, tag string, on bool) error {
+	s := e.ui.now()
+	if !s.canChooseTopics() {
+		return errors.New("the topics cannot be chosen now")
+	}
+	tags := withTopic(s.Tags, tag, on)
+	e.ui.update(func(s *pageState) { s.chooseTopics(tags) })
+	return e.click(ctx, func(ctx context.Context) error { return e.flows.setTopics(ctx, s.Sub.Endpoint, tags) })
+}
+
 // wantCalls fails unless the browser recorded exactly want.
 func wantCalls(t *testing.T, b *fakeBrowser, want ...string) {
 	t.Helper()
@@ -292,6 +332,33 @@ func wantStoredShown(t *testing.T, s pageState, sub api.Subscription) {
 	if s.Alert != "" || s.Busy != "" {
 		t.Errorf("alert %q, busy %q after success", s.Alert, s.Busy)
 	}
+}
+
+// wantTopicsShown fails unless the page shows exactly tags as the stored
+// topics, with the offered topics' checkboxes ticked accordingly.
+func wantTopicsShown(t *testing.T, s pageState, tags ...string) {
+	t.Helper()
+	if !slices.Equal(s.Tags, tags) || s.Tags == nil {
+		t.Errorf("page shows topics %#v, want %#v", s.Tags, tags)
+	}
+	for _, tp := range offeredTopics() {
+		if got, want := s.topicChecked(tp.Tag), slices.Contains(tags, tp.Tag); got != want {
+			t.Errorf("%s ticked %v, want %v", tp.Label, got, want)
+		}
+	}
+	if s.Choosing != nil {
+		t.Errorf("still choosing %q", s.Choosing)
+	}
+}
+
+// postedTags is the "tags" of the last subscription POSTed; absent is nil.
+func postedTags(t *testing.T, k *fakeKit) *[]string {
+	t.Helper()
+	var sub api.Subscription
+	if err := json.Unmarshal([]byte(k.body(t, "POST "+api.PathSubscriptions)), &sub); err != nil {
+		t.Fatal(err)
+	}
+	return sub.Tags
 }
 
 // hasEntry reports whether the flow log has an entry titled title.
@@ -720,4 +787,272 @@ func TestLateSubscriptionIsStored(t *testing.T) {
 		wantStored(t, e.kit)
 		wantRoutes(t, e.kit, "GET "+api.PathVAPIDKey)
 	})
+}
+
+// tagged is sub as the server stores it with tags.
+func tagged(sub api.Subscription, tags ...string) api.Subscription {
+	sub.Tags = &tags
+	return sub
+}
+
+func TestTopicsSaveTheFullList(t *testing.T) {
+	b := newFakeBrowser(PermissionGranted)
+	sub := b.addSubscription(keyA)
+	want, _ := sub.JSON()
+	e := newFlowEnv(t, b, keyA)
+	e.kit.hold(tagged(want, "reminders"))
+	if err := e.load(t.Context()); err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	wantTopicsShown(t, e.ui.now(), "reminders")
+
+	// While a save runs, the boxes show the new choice and take no other.
+	var (
+		mu     sync.Mutex
+		during []pageState
+	)
+	e.kit.onRequest(func(route string) {
+		if route == "POST "+api.PathSubscriptions {
+			mu.Lock()
+			defer mu.Unlock()
+			during = append(during, e.ui.now())
+		}
+	})
+	steps := []struct {
+		tag  string
+		on   bool
+		want []string
+	}{
+		{tag: "news", on: true, want: []string{"news", "reminders"}},
+		{tag: "reminders", on: false, want: []string{"news"}},
+		{tag: "news", on: false, want: []string{}}, // sent as [], which clears
+	}
+	for _, st := range steps {
+		mu.Lock()
+		during = nil
+		mu.Unlock()
+		if err := e.setTopic(t.Context(), st.tag, st.on); err != nil {
+			t.Fatalf("set %s %v: %v", st.tag, st.on, err)
+		}
+		got := postedTags(t, e.kit)
+		if got == nil || !slices.Equal(*got, st.want) {
+			t.Errorf("set %s %v: posted tags %v, want %q", st.tag, st.on, got, st.want)
+		}
+		mu.Lock()
+		seen := slices.Clone(during)
+		mu.Unlock()
+		if len(seen) != 1 {
+			t.Fatalf("set %s %v: %d subscription POSTs, want 1", st.tag, st.on, len(seen))
+		}
+		if d := seen[0]; !slices.Equal(d.Choosing, st.want) || d.canChooseTopics() {
+			t.Errorf("set %s %v: while saving, choosing %q (can choose %v), want %q shown and the boxes disabled",
+				st.tag, st.on, d.Choosing, d.canChooseTopics(), st.want)
+		}
+		if len(st.want) > 0 {
+			wantStored(t, e.kit, tagged(want, st.want...))
+		} else {
+			wantStored(t, e.kit, want)
+		}
+		s := e.ui.now()
+		wantTopicsShown(t, s, st.want...)
+		if s.Alert != "" || s.Busy != "" || !s.canChooseTopics() {
+			t.Errorf("after saving: alert %q, busy %q, can choose %v", s.Alert, s.Busy, s.canChooseTopics())
+		}
+		if !hasEntry(s, flowInfo, "Saving the topics") || !hasEntry(s, flowOK, "Topics saved") {
+			t.Errorf("flow log lacks the save: %+v", s.Entries)
+		}
+	}
+	if got := e.ui.now().topicsText(); got != "Stored on the server: no topics" {
+		t.Errorf("topics text %q", got)
+	}
+	wantCalls(t, b) // the subscription itself is unchanged
+}
+
+func TestTopicsShowTheServersAnswer(t *testing.T) {
+	tests := []struct {
+		name     string
+		stored   []string // the server's topics before the load; nil for none
+		wantText string
+	}{
+		{name: "none", wantText: "Stored on the server: no topics"},
+		{name: "one", stored: []string{"news"}, wantText: "Stored on the server: news"},
+		{name: "one the page does not offer", stored: []string{"beta", "reminders"}, wantText: "Stored on the server: beta, reminders"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newFakeBrowser(PermissionGranted)
+			sub := b.addSubscription(keyA)
+			want, _ := sub.JSON()
+			e := newFlowEnv(t, b, keyA)
+			if tt.stored != nil {
+				e.kit.hold(tagged(want, tt.stored...))
+			}
+			if s := e.ui.now(); s.Tags != nil || s.topicChecked("news") {
+				t.Fatalf("topics %q shown before the server answered", s.Tags)
+			}
+			if err := e.load(t.Context()); err != nil {
+				t.Fatalf("load: %v", err)
+			}
+			s := e.ui.now()
+			wantTopicsShown(t, s, append([]string{}, tt.stored...)...)
+			if got := s.topicsText(); got != tt.wantText {
+				t.Errorf("topics text %q, want %q", got, tt.wantText)
+			}
+			if tt.stored == nil {
+				return
+			}
+			// Topics set through the API stay when the user picks another.
+			if err := e.setTopic(t.Context(), "news", true); err != nil {
+				t.Fatal(err)
+			}
+			wantAll := withTopic(tt.stored, "news", true)
+			if got := postedTags(t, e.kit); got == nil || !slices.Equal(*got, wantAll) {
+				t.Errorf("posted tags %v, want %q", got, wantAll)
+			}
+			wantTopicsShown(t, e.ui.now(), wantAll...)
+		})
+	}
+}
+
+func TestResyncKeepsTheTopics(t *testing.T) {
+	b := newFakeBrowser(PermissionGranted)
+	sub := b.addSubscription(keyA)
+	want, _ := sub.JSON()
+	e := newFlowEnv(t, b, keyA)
+	e.kit.hold(tagged(want, "news", "reminders"))
+	if err := e.load(t.Context()); err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	// The re-sync posts PushSubscription.toJSON() alone: no "tags", which
+	// keeps the stored ones.
+	if got := e.kit.body(t, "POST "+api.PathSubscriptions); got != subJSON(want) {
+		t.Errorf("POST body\n%s\nwant\n%s", got, subJSON(want))
+	}
+	wantStored(t, e.kit, tagged(want, "news", "reminders"))
+	wantTopicsShown(t, e.ui.now(), "news", "reminders")
+}
+
+func TestFailedTopicsSaveRestoresTheCheckbox(t *testing.T) {
+	b := newFakeBrowser(PermissionGranted)
+	sub := b.addSubscription(keyA)
+	want, _ := sub.JSON()
+	e := newFlowEnv(t, b, keyA)
+	e.kit.hold(tagged(want, "reminders"))
+	if err := e.load(t.Context()); err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	e.kit.setFail("POST "+api.PathSubscriptions, 500)
+
+	err := e.setTopic(t.Context(), "news", true)
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		t.Fatalf("set news: %v, want a failed call to the server", err)
+	}
+	s := e.ui.now()
+	wantTopicsShown(t, s, "reminders") // News unticked again
+	if want := "POST /api/subscriptions answered 500 Internal Server Error: database is locked"; s.Alert != want {
+		t.Errorf("alert %q, want %q", s.Alert, want)
+	}
+	if last := s.Entries[len(s.Entries)-1]; last.Level != flowError || last.Title != "POST /api/subscriptions failed" {
+		t.Errorf("last flow entry %s %q", last.Level, last.Title)
+	}
+	if !s.canChooseTopics() || !s.Saved {
+		t.Errorf("can choose %v, saved %v after the failure; want the boxes usable again", s.canChooseTopics(), s.Saved)
+	}
+	wantStored(t, e.kit, tagged(want, "reminders"))
+}
+
+func TestInvalidTopicIsRefusedBeforeSaving(t *testing.T) {
+	b := newFakeBrowser(PermissionGranted)
+	b.addSubscription(keyA)
+	e := newFlowEnv(t, b, keyA)
+	if err := e.load(t.Context()); err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	err := e.click(t.Context(), func(ctx context.Context) error {
+		return e.flows.setTopics(ctx, e.ui.now().Sub.Endpoint, []string{"News"})
+	})
+	var fe *push.FieldError
+	if !errors.As(err, &fe) || fe.Field != "tags[0]" {
+		t.Fatalf("setTopics: %v, want a field error on tags[0]", err)
+	}
+	wantRoutes(t, e.kit, "GET "+api.PathVAPIDKey, "POST "+api.PathSubscriptions)
+	if s := e.ui.now(); !hasEntry(s, flowError, "The topics are invalid") {
+		t.Errorf("flow log %+v", s.Entries)
+	}
+}
+
+func TestTopicsFollowTheBrowsersSubscription(t *testing.T) {
+	t.Run("renewed since the page showed it", func(t *testing.T) {
+		b := newFakeBrowser(PermissionGranted)
+		old := b.addSubscription(keyA)
+		e := newFlowEnv(t, b, keyA)
+		if err := e.load(t.Context()); err != nil {
+			t.Fatalf("load: %v", err)
+		}
+		// The service worker subscribed again (pushsubscriptionchange) and
+		// stored the new subscription in place of the old one.
+		renewed := b.addSubscription(keyA)
+		renewedJSON, _ := renewed.JSON()
+		posted := renewedJSON
+		posted.OldEndpoint = old.endpoint
+		body, _ := json.Marshal(posted)
+		resp, err := http.Post(e.kit.url+api.PathSubscriptions, "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+
+		if err := e.setTopic(t.Context(), "news", true); err != nil {
+			t.Fatalf("set news: %v", err)
+		}
+		wantStored(t, e.kit, tagged(renewedJSON, "news"))
+		s := e.ui.now()
+		if s.Sub.Endpoint != renewed.endpoint {
+			t.Errorf("page shows %s, want the renewed subscription", s.Sub.Endpoint)
+		}
+		wantTopicsShown(t, s, "news")
+	})
+	t.Run("gone from the browser", func(t *testing.T) {
+		b := newFakeBrowser(PermissionGranted)
+		sub := b.addSubscription(keyA)
+		e := newFlowEnv(t, b, keyA)
+		if err := e.load(t.Context()); err != nil {
+			t.Fatalf("load: %v", err)
+		}
+		if err := sub.Unsubscribe(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.setTopic(t.Context(), "news", true); err == nil {
+			t.Fatal("set news: no error without a subscription")
+		}
+		s := e.ui.now()
+		if s.Subscribed || !s.canEnable() || !strings.Contains(s.Alert, "Enable notifications") {
+			t.Errorf("subscribed %v, can enable %v, alert %q", s.Subscribed, s.canEnable(), s.Alert)
+		}
+		wantRoutes(t, e.kit, "GET "+api.PathVAPIDKey, "POST "+api.PathSubscriptions)
+	})
+}
+
+func TestLoadAfterKeyRotationKeepsTheTopics(t *testing.T) {
+	b := newFakeBrowser(PermissionGranted)
+	old := b.addSubscription(keyA)
+	oldJSON, _ := old.JSON()
+	e := newFlowEnv(t, b, keyB)
+	e.kit.hold(tagged(oldJSON, "news"))
+
+	if err := e.load(t.Context()); err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	sub := b.current()
+	want, _ := sub.JSON()
+	// The renewal names the old endpoint and no "tags": the server carries
+	// the old row's topics over.
+	posted := want
+	posted.OldEndpoint = old.endpoint
+	if got := e.kit.body(t, "POST "+api.PathSubscriptions); got != subJSON(posted) {
+		t.Errorf("POST body\n%s\nwant\n%s", got, subJSON(posted))
+	}
+	wantStored(t, e.kit, tagged(want, "news"))
+	wantTopicsShown(t, e.ui.now(), "news")
 }

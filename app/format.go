@@ -30,6 +30,14 @@ func prettySubscription(s api.Subscription) string {
 	return string(b)
 }
 
+// topicsDetail names a subscription's topics in the flow log.
+func topicsDetail(tags []string) string {
+	if len(tags) == 0 {
+		return "Topics: none"
+	}
+	return "Topics: " + strings.Join(tags, ", ")
+}
+
 // exchangeTitle is a flow log heading such as
 // "POST /api/subscriptions → 201 Created".
 func exchangeTitle(ex exchange) string {

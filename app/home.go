@@ -63,6 +63,7 @@ func (h *home) Render() goapp.UI {
 								Text("Disable notifications"),
 						),
 					),
+					goapp.If(s.Subscribed, func() goapp.UI { return newTopicsView(s, h.onTopic) }),
 					newTestForm(!s.canSendTest(), s.Outcome, h.onSendTest),
 					newSubscriptionView(s.Subscribed, s.Sub),
 				),
@@ -101,6 +102,20 @@ func (h *home) onSendTest(ctx goapp.Context, title, body string) {
 	endpoint := h.state.Sub.Endpoint
 	h.start(ctx, "Sending a test notification…", func(ctx context.Context) error {
 		return h.flows.sendTest(ctx, endpoint, title, body)
+	})
+}
+
+// onTopic saves the topics with tag ticked (on) or not: the full list,
+// which the checkboxes show until the server answers.
+func (h *home) onTopic(ctx goapp.Context, tag string, on bool) {
+	if !h.state.canChooseTopics() {
+		return
+	}
+	endpoint := h.state.Sub.Endpoint
+	tags := withTopic(h.state.Tags, tag, on)
+	h.state.chooseTopics(tags)
+	h.start(ctx, "Saving the topics…", func(ctx context.Context) error {
+		return h.flows.setTopics(ctx, endpoint, tags)
 	})
 }
 

@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +21,8 @@ type pageState struct {
 	Subscribed bool             // the browser has a push subscription
 	Saved      bool             // the server confirmed it stores that subscription
 	Sub        api.Subscription // the subscription, when Subscribed
+	Tags       []string         // its topics as the server stores them, when Saved
+	Choosing   []string         // the topics being saved, ticked until the server answers; nil when none
 	Busy       string           // the action under way, "" when idle
 	Waiting    bool             // watching for a push service's late answer
 	Alert      string           // the last error, shown in the role="alert" region
@@ -35,10 +38,12 @@ func (s *pageState) begin(what string) {
 }
 
 // finish ends the running action (or the load-time check) and shows err, if
-// any.
+// any. The checkboxes show the stored topics again: the new ones when the
+// save succeeded, the old ones when it failed.
 func (s *pageState) finish(err error) {
 	s.Busy = ""
 	s.Checked = true
+	s.Choosing = nil
 	if err != nil {
 		s.fail(err)
 	}
@@ -53,13 +58,25 @@ func (s *pageState) fail(err error) {
 // subscribed shows sub as the browser's subscription, not yet confirmed by
 // the server.
 func (s *pageState) subscribed(sub api.Subscription) {
-	s.Subscribed, s.Saved, s.Sub = true, false, sub
+	s.Subscribed, s.Saved, s.Sub, s.Tags = true, false, sub, nil
 }
 
 // unsubscribed shows that the browser has no subscription.
 func (s *pageState) unsubscribed() {
-	s.Subscribed, s.Saved, s.Sub = false, false, api.Subscription{}
+	s.Subscribed, s.Saved, s.Sub, s.Tags = false, false, api.Subscription{}, nil
 }
+
+// stored shows that the server stores the subscription of endpoint, with
+// tags as its topics. An answer about another subscription than the one
+// shown changes nothing.
+func (s *pageState) stored(endpoint string, tags []string) {
+	if s.Sub.Endpoint == endpoint {
+		s.Saved, s.Tags = true, tags
+	}
+}
+
+// chooseTopics shows tags ticked while the action that saves them runs.
+func (s *pageState) chooseTopics(tags []string) { s.Choosing = tags }
 
 // maxFlowEntries bounds the flow log of a long session; the oldest go first.
 const maxFlowEntries = 300
@@ -84,6 +101,33 @@ func (s pageState) canDisable() bool { return s.supported() && s.Busy == "" && s
 
 func (s pageState) canSendTest() bool {
 	return s.supported() && s.Busy == "" && s.Subscribed && s.Permission == PermissionGranted
+}
+
+// canChooseTopics: the topics can change once the server has said which it
+// stores, and while nothing else runs.
+func (s pageState) canChooseTopics() bool {
+	return s.supported() && s.Busy == "" && s.Subscribed && s.Saved
+}
+
+// topicChecked says whether tag's checkbox is ticked: the topics being
+// saved, else the stored ones.
+func (s pageState) topicChecked(tag string) bool {
+	if s.Choosing != nil {
+		return slices.Contains(s.Choosing, tag)
+	}
+	return slices.Contains(s.Tags, tag)
+}
+
+// topicsText says which topics the server stores for this subscription.
+func (s pageState) topicsText() string {
+	switch {
+	case !s.Saved:
+		return "Topics can be chosen once the server stores this subscription."
+	case len(s.Tags) == 0:
+		return "Stored on the server: no topics"
+	default:
+		return "Stored on the server: " + strings.Join(s.Tags, ", ")
+	}
 }
 
 // supportText is the "Push support" status line.

@@ -71,14 +71,34 @@ func (s *Server) handleSubscribe(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, badField("oldEndpoint", fmt.Sprintf("oldEndpoint is longer than %d bytes", s.allow.maxBytes)))
 		return
 	}
+	if req.Tags != nil {
+		if err := push.CheckTags("tags", *req.Tags); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	user, err := s.userOf(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	sub := store.Subscription{
 		Endpoint:       req.Endpoint,
 		P256dh:         strings.TrimRight(req.Keys.P256dh, "="),
 		Auth:           strings.TrimRight(req.Keys.Auth, "="),
 		ExpirationTime: req.ExpirationTime,
 		UserAgent:      truncate(r.UserAgent(), 256),
+		UserID:         user,
+	}
+	if req.Tags != nil {
+		sub.Tags = append([]string{}, *req.Tags...)
 	}
 	created, err := s.save(r.Context(), sub, req.OldEndpoint)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	saved, err := s.store.Get(r.Context(), sub.Endpoint)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -89,7 +109,7 @@ func (s *Server) handleSubscribe(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Debug("subscription saved", "endpoint", push.Fingerprint(sub.Endpoint), "created", created,
 		"replaced", req.OldEndpoint != "")
-	httpjson.Write(w, status, api.Saved{Endpoint: sub.Endpoint, Created: created})
+	httpjson.Write(w, status, api.Saved{Endpoint: sub.Endpoint, Created: created, Tags: append([]string{}, saved.Tags...)})
 }
 
 func (s *Server) handleUnsubscribe(w http.ResponseWriter, r *http.Request) {
@@ -156,38 +176,6 @@ func (s *Server) handleTestSend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpjson.Write(w, http.StatusOK, out)
-}
-
-func (s *Server) handleBroadcast(w http.ResponseWriter, r *http.Request) {
-	if !s.authorized(r) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="pushstart admin"`)
-		s.writeError(w, r, &apiError{Status: http.StatusUnauthorized,
-			Message: "admin token required: Authorization: Bearer <ADMIN_TOKEN>"})
-		return
-	}
-	var req api.Broadcast
-	if err := decodeJSON(w, r, maxNotificationBody, &req); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	ttl := broadcastTTL
-	if req.TTL != nil {
-		ttl = *req.TTL
-	}
-	msg, err := notificationMessage(req.Notification, ttl, req.Urgency, req.Topic)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	// A broadcast, once accepted, runs to the end even if the admin's
-	// client goes away: stopping halfway would leave an unknown half sent.
-	sum, err := s.sender.Broadcast(context.WithoutCancel(r.Context()), msg)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.log.Info("broadcast", "total", sum.Total, "sent", sum.Sent, "failed", sum.Failed, "pruned", sum.Pruned)
-	httpjson.Write(w, http.StatusOK, api.BroadcastSummary{Total: sum.Total, Sent: sum.Sent, Failed: sum.Failed, Pruned: sum.Pruned})
 }
 
 // notificationMessage validates n and the delivery options and builds the

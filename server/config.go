@@ -12,8 +12,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"pushstart/localpush"
+	"pushstart/server/delivery"
 )
 
 // Config holds every setting of the server. Each one is read from the
@@ -22,6 +24,7 @@ import (
 type Config struct {
 	Addr             string   // ADDR, -addr: where the HTTP server listens
 	DataDir          string   // DATA_DIR, -data-dir: SQLite database, VAPID keys, admin token
+	DatabaseURL      string   // DATABASE_URL, -database-url: postgres://... to keep subscriptions and the queue in PostgreSQL; empty for SQLite in DATA_DIR
 	WebDir           string   // WEB_DIR, -web-dir: serve the page's files (app.wasm, icons, CSS) from this folder instead of those built into the binary
 	VAPIDSubject     string   // VAPID_SUBJECT, -vapid-subject: mailto: or https: contact for push services
 	VAPIDPublicKey   string   // VAPID_PUBLIC_KEY: base64url; with VAPID_PRIVATE_KEY, overrides the stored pair
@@ -41,8 +44,17 @@ type Config struct {
 	TestSendEndpointRate int    // TEST_SEND_ENDPOINT_RATE, -test-send-endpoint-rate: test sends per endpoint
 	MaxSubscriptions     int    // MAX_SUBSCRIPTIONS, -max-subscriptions: stored subscriptions at most
 	MaxEndpointBytes     int    // MAX_ENDPOINT_BYTES, -max-endpoint-bytes: longest endpoint URL accepted
-	PushMaxConnsPerHost  int    // PUSH_MAX_CONNS_PER_HOST, -push-max-conns-per-host: open connections to one push service at most
+	PushMaxConnsPerHost  int    // PUSH_MAX_CONNS_PER_HOST, -push-max-conns-per-host: requests in flight, and connections open, to one push service host at most
 	TrustedProxyHeader   string // TRUSTED_PROXY_HEADER, -trusted-proxy-header: X-Forwarded-For or X-Real-IP, set by your reverse proxy
+
+	// DeliveryRescueAfter (DELIVERY_RESCUE_AFTER, -delivery-rescue-after) is
+	// how long a part of a broadcast may look running before another
+	// worker takes it over: after a crash, how soon the broadcast resumes.
+	DeliveryRescueAfter time.Duration
+	// BroadcastChunkSize (BROADCAST_CHUNK_SIZE, -broadcast-chunk-size) is
+	// how many subscriptions one job of a broadcast sends to: the unit of
+	// work instances share.
+	BroadcastChunkSize int
 }
 
 // minAdminToken is the shortest ADMIN_TOKEN accepted: a short one could be
@@ -70,6 +82,8 @@ func DefaultConfig() Config {
 		MaxSubscriptions:     100_000,
 		MaxEndpointBytes:     DefaultMaxEndpointBytes,
 		PushMaxConnsPerHost:  64,
+		DeliveryRescueAfter:  delivery.DefaultRescueAfter,
+		BroadcastChunkSize:   delivery.DefaultChunkSize,
 	}
 }
 
@@ -94,6 +108,7 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 	}
 	str(&c.Addr, "ADDR")
 	str(&c.DataDir, "DATA_DIR")
+	str(&c.DatabaseURL, "DATABASE_URL")
 	str(&c.WebDir, "WEB_DIR")
 	str(&c.VAPIDSubject, "VAPID_SUBJECT")
 	str(&c.VAPIDPublicKey, "VAPID_PUBLIC_KEY")
@@ -117,7 +132,8 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 		{&c.TestSendEndpointRate, "TEST_SEND_ENDPOINT_RATE", "test-send-endpoint-rate", "test sends a minute per endpoint; 0 for no limit"},
 		{&c.MaxSubscriptions, "MAX_SUBSCRIPTIONS", "max-subscriptions", "stored subscriptions at most; 0 for no ceiling"},
 		{&c.MaxEndpointBytes, "MAX_ENDPOINT_BYTES", "max-endpoint-bytes", "longest endpoint URL accepted, in bytes"},
-		{&c.PushMaxConnsPerHost, "PUSH_MAX_CONNS_PER_HOST", "push-max-conns-per-host", "open connections to one push service at most"},
+		{&c.PushMaxConnsPerHost, "PUSH_MAX_CONNS_PER_HOST", "push-max-conns-per-host", "requests in flight, and connections open, to one push service host at most"},
+		{&c.BroadcastChunkSize, "BROADCAST_CHUNK_SIZE", "broadcast-chunk-size", "subscriptions per job of a broadcast, the unit of work instances share"},
 	}
 	for _, n := range ints {
 		if v := strings.TrimSpace(getenv(n.env)); v != "" {
@@ -129,10 +145,20 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 		}
 	}
 
+	if v := strings.TrimSpace(getenv("DELIVERY_RESCUE_AFTER")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return c, fmt.Errorf("DELIVERY_RESCUE_AFTER %q: want a duration such as 5m or 30s", v)
+		}
+		c.DeliveryRescueAfter = d
+	}
+
 	fs := flag.NewFlagSet("pushstart", flag.ContinueOnError)
 	fs.SetOutput(usage)
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen `address` (ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "`directory` of the database, VAPID keys and admin token (DATA_DIR)")
+	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "postgres://`URL` of a PostgreSQL database for the subscriptions and the delivery queue, shared by every instance; empty for SQLite in DATA_DIR (DATABASE_URL)")
+	fs.DurationVar(&c.DeliveryRescueAfter, "delivery-rescue-after", c.DeliveryRescueAfter, "how long a part of a broadcast may look running before another worker takes it over: after a crash, how soon sending resumes (DELIVERY_RESCUE_AFTER)")
 	fs.StringVar(&c.WebDir, "web-dir", c.WebDir, "serve the page's files (app.wasm, icons, CSS) from this `directory` instead of those built into the binary, for development (WEB_DIR)")
 	fs.StringVar(&c.VAPIDSubject, "vapid-subject", c.VAPIDSubject, "VAPID contact, mailto: or https: `URI` (VAPID_SUBJECT)")
 	fs.StringVar(&c.VAPIDPublicKey, "vapid-public-key", c.VAPIDPublicKey, "VAPID public `key`, base64url; the private key comes from VAPID_PRIVATE_KEY only (VAPID_PUBLIC_KEY)")
@@ -213,6 +239,15 @@ func (c Config) Validate() error {
 	}
 	if c.PushMaxConnsPerHost < 1 {
 		return fmt.Errorf("PUSH_MAX_CONNS_PER_HOST %d: want at least 1", c.PushMaxConnsPerHost)
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		return errors.New("DATABASE_URL: want postgres://user:password@host:port/database (or empty for SQLite in DATA_DIR)")
+	}
+	if c.BroadcastChunkSize < 10 || c.BroadcastChunkSize > 10_000 {
+		return fmt.Errorf("BROADCAST_CHUNK_SIZE %d: want 10 to 10000", c.BroadcastChunkSize)
+	}
+	if c.DeliveryRescueAfter < 2*time.Second || c.DeliveryRescueAfter > 24*time.Hour {
+		return fmt.Errorf("DELIVERY_RESCUE_AFTER %v: want 2s to 24h", c.DeliveryRescueAfter)
 	}
 	switch http.CanonicalHeaderKey(c.TrustedProxyHeader) {
 	case "", "X-Forwarded-For", "X-Real-Ip":

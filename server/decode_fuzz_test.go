@@ -43,8 +43,8 @@ import (
 const fuzzAdminToken = "fuzz-admin-token-0123456789abcdef"
 
 // fuzzStore keeps nothing: it records what the handler saves and knows no
-// subscription, so a valid test send ends in 404 and a broadcast reaches
-// nobody. The embedded Store is nil: a handler that called another method
+// subscription, so a valid test send ends in 404; broadcasts go to
+// fuzzBroadcaster, which sends nothing. The embedded Store is nil: a handler that called another method
 // would panic, and the fuzzer report it.
 type fuzzStore struct {
 	store.Store
@@ -67,6 +67,19 @@ func (s *fuzzStore) Get(context.Context, string) (store.Subscription, error) {
 
 func (s *fuzzStore) List(context.Context) ([]store.Subscription, error) { return nil, nil }
 func (s *fuzzStore) Count(context.Context) (int, error)                 { return 0, nil }
+
+// fuzzBroadcaster accepts every broadcast the handler passes on and sends
+// nothing.
+type fuzzBroadcaster struct{}
+
+func (fuzzBroadcaster) Submit(_ context.Context, b store.Broadcast) (store.Broadcast, error) {
+	b.ID, b.Status = "fuzz", store.StatusQueued
+	return b, nil
+}
+
+func (fuzzBroadcaster) Cancel(context.Context, string) (store.Broadcast, error) {
+	return store.Broadcast{}, store.ErrBroadcastNotFound
+}
 
 // fuzzEnv is one server for all the inputs of a fuzzing process; inputs run
 // one at a time.
@@ -92,7 +105,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	cfg.PushAllowedHosts = []string{"push.example:8443"}
 	// No limits: every input must reach the decoder.
 	cfg.SubscribeRate, cfg.TestSendRate, cfg.TestSendEndpointRate, cfg.MaxSubscriptions = 0, 0, 0, 0
-	srv := New(cfg, Deps{Store: st, Sender: snd, Keys: keys, AdminToken: fuzzAdminToken, Log: log})
+	srv := New(cfg, Deps{Store: st, Sender: snd, Engine: fuzzBroadcaster{}, Keys: keys, AdminToken: fuzzAdminToken, Log: log})
 	return &fuzzEnv{srv: srv, h: srv.Handler(), store: st}
 }
 
@@ -217,8 +230,8 @@ func FuzzNotificationRequest(f *testing.F) {
 		tsErr := decodeForFuzz(body, maxNotificationBody, &ts)
 		checkDecodeError(t, body, tsErr, maxNotificationBody)
 		var bc api.Broadcast
-		bcErr := decodeForFuzz(body, maxNotificationBody, &bc)
-		checkDecodeError(t, body, bcErr, maxNotificationBody)
+		bcErr := decodeForFuzz(body, maxBroadcastBody, &bc)
+		checkDecodeError(t, body, bcErr, maxBroadcastBody)
 
 		// The store knows no endpoint: a test send that passes every check
 		// ends in 404 naming the endpoint, before anything is sent.
@@ -235,7 +248,7 @@ func FuzzNotificationRequest(f *testing.F) {
 		}
 
 		rec = e.post(api.PathNotifications, body, "Authorization", "Bearer "+fuzzAdminToken)
-		checkAnswer(t, rec, body, maxNotificationBody, reflect.TypeFor[api.Broadcast]())
+		checkAnswer(t, rec, body, maxBroadcastBody, reflect.TypeFor[api.Broadcast]())
 		if rec.Code < 300 {
 			if bcErr != nil || bc.Notification == nil {
 				t.Fatalf("broadcast of a body that should have been refused answered %d: %v", rec.Code, bcErr)

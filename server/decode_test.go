@@ -46,7 +46,7 @@ func TestDecodeNamesTheFullPath(t *testing.T) {
 		// data holds any JSON: the request is decoded, validated, and
 		// fails only on the endpoint nobody subscribed.
 		{"data is free", testSend, `{` + unknown + `,"notification":{"title":"x","data":{"url":"/ok","foo":1,"onclick":[{"bar":{"baz":2}}]}}}`, 404, "endpoint", ""},
-		{"data is free in a broadcast", broadcast, `{"notification":{"title":"x","data":{"foo":{"bar":[1,{"baz":2}]}}}}`, 200, "", ""},
+		{"data is free in a broadcast", broadcast, `{"notification":{"title":"x","data":{"foo":{"bar":[1,{"baz":2}]}}}}`, 202, "", ""},
 
 		{"top-level wrong type", subscribe, `{"endpoint":5}`, 400, "endpoint", "endpoint must be a JSON string"},
 		{"nested wrong type", subscribe, `{"endpoint":"e","keys":{"p256dh":1}}`, 400, "keys.p256dh", "keys.p256dh must be a JSON string"},

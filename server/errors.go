@@ -64,6 +64,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// Only an endpoint the client named can be missing.
 		ae = &apiError{Status: http.StatusNotFound, Field: "endpoint",
 			Message: "endpoint is not subscribed on this server; enable notifications first"}
+	case errors.Is(err, store.ErrBroadcastNotFound):
+		ae = &apiError{Status: http.StatusNotFound, Message: "no broadcast has this id"}
 	default:
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		ae = &apiError{Status: http.StatusInternalServerError, Message: "internal error"}

@@ -41,8 +41,11 @@ func TestStoredRowsAreCheckedAtSendTime(t *testing.T) {
 		t.Errorf("test send to a stored, no longer allowed endpoint: %d %v, want 502 rejected", res.StatusCode, out)
 	}
 	res, out = e.do(t, "POST", "/api/notifications", map[string]any{"notification": note}, "Authorization", "Bearer "+testAdminToken)
-	if res.StatusCode != http.StatusOK || out["sent"] != float64(0) {
-		t.Errorf("broadcast: %d %v, want nothing sent", res.StatusCode, out)
+	if res.StatusCode != http.StatusAccepted {
+		t.Fatalf("broadcast: %d %v, want 202", res.StatusCode, out)
+	}
+	if done := e.waitBroadcast(t, out["id"].(string)); done["sent"] != 0.0 || done["failed"] != 1.0 {
+		t.Errorf("broadcast: %v, want nothing sent and the refused endpoint counted as failed", done)
 	}
 	if n := inner.hits.Load(); n != 0 {
 		t.Errorf("the endpoint outside the allowlist got %d requests, want none", n)

@@ -14,13 +14,13 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"time"
 
 	goapp "github.com/maxence-charriere/go-app/v10/pkg/app"
 
 	"pushstart/localpush"
 	"pushstart/server/admin"
+	"pushstart/server/delivery"
 	"pushstart/server/sender"
 	"pushstart/server/store"
 	"pushstart/server/vapid"
@@ -74,18 +74,21 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 	if err := privateDir(cfg.DataDir, log); err != nil {
 		return fmt.Errorf("DATA_DIR: %w", err)
 	}
-	dbPath := filepath.Join(cfg.DataDir, "pushstart.db")
-	st, err := store.OpenSQLite(dbPath)
+	st, err := store.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
 	if err != nil {
 		return fmt.Errorf("opening the store: %w", err)
 	}
 	defer st.Close()
+	log.Info("store ready", "database", st.Dialect())
 
 	keys, source, err := vapid.Load(cfg.DataDir, cfg.VAPIDPublicKey, cfg.VAPIDPrivateKey)
 	if err != nil {
 		return err
 	}
 	log.Info("VAPID keys ready", "source", source, "publicKey", keys.Public)
+	if err := sharedKeys(ctx, st, keys); err != nil {
+		return err
+	}
 	if _, err := vapid.Subject(cfg.VAPIDSubject); err != nil {
 		return err
 	}
@@ -120,6 +123,14 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 		Store:         st,
 		Log:           log.With("component", "sender"),
 		CheckEndpoint: allow.Check,
+		MaxPerHost:    cfg.PushMaxConnsPerHost,
+	})
+	if err != nil {
+		return err
+	}
+	engine, err := delivery.New(ctx, delivery.Options{
+		DB: st, Sender: snd, Log: log.With("component", "delivery"), RescueAfter: cfg.DeliveryRescueAfter,
+		ChunkSize: cfg.BroadcastChunkSize,
 	})
 	if err != nil {
 		return err
@@ -137,7 +148,7 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 	}
 
 	srv := New(cfg, Deps{
-		Store: st, Sender: snd, Keys: keys, AdminToken: token, Local: local, Allowlist: allow,
+		Store: st, Sender: snd, Engine: engine, Keys: keys, AdminToken: token, Local: local, Allowlist: allow,
 		Assets: assets, Log: log,
 	})
 	hs := &http.Server{
@@ -162,6 +173,11 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 	if local != nil {
 		go func() { errc <- local.Serve(localCtx) }()
 	}
+	// Broadcasts accepted before a stop or a crash resume now.
+	if err := engine.Start(ctx); err != nil {
+		ln.Close()
+		return err
+	}
 	go func() { errc <- hs.Serve(ln) }()
 	log.Info("pushstart listening", "addr", ln.Addr().String(), "version", build.Version, "pushService", cmp.Or(cfg.PushService, "real"))
 	if ready != nil {
@@ -184,6 +200,34 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 		// before the store closes under them.
 		hs.Close()
 		log.Warn("requests still running at shutdown were cut off", "err", err)
+	}
+	// Chunks still sending get a few seconds to stop between pushes; what
+	// they had not sent is sent on the next start (or by another instance).
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelStop()
+	if err := engine.Stop(stopCtx); err != nil {
+		log.Warn("delivery: stopping", "err", err)
+	}
+	return nil
+}
+
+// sharedKeys refuses to start on PostgreSQL with VAPID keys other than the
+// ones the database was first used with: every instance sharing it sends to
+// the same subscriptions, which were made with one public key. (On SQLite,
+// one instance owns the database and may rotate its keys; the page renews
+// its subscription when it sees the new key.)
+func sharedKeys(ctx context.Context, st *store.DB, keys vapid.Keys) error {
+	if st.Postgres() == nil {
+		return nil
+	}
+	first, err := st.Setting(ctx, "vapid_public_key", keys.Public)
+	if err != nil {
+		return fmt.Errorf("reading the database's VAPID key: %w", err)
+	}
+	if first != keys.Public {
+		return fmt.Errorf("VAPID_PUBLIC_KEY: this instance's VAPID public key %s is not the one this database was first used with (%s); "+
+			"every instance sharing DATABASE_URL must be given the same VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY (make a pair once with `pushstart vapid-keys`)",
+			keys.Public, first)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@
 package server
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 
 	"pushstart/api"
 	"pushstart/localpush"
+	"pushstart/server/delivery"
 	"pushstart/server/sender"
 	"pushstart/server/store"
 	"pushstart/server/vapid"
@@ -24,6 +26,8 @@ import (
 type Server struct {
 	store      store.Store
 	sender     *sender.Sender
+	engine     Broadcaster
+	userOf     func(*http.Request) (string, error)
 	keys       vapid.Keys
 	adminToken string
 	local      *localpush.Service // nil unless PUSH_SERVICE=local
@@ -39,10 +43,23 @@ type Server struct {
 	log               *slog.Logger
 }
 
+// Broadcaster accepts and cancels broadcasts: the delivery engine
+// (*delivery.Engine), which sends them from its queue.
+type Broadcaster interface {
+	Submit(ctx context.Context, b store.Broadcast) (store.Broadcast, error)
+	Cancel(ctx context.Context, id string) (store.Broadcast, error)
+}
+
+var _ Broadcaster = (*delivery.Engine)(nil)
+
 // Deps are the parts a Server is built from.
 type Deps struct {
-	Store      store.Store
-	Sender     *sender.Sender
+	Store  store.Store
+	Sender *sender.Sender
+	Engine Broadcaster // *delivery.Engine
+	// UserOf names the user of a request that saves a subscription; nil
+	// is the kit's UserID (none).
+	UserOf     func(*http.Request) (string, error)
 	Keys       vapid.Keys
 	AdminToken string
 	Local      *localpush.Service // optional
@@ -64,6 +81,8 @@ func New(cfg Config, d Deps) *Server {
 	return &Server{
 		store:      d.Store,
 		sender:     d.Sender,
+		engine:     d.Engine,
+		userOf:     identify(d.UserOf),
 		keys:       d.Keys,
 		adminToken: d.AdminToken,
 		local:      d.Local,
@@ -88,6 +107,10 @@ func (s *Server) Handler() http.Handler {
 	routes.HandleFunc("DELETE "+api.PathSubscriptions, s.handleUnsubscribe)
 	routes.HandleFunc("POST "+api.PathTestSend, s.handleTestSend)
 	routes.HandleFunc("POST "+api.PathNotifications, s.handleBroadcast)
+	routes.HandleFunc("GET "+api.PathNotifications, s.handleBroadcastList)
+	routes.HandleFunc("GET "+api.PathNotification, s.handleBroadcastGet)
+	routes.HandleFunc("DELETE "+api.PathNotification, s.handleBroadcastCancel)
+	routes.HandleFunc("GET "+api.PathNotification+"/events", s.handleBroadcastEvents)
 	routes.HandleFunc("GET "+api.PathLocalPush, s.handleLocalPush)
 
 	mux := http.NewServeMux()
@@ -163,7 +186,8 @@ func (s *Server) apiRoutes(routes *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, pattern := routes.Handler(r)
 		if pattern != "" {
-			h.ServeHTTP(w, r)
+			// Through the mux, which sets the request's path values.
+			routes.ServeHTTP(w, r)
 			return
 		}
 		// The mux knows whether the path exists under another method; ask

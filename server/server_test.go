@@ -17,7 +17,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"pushstart/server/delivery"
 	"pushstart/server/sender"
 	"pushstart/server/store"
 	"pushstart/server/vapid"
@@ -48,8 +50,9 @@ func newPushService(t *testing.T) *pushService {
 type testEnv struct {
 	srv   *Server
 	h     http.Handler
-	store *store.SQLite
+	store *store.DB
 	push  *pushService
+	user  atomic.Value // string: the user UserOf names for every request
 }
 
 // newTestEnv builds a server as Run does, over an httptest push service
@@ -78,8 +81,24 @@ func newTestEnv(t *testing.T, tune ...func(*Config)) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(cfg, Deps{Store: st, Sender: snd, Keys: keys, AdminToken: testAdminToken, Log: log, Allowlist: allow})
-	return &testEnv{srv: srv, h: srv.Handler(), store: st, push: push}
+	engine, err := delivery.New(context.Background(), delivery.Options{DB: st, Sender: snd, Log: log, ChunkSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := engine.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		engine.Stop(ctx)
+	})
+	e := &testEnv{store: st, push: push}
+	e.user.Store("")
+	e.srv = New(cfg, Deps{Store: st, Sender: snd, Engine: engine, Keys: keys, AdminToken: testAdminToken, Log: log, Allowlist: allow,
+		UserOf: func(*http.Request) (string, error) { return e.user.Load().(string), nil }})
+	e.h = e.srv.Handler()
+	return e
 }
 
 // newSubscription returns a valid PushSubscription.toJSON() for endpoint.
@@ -343,21 +362,32 @@ func TestBroadcastAdminAuth(t *testing.T) {
 		{"wrong token", "Bearer nope", 401},
 		{"basic scheme", "Basic " + testAdminToken, 401},
 		{"token with a suffix", "Bearer " + testAdminToken + "x", 401},
-		{"lower-case scheme", "bearer " + testAdminToken, 200},
-		{"right token", "Bearer " + testAdminToken, 200},
+		{"lower-case scheme", "bearer " + testAdminToken, 202},
+		{"right token", "Bearer " + testAdminToken, 202},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			res, out := e.do(t, "POST", "/api/notifications", body, "Authorization", tt.auth)
 			if res.StatusCode != tt.status {
 				t.Fatalf("status %d, want %d (%v)", res.StatusCode, tt.status, out)
 			}
-			if tt.status == 200 && (out["total"] != 3.0 || out["sent"] != 3.0) {
-				t.Errorf("counts %v, want 3 sent of 3", out)
+			if tt.status == 202 {
+				done := e.waitBroadcast(t, out["id"].(string))
+				if done["total"] != 3.0 || done["sent"] != 3.0 {
+					t.Errorf("counts %v, want 3 sent of 3", done)
+				}
 			}
 		})
 	}
 	if e.push.hits.Load() != 6 {
 		t.Errorf("push service got %d requests, want 6 (only the two authorized broadcasts)", e.push.hits.Load())
+	}
+	for _, path := range []string{"/api/notifications", "/api/notifications/x", "/api/notifications/x/events"} {
+		if res, _ := e.do(t, "GET", path, nil, "Authorization", "Bearer nope"); res.StatusCode != 401 {
+			t.Errorf("GET %s with a wrong token: %d, want 401", path, res.StatusCode)
+		}
+	}
+	if res, _ := e.do(t, "DELETE", "/api/notifications/x", nil); res.StatusCode != 401 {
+		t.Errorf("DELETE without a token: %d, want 401", res.StatusCode)
 	}
 	for _, tt := range []struct {
 		name  string
@@ -375,6 +405,26 @@ func TestBroadcastAdminAuth(t *testing.T) {
 				t.Errorf("%d %v, want 400 naming %s", res.StatusCode, out, tt.field)
 			}
 		})
+	}
+}
+
+// waitBroadcast polls GET /api/notifications/{id} until the broadcast is
+// done or canceled, and returns it.
+func (e *testEnv) waitBroadcast(t *testing.T, id string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, out := e.do(t, "GET", "/api/notifications/"+id, nil, "Authorization", "Bearer "+testAdminToken)
+		if res.StatusCode != 200 {
+			t.Fatalf("GET broadcast %s: %d %v", id, res.StatusCode, out)
+		}
+		if out["status"] == "done" || out["status"] == "canceled" {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("broadcast %s still %v after 30 s: %v", id, out["status"], out)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

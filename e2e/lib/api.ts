@@ -47,7 +47,25 @@ export type SendResult = {
   error?: string;
 };
 
-export type Summary = { total: number; sent: number; failed: number; pruned: number };
+/** Who a broadcast goes to (api.Audience): one of the three; absent means everyone. */
+export type Audience = { tags?: string[]; users?: string[]; endpoints?: string[] };
+
+/** A broadcast and its progress (api.BroadcastStatus). */
+export type BroadcastStatus = {
+  id: string;
+  status: 'scheduled' | 'queued' | 'sending' | 'done' | 'canceled';
+  title: string;
+  audience: string;
+  total: number;
+  sent: number;
+  failed: number;
+  pruned: number;
+  skipped: number;
+  createdAt: string;
+  sendAt?: string;
+  startedAt?: string;
+  finishedAt?: string;
+};
 
 /**
  * The kit's HTTP API, called the way a script or an admin would: no Origin
@@ -66,14 +84,52 @@ export class KitAPI {
     return { status: r.status(), body: await r.json().catch(() => ({}) as any) };
   }
 
-  /** POST /api/notifications with the admin token; expects 200 and returns the counts. */
-  async broadcast(notification: Notification, extra: { ttl?: number; urgency?: string; topic?: string } = {}): Promise<Summary> {
+  /**
+   * POST /api/notifications with the admin token to everyone, then waits
+   * until the broadcast is done and returns its final counts.
+   */
+  async broadcast(notification: Notification, extra: { ttl?: number; urgency?: string; topic?: string } = {}): Promise<BroadcastStatus> {
+    const accepted = await this.startBroadcast(notification, extra);
+    return this.waitForBroadcast(accepted.id);
+  }
+
+  /**
+   * POST /api/notifications with the admin token, optionally to an audience
+   * or at a time: expects 202 Accepted and returns the accepted broadcast,
+   * whose pushes go out in the background (see waitForBroadcast).
+   */
+  async startBroadcast(
+    notification: Notification,
+    extra: { ttl?: number; urgency?: string; topic?: string; to?: Audience; sendAt?: string } = {},
+  ): Promise<BroadcastStatus> {
     const r = await this.request.post(`${this.url}/api/notifications`, {
       headers: { Authorization: `Bearer ${this.adminToken}` },
       data: { notification, ttl: 60, ...extra },
     });
-    expect(r.status(), `broadcast answered ${await r.text()}`).toBe(200);
+    expect(r.status(), `broadcast answered ${await r.text()}`).toBe(202);
     return r.json();
+  }
+
+  /** GET /api/notifications/{id} with the admin token. */
+  async broadcastStatus(id: string): Promise<BroadcastStatus> {
+    const r = await this.request.get(`${this.url}/api/notifications/${encodeURIComponent(id)}`, {
+      headers: { Authorization: `Bearer ${this.adminToken}` },
+    });
+    expect(r.status(), `GET /api/notifications/${id} answered ${await r.text()}`).toBe(200);
+    return r.json();
+  }
+
+  /** Polls the broadcast id until it is done (or canceled) and returns its final counts. */
+  async waitForBroadcast(id: string, timeout = 30_000): Promise<BroadcastStatus> {
+    let last: BroadcastStatus | undefined;
+    await expect
+      .poll(async () => (last = await this.broadcastStatus(id)).status, {
+        message: `broadcast ${id} finished`,
+        timeout,
+        intervals: [100, 250, 500],
+      })
+      .toMatch(/^(done|canceled)$/);
+    return last!;
   }
 
   /** POST /api/subscriptions, as the page would. */

@@ -18,13 +18,13 @@ import (
 const (
 	// ClientTimeout bounds one push request from dial to the end of the
 	// response body, so a hanging push service costs one attempt, not a
-	// worker forever.
+	// caller forever.
 	ClientTimeout = 30 * time.Second
 
-	defaultIdlePerHost = 64 // >= the default worker pool, so fan-out reuses connections
 	// DefaultMaxConnsPerHost bounds the connections open to one push
 	// service at once: requests beyond it wait for one to be free, so a
-	// hanging push service holds at most this many.
+	// hanging push service holds at most this many. It is also the
+	// default of Options.MaxPerHost, the requests in flight to one.
 	DefaultMaxConnsPerHost = 64
 	maxDrain               = 64 << 10
 	maxDetail              = 512
@@ -35,21 +35,20 @@ const (
 // directly; a 3xx is reported as a rejection), and rt as the transport, or,
 // when rt is nil, NewTransport(DefaultMaxConnsPerHost).
 func NewHTTPClient(rt http.RoundTripper) *http.Client {
-	return newHTTPClient(rt, defaultIdlePerHost, DefaultMaxConnsPerHost)
+	return newHTTPClient(rt, DefaultMaxConnsPerHost)
 }
 
 // NewTransport returns a pooled *http.Transport with dial, TLS handshake and
-// response header timeouts, enough idle connections per host for the worker
-// pool, and at most maxConnsPerHost connections to one push service (0 for
-// DefaultMaxConnsPerHost). Callers may wrap it (the local push service's
-// routing does).
+// response header timeouts, and at most maxConnsPerHost connections to one
+// push service (0 for DefaultMaxConnsPerHost), each kept open for the next
+// request. Callers may wrap it (the local push service's routing does).
 func NewTransport(maxConnsPerHost int) *http.Transport {
-	return newTransport(defaultIdlePerHost, cmp.Or(maxConnsPerHost, DefaultMaxConnsPerHost))
+	return newTransport(cmp.Or(maxConnsPerHost, DefaultMaxConnsPerHost))
 }
 
-func newHTTPClient(rt http.RoundTripper, idlePerHost, maxConnsPerHost int) *http.Client {
+func newHTTPClient(rt http.RoundTripper, maxConnsPerHost int) *http.Client {
 	if rt == nil {
-		rt = newTransport(idlePerHost, maxConnsPerHost)
+		rt = newTransport(maxConnsPerHost)
 	}
 	return &http.Client{
 		Transport: rt,
@@ -60,7 +59,7 @@ func newHTTPClient(rt http.RoundTripper, idlePerHost, maxConnsPerHost int) *http
 	}
 }
 
-func newTransport(idlePerHost, maxConnsPerHost int) *http.Transport {
+func newTransport(maxConnsPerHost int) *http.Transport {
 	return &http.Transport{
 		Proxy: http.ProxyFromEnvironment,
 		DialContext: (&net.Dialer{
@@ -68,8 +67,8 @@ func newTransport(idlePerHost, maxConnsPerHost int) *http.Transport {
 			KeepAlive: 30 * time.Second,
 		}).DialContext,
 		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          4 * idlePerHost, // a few push services (FCM, Mozilla, Apple, Microsoft)
-		MaxIdleConnsPerHost:   min(idlePerHost, maxConnsPerHost),
+		MaxIdleConns:          4 * maxConnsPerHost, // a few push services (FCM, Mozilla, Apple, Microsoft)
+		MaxIdleConnsPerHost:   maxConnsPerHost,
 		MaxConnsPerHost:       maxConnsPerHost,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,

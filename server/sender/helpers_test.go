@@ -22,47 +22,20 @@ import (
 
 const testSubject = "mailto:ops@example.org"
 
-// memStore is an in-memory store.Store, so sender tests and benchmarks
-// measure the sender rather than a database.
+// memStore is an in-memory store of subscriptions and delivery log, so
+// sender tests and benchmarks measure the sender rather than a database.
 type memStore struct {
 	mu         sync.Mutex
 	subs       map[string]store.Subscription
-	order      []string
 	deliveries []store.Delivery
 }
 
-func newMemStore(subs ...store.Subscription) *memStore {
-	m := &memStore{subs: map[string]store.Subscription{}}
-	for _, s := range subs {
-		_, _ = m.Upsert(context.Background(), s)
-	}
-	return m
-}
+func newMemStore() *memStore { return &memStore{subs: map[string]store.Subscription{}} }
 
-func (m *memStore) Upsert(_ context.Context, s store.Subscription) (bool, error) {
+func (m *memStore) add(s store.Subscription) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	_, known := m.subs[s.Endpoint]
-	if !known {
-		m.order = append(m.order, s.Endpoint)
-	}
 	m.subs[s.Endpoint] = s
-	return !known, nil
-}
-
-func (m *memStore) Replace(ctx context.Context, old string, s store.Subscription) (bool, error) {
-	_, _ = m.Delete(ctx, old)
-	return m.Upsert(ctx, s)
-}
-
-func (m *memStore) Get(_ context.Context, endpoint string) (store.Subscription, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s, ok := m.subs[endpoint]
-	if !ok {
-		return store.Subscription{}, store.ErrNotFound
-	}
-	return s, nil
 }
 
 func (m *memStore) Delete(_ context.Context, endpoint string) (bool, error) {
@@ -72,24 +45,13 @@ func (m *memStore) Delete(_ context.Context, endpoint string) (bool, error) {
 		return false, nil
 	}
 	delete(m.subs, endpoint)
-	m.order = slices.DeleteFunc(m.order, func(e string) bool { return e == endpoint })
 	return true, nil
 }
 
-func (m *memStore) List(context.Context) ([]store.Subscription, error) {
+func (m *memStore) count() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]store.Subscription, 0, len(m.order))
-	for _, e := range m.order {
-		out = append(out, m.subs[e])
-	}
-	return out, nil
-}
-
-func (m *memStore) Count(context.Context) (int, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.subs), nil
+	return len(m.subs)
 }
 
 func (m *memStore) RecordDelivery(_ context.Context, d store.Delivery) error {
@@ -114,11 +76,11 @@ func (m *memStore) Deliveries(_ context.Context, limit int) ([]store.Delivery, e
 	return out, nil
 }
 
-func (m *memStore) Close() error { return nil }
-
 func (m *memStore) has(endpoint string) bool {
-	_, err := m.Get(context.Background(), endpoint)
-	return err == nil
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.subs[endpoint]
+	return ok
 }
 
 // browser is a subscribed user agent: the key pair and auth secret a browser
@@ -159,31 +121,47 @@ func testKeys(t testing.TB) (vapid.Keys, []byte) {
 	}, pub
 }
 
-// waits records the delays the sender asked to sleep, without sleeping.
-type waits struct {
+// clock is a test's time: it stands still while the sender works, and a
+// sleep moves it on at once by the time asked, recording the wait. Shared by
+// concurrent sends, one's sleep is time passing for all.
+type clock struct {
 	mu sync.Mutex
+	t  time.Time
 	d  []time.Duration
 }
 
-func (w *waits) sleep(ctx context.Context, d time.Duration) error {
-	w.mu.Lock()
-	w.d = append(w.d, d)
-	w.mu.Unlock()
-	return ctx.Err()
+func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
 }
 
-func (w *waits) all() []time.Duration {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return slices.Clone(w.d)
+func (c *clock) sleep(ctx context.Context, d time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.d = append(c.d, d)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.t = c.t.Add(max(d, 0))
+	return nil
+}
+
+// all returns the waits asked for so far.
+func (c *clock) all() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.d)
 }
 
 // fixture is a Sender wired to an in-memory store, a log buffer and a
-// recorded sleep.
+// test clock.
 type fixture struct {
 	s      *Sender
 	store  *memStore // nil when the test passed its own Options.Store
-	waits  *waits
+	clock  *clock
 	log    *syncBuffer
 	pubKey []byte // VAPID public key, raw
 }
@@ -210,10 +188,10 @@ func newFixture(t testing.TB, o Options) *fixture {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	w := &waits{}
-	s.sleep = w.sleep
+	c := newClock()
+	s.sleep, s.now = c.sleep, c.now
 	t.Cleanup(s.client.CloseIdleConnections)
-	return &fixture{s: s, store: ms, waits: w, log: buf, pubKey: pub}
+	return &fixture{s: s, store: ms, clock: c, log: buf, pubKey: pub}
 }
 
 type syncBuffer struct {

@@ -3,11 +3,23 @@
 // messages and subscriptions before encrypting, one shared HTTP client with
 // timeouts and connection reuse, draining every response, reading the push
 // service's status (RFC 8030 and RFC 8292), retrying only what may succeed
-// later, pruning subscriptions that are gone, and recording every outcome in
-// the store's delivery log.
+// later, and pruning subscriptions that are gone.
+//
+// Deliver sends one message to one subscription and returns the outcome; the
+// delivery engine (package delivery) calls it for every subscription of a
+// broadcast and records the outcomes itself, in batches. Send is Deliver
+// plus an entry in the store's delivery log, for a single push such as a
+// test send.
+//
+// The sender is polite to each push service (host and port) across every
+// caller of one Sender: at most Options.MaxPerHost requests are in flight to
+// a host at once, and a 429 or 503 with Retry-After pauses every send to
+// that host, not only the retry of the subscription that got it. A process
+// should therefore share one Sender.
 //
 // A push endpoint is a secret capability URL; the sender logs and records
-// push.Fingerprint of it, never the endpoint, the keys or the VAPID token.
+// push.Fingerprint of it and its host, never the endpoint, the keys or the
+// VAPID token.
 package sender
 
 import (
@@ -19,6 +31,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,14 +44,18 @@ import (
 
 // Options configure a Sender. Zero values take the defaults noted.
 type Options struct {
-	Keys        vapid.Keys
-	Subject     string        // as configured ("mailto:a@b" or "https://..."); sender calls vapid.Subject
-	Client      *http.Client  // nil: NewHTTPClient(nil)
-	Store       store.Store   // prune 404/410 via Delete; RecordDelivery for every outcome
-	Workers     int           // fan-out pool size, default 16
+	Keys    vapid.Keys
+	Subject string       // as configured ("mailto:a@b" or "https://..."); sender calls vapid.Subject
+	Client  *http.Client // nil: a client on NewTransport(MaxPerHost)
+	Store   Store        // required: prunes gone subscriptions; Send records in its delivery log
+	// MaxPerHost bounds the requests in flight to one push service (URL
+	// host and port) across every caller of the Sender; the others wait
+	// for a turn. Default DefaultMaxConnsPerHost. A Client's transport
+	// should allow as many connections (NewTransport(MaxPerHost)).
+	MaxPerHost  int
 	MaxAttempts int           // default 4
 	BaseDelay   time.Duration // default 500ms (exponential, full jitter)
-	MaxDelay    time.Duration // default 30s; Retry-After capped to this
+	MaxDelay    time.Duration // default 30s; the longest Retry-After waited for, and the longest pause of a host
 	Log         *slog.Logger  // nil: discard
 	// CheckEndpoint, when set, is asked before every send whether the
 	// subscription's endpoint is still one the server may post to (the
@@ -48,9 +65,16 @@ type Options struct {
 	CheckEndpoint func(endpoint string) error
 }
 
+// Store is what the sender needs of the kit's store (store.Store has it
+// all): Delete prunes a subscription its push service says is gone, and
+// RecordDelivery takes the outcome of a Send.
+type Store interface {
+	Delete(ctx context.Context, endpoint string) (deleted bool, err error)
+	RecordDelivery(ctx context.Context, d store.Delivery) error
+}
+
 // Defaults for Options.
 const (
-	DefaultWorkers     = 16
 	DefaultMaxAttempts = 4
 	DefaultBaseDelay   = 500 * time.Millisecond
 	DefaultMaxDelay    = 30 * time.Second
@@ -61,22 +85,23 @@ type Sender struct {
 	keys          vapid.Keys
 	subscriber    string
 	client        *http.Client
-	store         store.Store
-	workers       int
+	store         Store
 	maxAttempts   int
 	baseDelay     time.Duration
 	maxDelay      time.Duration
 	log           *slog.Logger
 	checkEndpoint func(string) error
+	// hosts holds each push service's turns and pause.
+	hosts *hostLimits
 	// vapidRefusals rate-limits the log of push services refusing the
 	// VAPID credentials: any caller able to save a subscription can point
 	// one at an endpoint answering 401.
 	vapidRefusals refusalLog
 
-	// sleep waits d or until ctx is done; tests replace it to record the
-	// waits without spending them.
+	// sleep waits d or until ctx is done; tests replace it, with now, to
+	// spend waits on a clock of their own.
 	sleep func(ctx context.Context, d time.Duration) error
-	// now is the clock Retry-After dates are read against.
+	// now is the clock of Retry-After dates and host pauses.
 	now func() time.Time
 }
 
@@ -93,29 +118,30 @@ func New(o Options) (*Sender, error) {
 		return nil, errors.New("sender: Options.Store is required")
 	}
 	for name, v := range map[string]int64{
-		"Workers": int64(o.Workers), "MaxAttempts": int64(o.MaxAttempts),
+		"MaxPerHost": int64(o.MaxPerHost), "MaxAttempts": int64(o.MaxAttempts),
 		"BaseDelay": int64(o.BaseDelay), "MaxDelay": int64(o.MaxDelay),
 	} {
 		if v < 0 {
 			return nil, fmt.Errorf("sender: Options.%s must not be negative", name)
 		}
 	}
+	perHost := cmp.Or(o.MaxPerHost, DefaultMaxConnsPerHost)
 	s := &Sender{
 		keys:          o.Keys,
 		subscriber:    subscriber,
 		client:        o.Client,
 		store:         o.Store,
-		workers:       cmp.Or(o.Workers, DefaultWorkers),
 		maxAttempts:   cmp.Or(o.MaxAttempts, DefaultMaxAttempts),
 		baseDelay:     cmp.Or(o.BaseDelay, DefaultBaseDelay),
 		maxDelay:      cmp.Or(o.MaxDelay, DefaultMaxDelay),
 		log:           o.Log,
 		checkEndpoint: o.CheckEndpoint,
+		hosts:         newHostLimits(perHost),
 		sleep:         sleepContext,
 		now:           time.Now,
 	}
 	if s.client == nil {
-		s.client = newHTTPClient(nil, max(defaultIdlePerHost, s.workers), max(DefaultMaxConnsPerHost, s.workers))
+		s.client = newHTTPClient(nil, perHost)
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -126,24 +152,61 @@ func New(o Options) (*Sender, error) {
 	return s, nil
 }
 
-// Result is the outcome of one Send.
+// Result is the outcome of one Deliver or Send.
 type Result struct {
 	Outcome  push.Outcome
-	Status   int // last HTTP status, 0 if none
-	Attempts int
+	Status   int   // last HTTP status, 0 if none
+	Attempts int   // requests made
 	Pruned   bool  // subscription deleted (404/410)
 	Err      error // nil when Sent
+	// Interrupted is set on a Failed result when the context ended before
+	// the push service gave a final answer (shutdown, a job's timeout):
+	// the failure says nothing about the subscription, and a caller that
+	// can try again later should not record it as its outcome.
+	Interrupted bool
 }
 
-// Send encrypts m for sub and posts it to sub's push service, retrying 429,
-// 5xx and network errors up to MaxAttempts attempts in all. A subscription
-// that is gone (404, 410) is deleted from the store. The result is recorded
-// in the store's delivery log and returned; Send never panics on bad input.
+// Delivery is r as an entry of the delivery log for sub, without the
+// BroadcastID, which the caller sets for a broadcast's push.
+func (r Result) Delivery(sub store.Subscription) store.Delivery {
+	d := store.Delivery{
+		SubscriptionID: sub.ID,
+		EndpointHash:   push.Fingerprint(sub.Endpoint),
+		Host:           endpointHost(sub.Endpoint),
+		Outcome:        string(r.Outcome),
+		Status:         r.Status,
+		Attempts:       r.Attempts,
+	}
+	if r.Err != nil {
+		d.Error = r.Err.Error()
+	}
+	return d
+}
+
+// Deliver encrypts m for sub and posts it to sub's push service, retrying
+// 429, 5xx and network errors up to MaxAttempts attempts in all, and
+// waiting for its host's turn and pause before each. A subscription that is
+// gone (404, 410) is deleted from the store. The result is logged and
+// returned, not recorded (see Send and Result.Delivery); Deliver never
+// panics on bad input.
+func (s *Sender) Deliver(ctx context.Context, sub store.Subscription, m push.Message) Result {
+	return s.finish(ctx, sub, s.deliver(ctx, sub, m))
+}
+
+// Send is Deliver, then the result is recorded in the store's delivery log,
+// interrupted or not: it is meant for a single push nobody will retry.
 func (s *Sender) Send(ctx context.Context, sub store.Subscription, m push.Message) Result {
-	return s.finish(ctx, sub, s.send(ctx, sub, m))
+	res := s.Deliver(ctx, sub, m)
+	// The outcome reaches the log even when the caller has gone.
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.store.RecordDelivery(bg, res.Delivery(sub)); err != nil {
+		s.log.WarnContext(ctx, "push: could not record the delivery", "endpoint_hash", push.Fingerprint(sub.Endpoint), "err", err)
+	}
+	return res
 }
 
-func (s *Sender) send(ctx context.Context, sub store.Subscription, m push.Message) Result {
+func (s *Sender) deliver(ctx context.Context, sub store.Subscription, m push.Message) Result {
 	if err := m.Validate(); err != nil {
 		return Result{Outcome: push.Rejected, Err: err}
 	}
@@ -175,16 +238,26 @@ func (s *Sender) send(ctx context.Context, sub store.Subscription, m push.Messag
 		VAPIDPrivateKey: s.keys.Private,
 	}
 	hash := push.Fingerprint(sub.Endpoint)
+	host := s.hosts.join(endpointHost(sub.Endpoint))
+	defer func() { s.hosts.leave(host, s.now()) }()
 
 	var res Result
 	for attempt := 1; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			res.Outcome, res.Err = push.Failed, fmt.Errorf("gave up: %w", context.Cause(ctx))
-			return res
+		if err := s.waitTurn(ctx, host); err != nil {
+			return interrupted(ctx, res)
 		}
 		res.Attempts = attempt
 		resp, err := webpush.SendNotificationWithContext(ctx, body, wsub, opts)
-		retryAfter := time.Duration(-1) // none given
+		var detail string
+		retryAfter, paused := time.Duration(-1), false
+		if err == nil {
+			detail = drain(resp)
+			// Before the turn is given back, so that no send waiting
+			// for it slips in ahead of the pause.
+			retryAfter, paused = s.readRetryAfter(resp, host)
+		}
+		host.done()
+
 		if err != nil {
 			res.Status = 0
 			var uerr *url.Error
@@ -195,13 +268,11 @@ func (s *Sender) send(ctx context.Context, sub store.Subscription, m push.Messag
 				return res
 			}
 			if ctx.Err() != nil {
-				res.Outcome, res.Err = push.Failed, fmt.Errorf("gave up: %w", context.Cause(ctx))
-				return res
+				return interrupted(ctx, res)
 			}
 			res.Err = &redactedError{msg: "request to push service: " + redact(uerr.Err.Error(), sub.Endpoint), err: uerr.Err}
 		} else {
 			res.Status = resp.StatusCode
-			detail := drain(resp)
 			switch code := resp.StatusCode; {
 			case code >= 200 && code < 300:
 				res.Outcome, res.Err = push.Sent, nil
@@ -213,9 +284,7 @@ func (s *Sender) send(ctx context.Context, sub store.Subscription, m push.Messag
 				res.Outcome, res.Err = push.Unauthorized, statusError(resp, detail, sub.Endpoint)
 				return res
 			case code == http.StatusTooManyRequests || code >= 500:
-				// A 503 may say when to come back, as a 429 does.
 				res.Err = statusError(resp, detail, sub.Endpoint)
-				retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), s.now())
 			default: // 413, 400 and the rest of 4xx, unfollowed 3xx
 				res.Outcome, res.Err = push.Rejected, statusError(resp, detail, sub.Endpoint)
 				return res
@@ -226,7 +295,6 @@ func (s *Sender) send(ctx context.Context, sub store.Subscription, m push.Messag
 			res.Outcome = push.Failed
 			return res
 		}
-		wait := s.backoff(attempt)
 		if retryAfter > s.maxDelay {
 			// Retrying sooner than the push service asked would only earn
 			// another 429; waiting longer would hold the caller too long.
@@ -234,15 +302,75 @@ func (s *Sender) send(ctx context.Context, sub store.Subscription, m push.Messag
 			res.Err = fmt.Errorf("%w; Retry-After %v exceeds the %v the sender waits at most", res.Err, retryAfter, s.maxDelay)
 			return res
 		}
+		wait := s.backoff(attempt)
 		if retryAfter >= 0 {
 			wait = retryAfter
 		}
 		s.log.DebugContext(ctx, "push: retrying", "endpoint_hash", hash,
 			"status", res.Status, "attempt", attempt, "wait", wait, "err", res.Err)
-		if err := s.sleep(ctx, wait); err != nil {
-			res.Outcome, res.Err = push.Failed, fmt.Errorf("gave up after %v: %w", res.Err, context.Cause(ctx))
-			return res
+		if paused {
+			continue // waitTurn waits out the host's pause
 		}
+		if err := s.sleep(ctx, wait); err != nil {
+			return interrupted(ctx, res)
+		}
+	}
+}
+
+// readRetryAfter returns how long a 429 or 5xx answer asks to wait before
+// the next request, -1 when it does not say. A 429 or 503 saying it is the
+// push service asking for a break, not this subscription: h is paused for
+// the time asked, MaxDelay at most, and paused is true.
+func (s *Sender) readRetryAfter(resp *http.Response, h *hostState) (wait time.Duration, paused bool) {
+	code := resp.StatusCode
+	if code != http.StatusTooManyRequests && code < 500 {
+		return -1, false
+	}
+	// A 503 may say when to come back, as a 429 does.
+	wait = parseRetryAfter(resp.Header.Get("Retry-After"), s.now())
+	if wait < 0 || (code != http.StatusTooManyRequests && code != http.StatusServiceUnavailable) {
+		return wait, false
+	}
+	h.pause(s.now().Add(min(wait, s.maxDelay)))
+	return wait, true
+}
+
+// interrupted is res failed because ctx ended before a final answer.
+func interrupted(ctx context.Context, res Result) Result {
+	res.Outcome, res.Interrupted = push.Failed, true
+	if res.Err == nil {
+		res.Err = fmt.Errorf("gave up: %w", context.Cause(ctx))
+	} else {
+		res.Err = fmt.Errorf("gave up after %v: %w", res.Err, context.Cause(ctx))
+	}
+	return res
+}
+
+// waitTurn waits until h is not paused and has a request slot free, and
+// takes the slot; the caller gives it back with h.done. It fails only when
+// ctx ends.
+func (s *Sender) waitTurn(ctx context.Context, h *hostState) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d := h.pausedFor(s.now()); d > 0 {
+			if err := s.sleep(ctx, d); err != nil {
+				return err
+			}
+			continue
+		}
+		select {
+		case h.slots <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if ctx.Err() == nil && h.pausedFor(s.now()) <= 0 {
+			return nil
+		}
+		// The context ended, or the host was paused while this send
+		// waited for its slot: give the slot back and look again.
+		h.done()
 	}
 }
 
@@ -268,16 +396,14 @@ func (s *Sender) backoff(attempt int) time.Duration {
 	return rand.N(ceiling + 1)
 }
 
-// finish prunes a gone subscription, logs the result and records it.
+// finish prunes a gone subscription and logs the result.
 func (s *Sender) finish(ctx context.Context, sub store.Subscription, res Result) Result {
-	// Bookkeeping outlives a cancelled request: a 410 already answered must
-	// still prune, and the outcome must still reach the delivery log.
-	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
 	hash := push.Fingerprint(sub.Endpoint)
-
 	if res.Outcome == push.Gone {
+		// A 410 already answered must prune even if the caller has gone.
+		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		deleted, err := s.store.Delete(bg, sub.Endpoint)
+		cancel()
 		if err != nil {
 			s.log.ErrorContext(ctx, "push: could not delete a gone subscription", "endpoint_hash", hash, "err", err)
 			res.Err = errors.Join(res.Err, fmt.Errorf("deleting the subscription: %w", err))
@@ -289,12 +415,16 @@ func (s *Sender) finish(ctx context.Context, sub store.Subscription, res Result)
 	if res.Err != nil {
 		attrs = append(attrs, "err", res.Err.Error())
 	}
-	switch res.Outcome {
-	case push.Sent:
+	switch {
+	case res.Outcome == push.Sent:
 		s.log.DebugContext(ctx, "push: sent", attrs...)
-	case push.Gone:
+	case res.Interrupted:
+		// Shutdown or a job's timeout: says nothing about the push
+		// service, and may concern many sends at once.
+		s.log.DebugContext(ctx, "push: interrupted before a final answer", attrs...)
+	case res.Outcome == push.Gone:
 		s.log.InfoContext(ctx, "push: subscription gone", append(attrs, "pruned", res.Pruned)...)
-	case push.Unauthorized:
+	case res.Outcome == push.Unauthorized:
 		host := endpointHost(sub.Endpoint)
 		if s.vapidRefusals.first(host, s.now()) {
 			s.log.ErrorContext(ctx, "push: this push service refused our VAPID credentials; "+
@@ -305,19 +435,6 @@ func (s *Sender) finish(ctx context.Context, sub store.Subscription, res Result)
 		}
 	default:
 		s.log.WarnContext(ctx, "push: not delivered", attrs...)
-	}
-
-	d := store.Delivery{
-		EndpointHash: hash,
-		Outcome:      string(res.Outcome),
-		Status:       res.Status,
-		Attempts:     res.Attempts,
-	}
-	if res.Err != nil {
-		d.Error = res.Err.Error()
-	}
-	if err := s.store.RecordDelivery(bg, d); err != nil {
-		s.log.WarnContext(ctx, "push: could not record the delivery", "endpoint_hash", hash, "err", err)
 	}
 	return res
 }
@@ -351,11 +468,20 @@ func (l *refusalLog) first(host string, now time.Time) bool {
 	return true
 }
 
-// endpointHost is the host of an endpoint, safe to log: the secret part of
-// an endpoint is its path.
+// endpointHost is the host of an endpoint, with its port unless it is the
+// scheme's default, in lower case: the push service the endpoint belongs to.
+// It is safe to log and show: the secret part of an endpoint is its path.
 func endpointHost(endpoint string) string {
-	if u, err := url.Parse(endpoint); err == nil {
-		return u.Host
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return ""
 	}
-	return ""
+	host := strings.ToLower(u.Host)
+	switch {
+	case u.Scheme == "https" && strings.HasSuffix(host, ":443"):
+		host = strings.TrimSuffix(host, ":443")
+	case u.Scheme == "http" && strings.HasSuffix(host, ":80"):
+		host = strings.TrimSuffix(host, ":80")
+	}
+	return host
 }

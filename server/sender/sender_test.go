@@ -66,7 +66,8 @@ func TestSendDeliversWhatTheBrowserCanDecrypt(t *testing.T) {
 	})
 	f := newFixture(t, Options{})
 	b := newBrowser(t, ps.URL+"/wpush/v2/gAAAAABn")
-	_, _ = f.store.Upsert(context.Background(), b.sub)
+	b.sub.ID = 7
+	f.store.add(b.sub)
 	want := notification(t)
 	msg, tail := withSpareCapacity(want)
 
@@ -107,7 +108,8 @@ func TestSendDeliversWhatTheBrowserCanDecrypt(t *testing.T) {
 	}
 	d, _ := f.store.Deliveries(context.Background(), 0)
 	if len(d) != 1 || d[0].Outcome != "sent" || d[0].Status != 201 || d[0].Attempts != 1 ||
-		d[0].EndpointHash != push.Fingerprint(b.sub.Endpoint) || d[0].Error != "" {
+		d[0].EndpointHash != push.Fingerprint(b.sub.Endpoint) || d[0].Error != "" ||
+		d[0].Host != ps.Listener.Addr().String() || d[0].SubscriptionID != 7 || d[0].BroadcastID != "" {
 		t.Errorf("delivery log = %+v", d)
 	}
 }
@@ -207,7 +209,7 @@ func TestSendStatuses(t *testing.T) {
 			})
 			f := newFixture(t, Options{BaseDelay: base, MaxDelay: tc.maxDelay})
 			b := newBrowser(t, ps.URL+"/push/"+strings.ReplaceAll(tc.name, " ", "-"))
-			_, _ = f.store.Upsert(context.Background(), b.sub)
+			f.store.add(b.sub)
 
 			res := f.s.Send(context.Background(), b.sub, push.Message{Payload: notification(t), TTL: 60})
 
@@ -218,6 +220,9 @@ func TestSendStatuses(t *testing.T) {
 			if (res.Err == nil) != (tc.want == push.Sent) {
 				t.Errorf("Err = %v for outcome %s", res.Err, res.Outcome)
 			}
+			if res.Interrupted {
+				t.Errorf("Interrupted set on %+v, though the context never ended", res)
+			}
 			if n := len(ps.requests()); n != tc.wantAttempts {
 				t.Errorf("push service got %d requests, want %d", n, tc.wantAttempts)
 			}
@@ -225,7 +230,7 @@ func TestSendStatuses(t *testing.T) {
 				t.Errorf("subscription still stored = %v, want %v", kept, !tc.wantPruned)
 			}
 
-			waits := f.waits.all()
+			waits := f.clock.all()
 			switch {
 			case tc.wantWaits != nil:
 				if fmt.Sprint(waits) != fmt.Sprint(tc.wantWaits) {
@@ -274,17 +279,17 @@ func TestSendHangingPushServiceTimesOut(t *testing.T) {
 	client.Timeout = 150 * time.Millisecond
 	f := newFixture(t, Options{Client: client, MaxAttempts: 3})
 	b := newBrowser(t, ps.URL+"/push/hang")
-	_, _ = f.store.Upsert(context.Background(), b.sub)
+	f.store.add(b.sub)
 
 	res := f.s.Send(context.Background(), b.sub, push.Message{Payload: notification(t), TTL: 60})
 
-	if res.Outcome != push.Failed || res.Status != 0 || res.Attempts != 3 {
-		t.Fatalf("Send = %+v, want failed after 3 attempts with no status", res)
+	if res.Outcome != push.Failed || res.Status != 0 || res.Attempts != 3 || res.Interrupted {
+		t.Fatalf("Send = %+v, want failed (not interrupted) after 3 attempts with no status", res)
 	}
 	if !strings.Contains(res.Err.Error(), "Timeout") {
 		t.Errorf("Err = %v, want a client timeout", res.Err)
 	}
-	if n := len(f.waits.all()); n != 2 {
+	if n := len(f.clock.all()); n != 2 {
 		t.Errorf("%d waits between 3 attempts", n)
 	}
 	if !f.store.has(b.sub.Endpoint) {
@@ -331,8 +336,8 @@ func TestSendStopsWaitingWhenContextEnds(t *testing.T) {
 	if time.Duration(asked.Load()) != time.Hour {
 		t.Errorf("asked to wait %v, want the 1h of Retry-After", time.Duration(asked.Load()))
 	}
-	if res.Outcome != push.Failed || res.Attempts != 1 || res.Status != 429 || !errors.Is(res.Err, context.Canceled) {
-		t.Fatalf("Send = %+v, want failed after 1 attempt with context.Canceled", res)
+	if res.Outcome != push.Failed || res.Attempts != 1 || res.Status != 429 || !errors.Is(res.Err, context.Canceled) || !res.Interrupted {
+		t.Fatalf("Send = %+v, want interrupted after 1 attempt with context.Canceled", res)
 	}
 	if d, _ := f.store.Deliveries(context.Background(), 0); len(d) != 1 || d[0].Outcome != "failed" {
 		t.Errorf("delivery log = %+v; a cancelled send is still recorded", d)
@@ -340,7 +345,7 @@ func TestSendStopsWaitingWhenContextEnds(t *testing.T) {
 
 	// Already cancelled: nothing is sent.
 	res = f.s.Send(ctx, b.sub, push.Message{Payload: notification(t)})
-	if res.Outcome != push.Failed || res.Attempts != 0 || len(ps.requests()) != 1 {
+	if res.Outcome != push.Failed || res.Attempts != 0 || !res.Interrupted || len(ps.requests()) != 1 {
 		t.Fatalf("Send with a cancelled context = %+v after %d requests", res, len(ps.requests()))
 	}
 }
@@ -471,7 +476,7 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 	})
 	f := newFixture(t, Options{MaxAttempts: 2})
 	b := newBrowser(t, ps.URL+"/wpush/v2/"+token)
-	_, _ = f.store.Upsert(context.Background(), b.sub)
+	f.store.add(b.sub)
 	for range 3 {
 		f.s.Send(context.Background(), b.sub, push.Message{Payload: notification(t)})
 	}
@@ -518,7 +523,7 @@ func TestNewChecksOptions(t *testing.T) {
 		{name: "no subject", o: Options{Keys: keys, Store: newMemStore()}},
 		{name: "bare address subject", o: Options{Keys: keys, Subject: "ops@example.org", Store: newMemStore()}},
 		{name: "no store", o: Options{Keys: keys, Subject: testSubject}},
-		{name: "negative workers", o: Options{Keys: keys, Subject: testSubject, Store: newMemStore(), Workers: -1}},
+		{name: "negative MaxPerHost", o: Options{Keys: keys, Subject: testSubject, Store: newMemStore(), MaxPerHost: -1}},
 		{name: "negative delay", o: Options{Keys: keys, Subject: testSubject, Store: newMemStore(), BaseDelay: -time.Second}},
 	}
 	for _, tc := range tests {
@@ -528,7 +533,7 @@ func TestNewChecksOptions(t *testing.T) {
 			}
 		})
 	}
-	s, err := New(Options{Keys: keys, Subject: testSubject, Store: newMemStore(), Workers: 100})
+	s, err := New(Options{Keys: keys, Subject: testSubject, Store: newMemStore(), MaxPerHost: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -536,8 +541,18 @@ func TestNewChecksOptions(t *testing.T) {
 		t.Errorf("subscriber = %q: webpush-go prefixes mailto: itself", s.subscriber)
 	}
 	tr, ok := s.client.Transport.(*http.Transport)
-	if !ok || tr.MaxIdleConnsPerHost < 100 {
-		t.Errorf("default client keeps too few idle connections for 100 workers: %+v", s.client.Transport)
+	if !ok || tr.MaxIdleConnsPerHost != 100 || tr.MaxConnsPerHost != 100 {
+		t.Errorf("default client does not keep MaxPerHost 100 connections per host: %+v", s.client.Transport)
+	}
+	if s.hosts.perHost != 100 {
+		t.Errorf("%d requests per host, want MaxPerHost 100", s.hosts.perHost)
+	}
+	s, err = New(Options{Keys: keys, Subject: testSubject, Store: newMemStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr, ok := s.client.Transport.(*http.Transport); !ok || tr.MaxConnsPerHost != DefaultMaxConnsPerHost || s.hosts.perHost != DefaultMaxConnsPerHost {
+		t.Errorf("default: %d requests and %d connections per host, want %d", s.hosts.perHost, tr.MaxConnsPerHost, DefaultMaxConnsPerHost)
 	}
 }
 
@@ -551,8 +566,9 @@ func TestNewHTTPClient(t *testing.T) {
 		t.Errorf("a timeout is missing: client %v, header %v, TLS %v, idle %v",
 			c.Timeout, tr.ResponseHeaderTimeout, tr.TLSHandshakeTimeout, tr.IdleConnTimeout)
 	}
-	if tr.MaxIdleConnsPerHost < DefaultWorkers {
-		t.Errorf("MaxIdleConnsPerHost %d < the default pool of %d workers", tr.MaxIdleConnsPerHost, DefaultWorkers)
+	if tr.MaxIdleConnsPerHost != DefaultMaxConnsPerHost || tr.MaxConnsPerHost != DefaultMaxConnsPerHost {
+		t.Errorf("%d idle and %d connections per host, want %d of each: every request in flight keeps its connection",
+			tr.MaxIdleConnsPerHost, tr.MaxConnsPerHost, DefaultMaxConnsPerHost)
 	}
 	rt := http.NewFileTransport(http.Dir(t.TempDir()))
 	if NewHTTPClient(rt).Transport != rt {

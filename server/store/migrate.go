@@ -2,20 +2,16 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 )
 
-// migrations returns the schema as numbered steps: step i (from 0) brings
-// the database to version i+1. Steps are only ever appended, never edited,
-// since existing databases have already run the old ones.
+// sqliteMigrations returns the SQLite schema as numbered steps: step i (from
+// 0) brings the database to version i+1. Steps are only ever appended, never
+// edited, since existing databases have already run the old ones.
 //
-// The SQL is kept portable; the one SQLite-specific choice is
-// "id INTEGER PRIMARY KEY" (an alias of the rowid), which PostgreSQL would
-// spell "id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY". Times are
-// milliseconds since the Unix epoch (UTC).
-func migrations() [][]string {
+// Times are milliseconds since the Unix epoch (UTC).
+func sqliteMigrations() [][]string {
 	return [][]string{
 		{ // 1: subscriptions and the delivery log
 			`CREATE TABLE subscriptions (
@@ -38,46 +34,217 @@ func migrations() [][]string {
 			)`,
 			`CREATE INDEX deliveries_at ON deliveries (at)`,
 		},
+		{ // 2: subscription ids, users and tags; broadcasts; settings
+			// Subscriptions get an id that broadcasts cut into ranges,
+			// given in the order they were stored. AUTOINCREMENT: an id
+			// is never reused, even the highest one after its row is
+			// deleted, since broadcast outcomes are keyed by it.
+			`CREATE TABLE subscriptions_v2 (
+				id              INTEGER PRIMARY KEY AUTOINCREMENT,
+				endpoint        TEXT NOT NULL UNIQUE,
+				p256dh          TEXT NOT NULL,
+				auth            TEXT NOT NULL,
+				expiration_time BIGINT,
+				user_agent      TEXT NOT NULL DEFAULT '',
+				user_id         TEXT NOT NULL DEFAULT '',
+				created_at      BIGINT NOT NULL,
+				updated_at      BIGINT NOT NULL
+			)`,
+			`INSERT INTO subscriptions_v2 (endpoint, p256dh, auth, expiration_time, user_agent, created_at, updated_at)
+				SELECT endpoint, p256dh, auth, expiration_time, user_agent, created_at, updated_at
+				FROM subscriptions ORDER BY created_at, endpoint`,
+			`DROP TABLE subscriptions`,
+			`ALTER TABLE subscriptions_v2 RENAME TO subscriptions`,
+			`CREATE INDEX subscriptions_user ON subscriptions (user_id)`,
+			`CREATE TABLE subscription_tags (
+				subscription_id INTEGER NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
+				tag             TEXT NOT NULL,
+				PRIMARY KEY (tag, subscription_id)
+			)`,
+			// For the cascade on delete, and for loading a page's tags.
+			`CREATE INDEX subscription_tags_subscription ON subscription_tags (subscription_id)`,
+			`CREATE TABLE broadcasts (
+				id                  TEXT PRIMARY KEY,
+				status              TEXT NOT NULL,
+				title               TEXT NOT NULL DEFAULT '',
+				payload             BLOB NOT NULL,
+				ttl                 INTEGER NOT NULL,
+				urgency             TEXT NOT NULL DEFAULT '',
+				topic               TEXT NOT NULL DEFAULT '',
+				audience            TEXT NOT NULL,
+				send_at             BIGINT,
+				total               INTEGER NOT NULL DEFAULT 0,
+				sent                INTEGER NOT NULL DEFAULT 0,
+				failed              INTEGER NOT NULL DEFAULT 0,
+				pruned              INTEGER NOT NULL DEFAULT 0,
+				skipped             INTEGER NOT NULL DEFAULT 0,
+				chunks              INTEGER NOT NULL DEFAULT 0,
+				max_subscription_id BIGINT NOT NULL DEFAULT 0,
+				created_at          BIGINT NOT NULL,
+				started_at          BIGINT,
+				finished_at         BIGINT
+			)`,
+			`CREATE INDEX broadcasts_created ON broadcasts (created_at, id)`,
+			`CREATE TABLE broadcast_chunks (
+				broadcast_id TEXT NOT NULL REFERENCES broadcasts (id) ON DELETE CASCADE,
+				seq          INTEGER NOT NULL,
+				first_id     BIGINT NOT NULL,
+				last_id      BIGINT NOT NULL,
+				done_at      BIGINT,
+				PRIMARY KEY (broadcast_id, seq)
+			)`,
+			// A test send has no broadcast (NULL, so the unique index
+			// leaves it alone); a broadcast's outcome is recorded once per
+			// subscription, which the unique index enforces and Pending's
+			// NOT EXISTS looks up.
+			`ALTER TABLE deliveries ADD COLUMN broadcast_id TEXT`,
+			`ALTER TABLE deliveries ADD COLUMN subscription_id BIGINT NOT NULL DEFAULT 0`,
+			`ALTER TABLE deliveries ADD COLUMN host TEXT NOT NULL DEFAULT ''`,
+			// Also how SQLite finds the test sends, the NULLs.
+			`CREATE UNIQUE INDEX deliveries_outcome ON deliveries (broadcast_id, subscription_id)`,
+			`CREATE TABLE settings (
+				name  TEXT PRIMARY KEY,
+				value TEXT NOT NULL
+			)`,
+		},
 	}
 }
 
+// postgresMigrations returns the PostgreSQL schema as numbered steps, kept
+// like sqliteMigrations. It starts at the schema SQLite reached in its step
+// 2; the tables are the same, spelled in PostgreSQL's types. The queue that
+// shares the database keeps its own river_* tables.
+func postgresMigrations() [][]string {
+	return [][]string{
+		{ // 1: subscriptions, tags, broadcasts, the delivery log, settings
+			`CREATE TABLE subscriptions (
+				id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+				endpoint        TEXT NOT NULL UNIQUE,
+				p256dh          TEXT NOT NULL,
+				auth            TEXT NOT NULL,
+				expiration_time BIGINT,
+				user_agent      TEXT NOT NULL DEFAULT '',
+				user_id         TEXT NOT NULL DEFAULT '',
+				created_at      BIGINT NOT NULL,
+				updated_at      BIGINT NOT NULL
+			)`,
+			`CREATE INDEX subscriptions_user ON subscriptions (user_id)`,
+			`CREATE TABLE subscription_tags (
+				subscription_id BIGINT NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
+				tag             TEXT NOT NULL,
+				PRIMARY KEY (tag, subscription_id)
+			)`,
+			`CREATE INDEX subscription_tags_subscription ON subscription_tags (subscription_id)`,
+			// Byte order for ids ("C"), as SQLite compares them.
+			`CREATE TABLE broadcasts (
+				id                  TEXT COLLATE "C" PRIMARY KEY,
+				status              TEXT NOT NULL,
+				title               TEXT NOT NULL DEFAULT '',
+				payload             BYTEA NOT NULL,
+				ttl                 INTEGER NOT NULL,
+				urgency             TEXT NOT NULL DEFAULT '',
+				topic               TEXT NOT NULL DEFAULT '',
+				audience            TEXT NOT NULL,
+				send_at             BIGINT,
+				total               INTEGER NOT NULL DEFAULT 0,
+				sent                INTEGER NOT NULL DEFAULT 0,
+				failed              INTEGER NOT NULL DEFAULT 0,
+				pruned              INTEGER NOT NULL DEFAULT 0,
+				skipped             INTEGER NOT NULL DEFAULT 0,
+				chunks              INTEGER NOT NULL DEFAULT 0,
+				max_subscription_id BIGINT NOT NULL DEFAULT 0,
+				created_at          BIGINT NOT NULL,
+				started_at          BIGINT,
+				finished_at         BIGINT
+			)`,
+			`CREATE INDEX broadcasts_created ON broadcasts (created_at, id)`,
+			`CREATE TABLE broadcast_chunks (
+				broadcast_id TEXT COLLATE "C" NOT NULL REFERENCES broadcasts (id) ON DELETE CASCADE,
+				seq          INTEGER NOT NULL,
+				first_id     BIGINT NOT NULL,
+				last_id      BIGINT NOT NULL,
+				done_at      BIGINT,
+				PRIMARY KEY (broadcast_id, seq)
+			)`,
+			`CREATE TABLE deliveries (
+				id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+				broadcast_id    TEXT COLLATE "C",
+				subscription_id BIGINT NOT NULL DEFAULT 0,
+				endpoint_hash   TEXT NOT NULL,
+				host            TEXT NOT NULL DEFAULT '',
+				outcome         TEXT NOT NULL,
+				status          INTEGER NOT NULL,
+				attempts        INTEGER NOT NULL,
+				error           TEXT NOT NULL DEFAULT '',
+				at              BIGINT NOT NULL
+			)`,
+			`CREATE INDEX deliveries_at ON deliveries (at, id)`,
+			`CREATE UNIQUE INDEX deliveries_outcome ON deliveries (broadcast_id, subscription_id)`,
+			`CREATE INDEX deliveries_tests_at ON deliveries (at, id) WHERE broadcast_id IS NULL`,
+			`CREATE TABLE settings (
+				name  TEXT PRIMARY KEY,
+				value TEXT NOT NULL
+			)`,
+		},
+	}
+}
+
+// migrationLock is the key of the PostgreSQL advisory lock that migrations
+// hold, so that processes starting together migrate one after another: the
+// bytes of "pushstar".
+const migrationLock = 0x7075736873746172
+
 // migrate applies the steps the database has not run yet, all in one
 // transaction, recording each in schema_migrations. Reopening an up-to-date
-// database changes nothing; a database from a newer build is refused.
-func migrate(ctx context.Context, db *sql.DB) error {
-	tx, err := db.BeginTx(ctx, nil)
+// database changes nothing; a database from a newer build is refused. On
+// SQLite the transaction begins IMMEDIATE, which serialises processes; on
+// PostgreSQL it first takes an advisory lock.
+func migrate(ctx context.Context, p pool, dialect string) (err error) {
+	steps := sqliteMigrations()
+	if dialect == dialectPostgres {
+		steps = postgresMigrations()
+	}
+	tx, err := p.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	defer tx.Rollback()
+	defer func() {
+		if err != nil {
+			tx.rollback(ctx)
+		}
+	}()
 
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	if dialect == dialectPostgres {
+		if _, err := tx.exec(ctx, fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d)`, migrationLock)); err != nil {
+			return fmt.Errorf("migrate: lock: %w", err)
+		}
+	}
+	if _, err := tx.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		applied_at BIGINT NOT NULL
 	)`); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	var current int
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+	if err := tx.queryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	steps := migrations()
 	if current > len(steps) {
 		return fmt.Errorf("migrate: database schema version %d is newer than this build knows (%d)", current, len(steps))
 	}
 	for i := current; i < len(steps); i++ {
 		version := i + 1
 		for _, stmt := range steps[i] {
-			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			if _, err := tx.exec(ctx, stmt); err != nil {
 				return fmt.Errorf("migrate: version %d: %w", version, err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
+		if _, err := tx.exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
 			version, time.Now().UnixMilli()); err != nil {
 			return fmt.Errorf("migrate: version %d: %w", version, err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if err := tx.commit(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil

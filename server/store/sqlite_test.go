@@ -2,13 +2,11 @@ package store
 
 import (
 	"context"
-	"errors"
-	"fmt"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,20 +14,10 @@ import (
 	"pushstart/push"
 )
 
-// clock is a fake time source that moves on by one second per reading.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// The tests in this file are SQLite's own: its file, its pools, and its
+// migrations from earlier versions.
 
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(time.Second)
-	return c.t
-}
-
-func openTest(t *testing.T, path string) *SQLite {
+func openTest(t *testing.T, path string) *DB {
 	t.Helper()
 	s, err := OpenSQLite(path)
 	if err != nil {
@@ -37,321 +25,6 @@ func openTest(t *testing.T, path string) *SQLite {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
-}
-
-// newTest opens a fresh database whose clock is fake, in a non-UTC zone, and
-// moves on by a second at each reading.
-func newTest(t *testing.T) *SQLite {
-	t.Helper()
-	s := openTest(t, filepath.Join(t.TempDir(), "kit.db"))
-	c := &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.FixedZone("X", 3600))}
-	s.now = c.now
-	return s
-}
-
-func ptr(v int64) *int64 { return &v }
-
-func sub(endpoint string) Subscription {
-	return Subscription{Endpoint: endpoint, P256dh: "p-" + endpoint, Auth: "a-" + endpoint, UserAgent: "ua"}
-}
-
-func TestUpsert(t *testing.T) {
-	ctx := context.Background()
-	s := newTest(t)
-
-	created, err := s.Upsert(ctx, Subscription{Endpoint: "e1", P256dh: "k1", Auth: "a1", UserAgent: "Firefox"})
-	if err != nil || !created {
-		t.Fatalf("first Upsert = %v, %v; want created", created, err)
-	}
-	first, err := s.Get(ctx, "e1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if first.CreatedAt.Location() != time.UTC || !first.CreatedAt.Equal(first.UpdatedAt) {
-		t.Errorf("new row: CreatedAt %v, UpdatedAt %v; want equal, in UTC", first.CreatedAt, first.UpdatedAt)
-	}
-
-	created, err = s.Upsert(ctx, Subscription{Endpoint: "e1", P256dh: "k2", Auth: "a2", ExpirationTime: ptr(42), UserAgent: "Chromium"})
-	if err != nil || created {
-		t.Fatalf("second Upsert = %v, %v; want not created", created, err)
-	}
-	got, err := s.Get(ctx, "e1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.P256dh != "k2" || got.Auth != "a2" || got.UserAgent != "Chromium" || got.ExpirationTime == nil || *got.ExpirationTime != 42 {
-		t.Errorf("after update: %+v", got)
-	}
-	if !got.CreatedAt.Equal(first.CreatedAt) {
-		t.Errorf("CreatedAt changed from %v to %v", first.CreatedAt, got.CreatedAt)
-	}
-	if !got.UpdatedAt.After(first.UpdatedAt) {
-		t.Errorf("UpdatedAt %v not after %v", got.UpdatedAt, first.UpdatedAt)
-	}
-	if n, _ := s.Count(ctx); n != 1 {
-		t.Errorf("Count = %d, want 1", n)
-	}
-
-	if _, err := s.Upsert(ctx, Subscription{P256dh: "k", Auth: "a"}); err == nil {
-		t.Error("Upsert with empty endpoint succeeded")
-	}
-}
-
-func TestReplace(t *testing.T) {
-	tests := []struct {
-		name        string
-		existing    []string
-		old, new    string
-		wantCreated bool
-		wantLeft    []string
-	}{
-		{name: "old present", existing: []string{"old", "other"}, old: "old", new: "new", wantCreated: true, wantLeft: []string{"new", "other"}},
-		{name: "old absent", existing: []string{"other"}, old: "old", new: "new", wantCreated: true, wantLeft: []string{"new", "other"}},
-		{name: "no old", existing: []string{"other"}, old: "", new: "new", wantCreated: true, wantLeft: []string{"new", "other"}},
-		{name: "new already known", existing: []string{"old", "new"}, old: "old", new: "new", wantCreated: false, wantLeft: []string{"new"}},
-		{name: "old equals new", existing: []string{"same"}, old: "same", new: "same", wantCreated: false, wantLeft: []string{"same"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ctx := context.Background()
-			s := newTest(t)
-			for _, e := range tt.existing {
-				if _, err := s.Upsert(ctx, sub(e)); err != nil {
-					t.Fatal(err)
-				}
-			}
-			created, err := s.Replace(ctx, tt.old, Subscription{Endpoint: tt.new, P256dh: "fresh", Auth: "fresh"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if created != tt.wantCreated {
-				t.Errorf("created = %v, want %v", created, tt.wantCreated)
-			}
-			list, err := s.List(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			left := map[string]bool{}
-			for _, l := range list {
-				left[l.Endpoint] = true
-			}
-			if len(left) != len(tt.wantLeft) {
-				t.Errorf("left %v, want %v", left, tt.wantLeft)
-			}
-			for _, w := range tt.wantLeft {
-				if !left[w] {
-					t.Errorf("left %v, want %v", left, tt.wantLeft)
-				}
-			}
-			got, err := s.Get(ctx, tt.new)
-			if err != nil || got.P256dh != "fresh" {
-				t.Errorf("Get(new) = %+v, %v; want the replacement keys", got, err)
-			}
-		})
-	}
-}
-
-func TestReplaceRollsBack(t *testing.T) {
-	ctx := context.Background()
-	s := newTest(t)
-	if _, err := s.Upsert(ctx, sub("old")); err != nil {
-		t.Fatal(err)
-	}
-	// An invalid replacement must not leave the old row deleted.
-	if _, err := s.Replace(ctx, "old", Subscription{}); err == nil {
-		t.Fatal("Replace with an empty endpoint succeeded")
-	}
-	if _, err := s.Get(ctx, "old"); err != nil {
-		t.Errorf("old subscription lost after failed Replace: %v", err)
-	}
-}
-
-func TestGetDeleteListCount(t *testing.T) {
-	ctx := context.Background()
-	s := newTest(t)
-
-	if _, err := s.Get(ctx, "nope"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Get(unknown) error = %v, want ErrNotFound", err)
-	}
-	if n, err := s.Count(ctx); err != nil || n != 0 {
-		t.Errorf("Count on empty = %d, %v", n, err)
-	}
-	if list, err := s.List(ctx); err != nil || len(list) != 0 {
-		t.Errorf("List on empty = %v, %v", list, err)
-	}
-
-	for _, e := range []string{"c", "a", "b"} {
-		if _, err := s.Upsert(ctx, sub(e)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	list, err := s.List(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var order []string
-	for _, l := range list {
-		order = append(order, l.Endpoint)
-	}
-	if fmt.Sprint(order) != "[c a b]" {
-		t.Errorf("List order = %v, want oldest first [c a b]", order)
-	}
-	if list[1].P256dh != "p-a" || list[1].Auth != "a-a" || list[1].UserAgent != "ua" {
-		t.Errorf("List row = %+v", list[1])
-	}
-
-	tests := []struct {
-		name     string
-		endpoint string
-		want     bool
-	}{
-		{"known", "a", true},
-		{"already deleted", "a", false},
-		{"never known", "zzz", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			deleted, err := s.Delete(ctx, tt.endpoint)
-			if err != nil || deleted != tt.want {
-				t.Errorf("Delete(%q) = %v, %v; want %v", tt.endpoint, deleted, err, tt.want)
-			}
-			if _, err := s.Get(ctx, tt.endpoint); !errors.Is(err, ErrNotFound) {
-				t.Errorf("Get after Delete: %v, want ErrNotFound", err)
-			}
-		})
-	}
-	if n, _ := s.Count(ctx); n != 2 {
-		t.Errorf("Count = %d, want 2", n)
-	}
-}
-
-func TestExpirationTime(t *testing.T) {
-	tests := []struct {
-		name string
-		exp  *int64
-	}{
-		{"null", nil},
-		{"value", ptr(1893456000000)},
-		{"zero", ptr(0)},
-	}
-	ctx := context.Background()
-	s := newTest(t)
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			// Each row goes through value -> tt.exp, so null is really written.
-			s2 := sub(tt.name)
-			s2.ExpirationTime = ptr(7)
-			if _, err := s.Upsert(ctx, s2); err != nil {
-				t.Fatal(err)
-			}
-			s2.ExpirationTime = tt.exp
-			if _, err := s.Upsert(ctx, s2); err != nil {
-				t.Fatal(err)
-			}
-			got, err := s.Get(ctx, tt.name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			switch {
-			case tt.exp == nil && got.ExpirationTime != nil:
-				t.Errorf("ExpirationTime = %d, want nil", *got.ExpirationTime)
-			case tt.exp != nil && (got.ExpirationTime == nil || *got.ExpirationTime != *tt.exp):
-				t.Errorf("ExpirationTime = %v, want %d", got.ExpirationTime, *tt.exp)
-			}
-		})
-	}
-}
-
-func TestDeliveries(t *testing.T) {
-	ctx := context.Background()
-	s := newTest(t)
-	base := time.Date(2031, 5, 6, 7, 8, 9, 123_000_000, time.UTC)
-	outcomes := []string{"sent", "gone", "failed", "rejected", "unauthorized"}
-	for i, o := range outcomes {
-		d := Delivery{EndpointHash: push.Fingerprint(o), Outcome: o, Status: 200 + i, Attempts: i + 1, Error: "err " + o, At: base.Add(time.Duration(i) * time.Minute)}
-		if err := s.RecordDelivery(ctx, d); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// A zero At is stamped with the store's clock (2030, before the rows above).
-	if err := s.RecordDelivery(ctx, Delivery{Outcome: "sent", Status: 201, Attempts: 1}); err != nil {
-		t.Fatal(err)
-	}
-
-	tests := []struct {
-		name  string
-		limit int
-		want  []string
-	}{
-		{"limit 3", 3, []string{"unauthorized", "rejected", "failed"}},
-		{"limit 1", 1, []string{"unauthorized"}},
-		{"all", 0, []string{"unauthorized", "rejected", "failed", "gone", "sent", "sent"}},
-		{"limit above count", 100, []string{"unauthorized", "rejected", "failed", "gone", "sent", "sent"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ds, err := s.Deliveries(ctx, tt.limit)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, d := range ds {
-				got = append(got, d.Outcome)
-			}
-			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
-				t.Errorf("outcomes = %v, want %v", got, tt.want)
-			}
-		})
-	}
-
-	ds, err := s.Deliveries(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	top := ds[0]
-	want := Delivery{ID: top.ID, EndpointHash: push.Fingerprint("unauthorized"), Outcome: "unauthorized", Status: 204, Attempts: 5, Error: "err unauthorized", At: base.Add(4 * time.Minute)}
-	if top != want {
-		t.Errorf("newest = %+v, want %+v", top, want)
-	}
-	if top.At.Location() != time.UTC {
-		t.Errorf("At location = %v, want UTC", top.At.Location())
-	}
-	last := ds[len(ds)-1]
-	if last.At.IsZero() || last.At.Year() != 2030 {
-		t.Errorf("zero At stored as %v, want the store's current time", last.At)
-	}
-}
-
-func TestDeliveriesBounded(t *testing.T) {
-	ctx := context.Background()
-	s := newTest(t)
-	s.maxDeliveries = 5
-	s.pruneEvery = 4
-	base := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := range 20 {
-		d := Delivery{Outcome: "sent", Attempts: i, At: base.Add(time.Duration(i) * time.Second)}
-		if err := s.RecordDelivery(ctx, d); err != nil {
-			t.Fatal(err)
-		}
-		ds, err := s.Deliveries(ctx, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(ds) > s.maxDeliveries+int(s.pruneEvery) {
-			t.Fatalf("after %d inserts the log holds %d rows, bound is %d", i+1, len(ds), s.maxDeliveries+int(s.pruneEvery))
-		}
-	}
-	ds, err := s.Deliveries(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var kept []int
-	for _, d := range ds {
-		kept = append(kept, d.Attempts)
-	}
-	if fmt.Sprint(kept) != "[19 18 17 16 15]" {
-		t.Errorf("kept %v, want the newest five [19 18 17 16 15]", kept)
-	}
 }
 
 func TestReopen(t *testing.T) {
@@ -394,11 +67,11 @@ func TestReopen(t *testing.T) {
 			t.Errorf("reopen %d: Deliveries = %v, %v; want the one recorded", i+1, ds, err)
 		}
 		var versions, maxVersion int
-		if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*), MAX(version) FROM schema_migrations`).Scan(&versions, &maxVersion); err != nil {
+		if err := s.sqlR.QueryRowContext(ctx, `SELECT COUNT(*), MAX(version) FROM schema_migrations`).Scan(&versions, &maxVersion); err != nil {
 			t.Fatal(err)
 		}
-		if versions != len(migrations()) || maxVersion != len(migrations()) {
-			t.Errorf("reopen %d: schema_migrations has %d rows up to %d, want %d", i+1, versions, maxVersion, len(migrations()))
+		if versions != len(sqliteMigrations()) || maxVersion != len(sqliteMigrations()) {
+			t.Errorf("reopen %d: schema_migrations has %d rows up to %d, want %d", i+1, versions, maxVersion, len(sqliteMigrations()))
 		}
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
@@ -409,7 +82,7 @@ func TestReopen(t *testing.T) {
 func TestNewerSchemaRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "kit.db")
 	s := openTest(t, path)
-	if _, err := s.w.Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)`, len(migrations())+1); err != nil {
+	if _, err := s.sqlW.Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)`, len(sqliteMigrations())+1); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -453,58 +126,6 @@ func TestOpenPaths(t *testing.T) {
 	}
 	if _, err := OpenSQLite(""); err == nil {
 		t.Error(`OpenSQLite("") succeeded`)
-	}
-}
-
-// TestConcurrent writes from 50 goroutines through two stores on the same
-// file (as two server processes would), with reads in between. SQLITE_BUSY
-// or any other error fails it.
-func TestConcurrent(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "kit.db")
-	stores := []*SQLite{openTest(t, path), openTest(t, path)}
-
-	const workers, rounds = 50, 4
-	var wg sync.WaitGroup
-	errs := make(chan error, workers*rounds*6)
-	for i := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s := stores[i%len(stores)]
-			own := fmt.Sprintf("https://push.example/%d", i)
-			for r := range rounds {
-				if _, err := s.Upsert(ctx, sub(own)); err != nil {
-					errs <- fmt.Errorf("upsert: %w", err)
-				}
-				if _, err := s.Upsert(ctx, sub("https://push.example/shared")); err != nil {
-					errs <- fmt.Errorf("upsert shared: %w", err)
-				}
-				if _, err := s.Replace(ctx, own+"/old", sub(own)); err != nil {
-					errs <- fmt.Errorf("replace: %w", err)
-				}
-				if err := s.RecordDelivery(ctx, Delivery{EndpointHash: push.Fingerprint(own), Outcome: "sent", Status: 201, Attempts: r + 1}); err != nil {
-					errs <- fmt.Errorf("record delivery: %w", err)
-				}
-				if _, err := s.Get(ctx, own); err != nil {
-					errs <- fmt.Errorf("get: %w", err)
-				}
-				if _, err := s.List(ctx); err != nil {
-					errs <- fmt.Errorf("list: %w", err)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	if n, err := stores[0].Count(ctx); err != nil || n != workers+1 {
-		t.Errorf("Count = %d, %v; want %d", n, err, workers+1)
-	}
-	if ds, err := stores[1].Deliveries(ctx, 0); err != nil || len(ds) != workers*rounds {
-		t.Errorf("Deliveries = %d rows, %v; want %d", len(ds), err, workers*rounds)
 	}
 }
 
@@ -557,7 +178,7 @@ func TestDatabaseFilesPrivate(t *testing.T) {
 	}
 	defer s.Close()
 	var mode string
-	if err := s.w.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+	if err := s.sqlW.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
 		t.Fatalf("journal_mode = %q, %v; the test expects the store to use WAL", mode, err)
 	}
 	if _, err := s.Upsert(ctx, sub("https://push.example/1")); err != nil {
@@ -618,5 +239,184 @@ func TestExistingDatabaseFilesTightened(t *testing.T) {
 	checkPrivate(t, dir, "pushstart.db")
 	if _, err := s.Get(ctx, "https://push.example/1"); err != nil {
 		t.Fatalf("after reopening: %v", err)
+	}
+}
+
+// TestMigrateFromV1: a database of the first schema, with rows, is brought
+// up to date keeping them: subscriptions get IDs in the order they were
+// created, with no user and no tags; the delivery log's rows become test
+// sends.
+func TestMigrateFromV1(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "kit.db")
+	if err := restrictFiles(path); err != nil {
+		t.Fatal(err)
+	}
+	v1, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts := append([]string{`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`,
+		`INSERT INTO schema_migrations VALUES (1, 0)`}, sqliteMigrations()[0]...)
+	// Created out of endpoint order, two in the same millisecond.
+	stmts = append(stmts,
+		`INSERT INTO subscriptions VALUES ('https://push.example/c', 'pc', 'ac', NULL, 'ua-c', 1000, 5000)`,
+		`INSERT INTO subscriptions VALUES ('https://push.example/a', 'pa', 'aa', 1893456000000, 'ua-a', 3000, 3000)`,
+		`INSERT INTO subscriptions VALUES ('https://push.example/b', 'pb', 'ab', NULL, '', 2000, 2000)`,
+		`INSERT INTO subscriptions VALUES ('https://push.example/0', 'p0', 'a0', NULL, '', 2000, 2000)`,
+		`INSERT INTO deliveries (endpoint_hash, outcome, status, attempts, error, at) VALUES ('h1', 'sent', 201, 1, '', 7000)`,
+		`INSERT INTO deliveries (endpoint_hash, outcome, status, attempts, error, at) VALUES ('h2', 'gone', 410, 1, 'gone', 8000)`,
+	)
+	for _, stmt := range stmts {
+		if _, err := v1.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	if err := v1.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openTest(t, path)
+	list, err := s.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i, sub := range list {
+		got = append(got, strings.TrimPrefix(sub.Endpoint, "https://push.example/"))
+		if sub.ID != int64(i+1) || sub.UserID != "" || sub.Tags != nil {
+			t.Errorf("row %d: ID %d, user %q, tags %q; want ID %d, none", i, sub.ID, sub.UserID, sub.Tags, i+1)
+		}
+	}
+	if !slices.Equal(got, []string{"c", "0", "b", "a"}) {
+		t.Errorf("migrated subscriptions in ID order %v, want in creation order [c 0 b a]", got)
+	}
+	a := mustGet(t, s, "https://push.example/a")
+	if a.P256dh != "pa" || a.Auth != "aa" || a.UserAgent != "ua-a" || a.ExpirationTime == nil || *a.ExpirationTime != 1893456000000 ||
+		!a.CreatedAt.Equal(time.UnixMilli(3000)) || !a.UpdatedAt.Equal(time.UnixMilli(3000)) {
+		t.Errorf("migrated row %+v", a)
+	}
+	if c := mustGet(t, s, "https://push.example/c"); !c.UpdatedAt.Equal(time.UnixMilli(5000)) || c.ExpirationTime != nil {
+		t.Errorf("migrated row %+v", c)
+	}
+
+	ds, err := s.Deliveries(ctx, 0)
+	if err != nil || len(ds) != 2 {
+		t.Fatalf("Deliveries = %+v, %v; want the two rows", ds, err)
+	}
+	if d := ds[0]; d.EndpointHash != "h2" || d.Outcome != "gone" || d.Status != 410 || d.Error != "gone" ||
+		d.BroadcastID != "" || d.SubscriptionID != 0 || d.Host != "" || !d.At.Equal(time.UnixMilli(8000)) {
+		t.Errorf("migrated delivery %+v", d)
+	}
+
+	// The new schema works on the migrated rows: new IDs follow, tags
+	// cascade, a broadcast reaches the old subscriptions.
+	x := sub("https://push.example/new")
+	x.Tags = []string{"t"}
+	mustUpsert(t, s, x)
+	if n := mustGet(t, s, x.Endpoint); n.ID != 5 {
+		t.Errorf("next ID %d, want 5", n.ID)
+	}
+	createBroadcast(t, s, "b", Audience{})
+	if chunks := plan(t, s, "b", 2); len(chunks) != 3 || chunks[0].FirstID != 1 {
+		t.Errorf("chunks %+v; want 3 from ID 1", chunks)
+	}
+	if _, err := s.Delete(ctx, x.Endpoint); err != nil {
+		t.Fatal(err)
+	}
+	var tags int
+	if err := s.sqlR.QueryRowContext(ctx, `SELECT COUNT(*) FROM subscription_tags`).Scan(&tags); err != nil || tags != 0 {
+		t.Errorf("%d tags left after deleting their subscription, %v", tags, err)
+	}
+}
+
+// TestSQLitePools: the writer pool handed to the queue is the store's own,
+// of one connection, and the transactions enqueue gets are on it.
+func TestSQLitePools(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "kit.db"))
+	if s.Dialect() != "sqlite" || s.Postgres() != nil || s.SQLite() == nil {
+		t.Fatalf("Dialect %q, Postgres %v, SQLite %v", s.Dialect(), s.Postgres(), s.SQLite())
+	}
+	if n := s.SQLite().Stats().MaxOpenConnections; n != 1 {
+		t.Errorf("writer pool of %d connections, want 1", n)
+	}
+	_, err := s.CreateBroadcast(ctx, Broadcast{ID: "b"}, func(ctx context.Context, tx Tx) error {
+		if _, ok := tx.Native().(*sql.Tx); !ok {
+			t.Errorf("Native() is %T, want *sql.Tx", tx.Native())
+		}
+		if in := s.SQLite().Stats().InUse; in != 1 {
+			t.Errorf("%d writer connections in use during enqueue, want the transaction's 1", in)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOpen(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := os.Stat(filepath.Join(dir, "pushstart.db")); err != nil || s.Dialect() != "sqlite" {
+		t.Errorf("Open with no URL: %s, %v; want SQLite in the data directory", s.Dialect(), err)
+	}
+
+	tests := []struct {
+		name, url string
+		want      string
+	}{
+		{"other scheme", "mysql://user:hunter2@db/kit", `unsupported scheme "mysql"`},
+		{"file path", "/var/lib/kit.db", "not a URL"},
+		{"keyword form", "host=db password=hunter2", "not a URL"},
+		{"sqlite URL", "sqlite:///var/lib/kit.db", `unsupported scheme "sqlite"`},
+		{"postgres, bad port", "postgres://user:hunter2@127.0.0.1:99999/kit", "postgres://user:xxxxx@127.0.0.1:99999/kit"},
+		{"postgres, bad escape in password", "postgres://user:hun%zzter2@127.0.0.1/kit", "cannot parse"},
+		{"postgres, password in query", "postgresql://user@127.0.0.1:1/kit?password=hunter2&connect_timeout=1", "password=xxxxx"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Open(ctx, tt.url, dir)
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tt.want) || strings.Contains(msg, "hunter2") {
+				t.Errorf("error %q; want it to say %q and not the password", msg, tt.want)
+			}
+			if !strings.HasPrefix(tt.url, "postgres") && (!strings.Contains(msg, "DATABASE_URL") || !strings.Contains(msg, "postgres://")) {
+				t.Errorf("error %q; want it to name DATABASE_URL and what it accepts", msg)
+			}
+		})
+	}
+}
+
+func TestRedact(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"postgres://u:secret@h:5432/db?sslmode=disable", "postgres://u:xxxxx@h:5432/db?sslmode=disable"},
+		{"postgres://u@h/db", "postgres://u@h/db"},
+		{"postgres://h/db?password=secret", "postgres://h/db?password=xxxxx"},
+		{"postgres://u:sec%zzret@h/db", "postgres://…"},
+		{"host=h password=secret", "database"},
+	}
+	for _, tt := range tests {
+		if got := redact(tt.in); got != tt.want {
+			t.Errorf("redact(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestRebind: placeholders become $n; those in string literals stay.
+func TestRebind(t *testing.T) {
+	got := rebind(`SELECT '?', "a?" FROM t WHERE a = ? AND b IN (?, ?) AND c = 'it''s ?'`)
+	want := `SELECT '?', "a?" FROM t WHERE a = $1 AND b IN ($2, $3) AND c = 'it''s ?'`
+	if got != want {
+		t.Errorf("rebind = %s\nwant     %s", got, want)
 	}
 }

@@ -1,0 +1,312 @@
+//go:build !wasm
+
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"pushstart/api"
+	"pushstart/internal/httpjson"
+	"pushstart/push"
+	"pushstart/server/store"
+)
+
+// Bounds of the admin's broadcast requests.
+const (
+	// maxBroadcastBody holds a notification and an audience of
+	// maxAudience endpoints of the longest length accepted.
+	maxBroadcastBody = 4 << 20
+	maxAudience      = 1000 // users or endpoints in one broadcast's "to"
+	maxUserIDLen     = 128
+	maxSchedule      = 366 * 24 * time.Hour // how far ahead sendAt may be
+	defaultListLimit = 20
+	maxListLimit     = 100
+	// eventPoll is how often a progress stream reads the broadcast: the
+	// store is the one place every instance's progress meets.
+	eventPoll      = 500 * time.Millisecond
+	eventKeepAlive = 15 * time.Second
+)
+
+// broadcastRequest is api.Broadcast with sendAt read as text, so that a bad
+// time is refused naming the field.
+type broadcastRequest struct {
+	api.Broadcast
+	SendAt *string `json:"sendAt,omitempty"`
+}
+
+// requireAdmin writes the 401 and returns false unless r carries the admin
+// token.
+func (s *Server) requireAdmin(w http.ResponseWriter, r *http.Request) bool {
+	if s.authorized(r) {
+		return true
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="pushstart admin"`)
+	s.writeError(w, r, &apiError{Status: http.StatusUnauthorized,
+		Message: "admin token required: Authorization: Bearer <ADMIN_TOKEN>"})
+	return false
+}
+
+// handleBroadcast accepts a broadcast: validated, stored and queued in one
+// transaction, and answered 202 before any push is sent.
+func (s *Server) handleBroadcast(w http.ResponseWriter, r *http.Request) {
+	if !s.requireAdmin(w, r) {
+		return
+	}
+	var req broadcastRequest
+	if err := decodeJSON(w, r, maxBroadcastBody, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ttl := broadcastTTL
+	if req.TTL != nil {
+		ttl = *req.TTL
+	}
+	msg, err := notificationMessage(req.Notification, ttl, req.Urgency, req.Topic)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	aud, err := s.audience(req.To)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	b := store.Broadcast{Title: req.Notification.Title, Message: msg, Audience: aud}
+	if req.SendAt != nil {
+		at, err := time.Parse(time.RFC3339Nano, *req.SendAt)
+		if err != nil {
+			s.writeError(w, r, badField("sendAt", "sendAt must be an RFC 3339 time, such as 2026-12-24T18:00:00Z"))
+			return
+		}
+		if at.After(time.Now().Add(maxSchedule)) {
+			s.writeError(w, r, badField("sendAt", "sendAt may be at most 366 days ahead"))
+			return
+		}
+		b.SendAt = &at
+	}
+	stored, err := s.engine.Submit(r.Context(), b)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", broadcastPath(stored.ID))
+	httpjson.Write(w, http.StatusAccepted, broadcastStatus(stored))
+}
+
+// audience checks the request's "to": omitted is everyone; otherwise exactly
+// one of tags, users and endpoints, bounded, each entry valid.
+func (s *Server) audience(to *api.Audience) (store.Audience, error) {
+	if to == nil {
+		return store.Audience{}, nil
+	}
+	given := 0
+	for _, l := range [][]string{to.Tags, to.Users, to.Endpoints} {
+		if len(l) > 0 {
+			given++
+		}
+	}
+	if given != 1 {
+		return store.Audience{}, badField("to", `to must name exactly one of "tags", "users" or "endpoints", with at least one entry; omit "to" to reach everyone`)
+	}
+	if err := push.CheckTags("to.tags", to.Tags); err != nil {
+		return store.Audience{}, err
+	}
+	for _, l := range []struct {
+		field string
+		list  []string
+	}{{"to.users", to.Users}, {"to.endpoints", to.Endpoints}} {
+		if len(l.list) > maxAudience {
+			return store.Audience{}, badField(l.field, fmt.Sprintf("%s has %d entries; at most %d are allowed", l.field, len(l.list), maxAudience))
+		}
+	}
+	for i, u := range to.Users {
+		if err := checkUserID(u); err != nil {
+			return store.Audience{}, badField(fmt.Sprintf("to.users[%d]", i), fmt.Sprintf("to.users[%d] %v", i, err))
+		}
+	}
+	for i, e := range to.Endpoints {
+		if err := s.allow.Check(e); err != nil {
+			return store.Audience{}, badField(fmt.Sprintf("to.endpoints[%d]", i), fmt.Sprintf("to.endpoints[%d]: %v", i, err))
+		}
+	}
+	return store.Audience{Tags: to.Tags, Users: to.Users, Endpoints: to.Endpoints}, nil
+}
+
+// checkUserID bounds a user ID, wherever it comes from.
+func checkUserID(u string) error {
+	if u == "" || len(u) > maxUserIDLen || !utf8.ValidString(u) {
+		return fmt.Errorf("must be 1 to %d bytes of UTF-8", maxUserIDLen)
+	}
+	for _, c := range u {
+		if c < 0x20 || c == 0x7f {
+			return errors.New("must not hold control characters")
+		}
+	}
+	return nil
+}
+
+func (s *Server) handleBroadcastGet(w http.ResponseWriter, r *http.Request) {
+	if !s.requireAdmin(w, r) {
+		return
+	}
+	b, err := s.store.GetBroadcast(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, broadcastStatus(b))
+}
+
+func (s *Server) handleBroadcastCancel(w http.ResponseWriter, r *http.Request) {
+	if !s.requireAdmin(w, r) {
+		return
+	}
+	b, err := s.engine.Cancel(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, broadcastStatus(b))
+}
+
+func (s *Server) handleBroadcastList(w http.ResponseWriter, r *http.Request) {
+	if !s.requireAdmin(w, r) {
+		return
+	}
+	q := r.URL.Query()
+	limit := defaultListLimit
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxListLimit {
+			s.writeError(w, r, badField("limit", fmt.Sprintf("limit must be a whole number from 1 to %d", maxListLimit)))
+			return
+		}
+		limit = n
+	}
+	before := q.Get("before")
+	if len(before) > 64 {
+		s.writeError(w, r, badField("before", "before must be a broadcast id"))
+		return
+	}
+	// One more than asked tells whether there is a next page.
+	bs, err := s.store.ListBroadcasts(r.Context(), before, limit+1)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := api.BroadcastList{Broadcasts: []api.BroadcastStatus{}}
+	if len(bs) > limit {
+		bs = bs[:limit]
+		out.Next = bs[limit-1].ID
+	}
+	for _, b := range bs {
+		out.Broadcasts = append(out.Broadcasts, broadcastStatus(b))
+	}
+	httpjson.Write(w, http.StatusOK, out)
+}
+
+// handleBroadcastEvents streams a broadcast's progress as Server-Sent
+// Events: one "status" event with the api.BroadcastStatus now, another each
+// time it changes, and the stream ends after the one that says done or
+// canceled. Progress is read from the store every half second, so the
+// stream shows the work of every instance sharing the database.
+func (s *Server) handleBroadcastEvents(w http.ResponseWriter, r *http.Request) {
+	if !s.requireAdmin(w, r) {
+		return
+	}
+	id := r.PathValue("id")
+	b, err := s.store.GetBroadcast(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rc := http.NewResponseController(w)
+	// The server's write timeout is for ordinary answers; a stream lasts
+	// as long as the broadcast.
+	if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		s.writeError(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no") // nginx: pass events on as they come
+	w.WriteHeader(http.StatusOK)
+
+	var last []byte
+	lastWrite := time.Now()
+	tick := time.NewTicker(eventPoll)
+	defer tick.Stop()
+	for {
+		data, _ := json.Marshal(broadcastStatus(b))
+		switch {
+		case string(data) != string(last):
+			if _, err := fmt.Fprintf(w, "event: status\ndata: %s\n\n", data); err != nil {
+				return
+			}
+			last, lastWrite = data, time.Now()
+		case time.Since(lastWrite) >= eventKeepAlive:
+			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+				return
+			}
+			lastWrite = time.Now()
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+		if b.Finished() {
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-tick.C:
+		}
+		b, err = s.store.GetBroadcast(r.Context(), id)
+		if err != nil {
+			if !errors.Is(err, context.Canceled) {
+				s.log.Warn("broadcast events: reading the broadcast", "id", id, "err", err)
+			}
+			return
+		}
+	}
+}
+
+func broadcastPath(id string) string {
+	return strings.Replace(api.PathNotification, "{id}", id, 1)
+}
+
+// broadcastStatus is the API's view of a broadcast.
+func broadcastStatus(b store.Broadcast) api.BroadcastStatus {
+	return api.BroadcastStatus{
+		ID: b.ID, Status: b.Status, Title: b.Title, Audience: describeAudience(b.Audience),
+		Total: b.Total, Sent: b.Sent, Failed: b.Failed, Pruned: b.Pruned, Skipped: b.Skipped,
+		CreatedAt: b.CreatedAt, SendAt: b.SendAt, StartedAt: b.StartedAt, FinishedAt: b.FinishedAt,
+	}
+}
+
+// describeAudience names an audience without its endpoints, which are
+// secrets.
+func describeAudience(a store.Audience) string {
+	switch {
+	case len(a.Tags) > 0:
+		return "tags: " + strings.Join(a.Tags, ", ")
+	case len(a.Users) == 1:
+		return "1 user"
+	case len(a.Users) > 1:
+		return fmt.Sprintf("%d users", len(a.Users))
+	case len(a.Endpoints) == 1:
+		return "1 endpoint"
+	case len(a.Endpoints) > 1:
+		return fmt.Sprintf("%d endpoints", len(a.Endpoints))
+	}
+	return "everyone"
+}
