@@ -112,7 +112,8 @@ e2e: build $(E2E_DEPS) ## The end-to-end Playwright suite in real Chromium and F
 demo: build $(E2E_DEPS) ## Open a visible browser on the kit with the local push service (BROWSER=firefox for Firefox)
 	cd e2e && node demo.mjs
 
-bench: ## Fan-out benchmark: the kit's sender beside a bare webpush-go loop
+bench: ## Fan-out benchmarks, each beside a bare webpush-go loop: the delivery engine (10,000 and 100,000 subscriptions; PostgreSQL too with PUSHSTART_TEST_DATABASE_URL), then the sender alone
+	go test -run '^$$' -bench Fanout -benchtime 1x -timeout 30m ./server/delivery
 	go test -run '^$$' -bench 10k -benchtime 3x ./server/sender
 
 clean: ## Remove build outputs and test reports (not DATA_DIR)

@@ -20,7 +20,7 @@ test('a broadcast to a topic reaches the browser that ticked it, one to another 
 
   await test.step('enable notifications: the topics show, none ticked', async () => {
     endpoint = (await home.enable()).endpoint;
-    await expect(topics.getByText('Stored on the server: no topics')).toBeVisible();
+    await expect(page.getByText('Stored on the server: no topics')).toBeVisible();
     await expect(news).not.toBeChecked();
     await expect(reminders).not.toBeChecked();
   });
@@ -28,17 +28,17 @@ test('a broadcast to a topic reaches the browser that ticked it, one to another 
   await test.step('tick "News": the server stores it', async () => {
     await expect(news).toBeEnabled();
     await news.check();
-    await expect(topics.getByText('Stored on the server: news')).toBeVisible();
+    await expect(page.getByText('Stored on the server: news')).toBeVisible();
     await expect(news).toBeChecked();
     await expect(news).toBeEnabled(); // the save is over
     await expect(reminders).not.toBeChecked();
-    await expect(home.alert).toBeEmpty();
+    await expect(home.alert).toHaveCount(0);
   });
 
   await test.step('a reload re-syncs without losing the topic', async () => {
     await home.reload();
     await expect(home.status.getByText('Server: stores this subscription')).toBeVisible();
-    await expect(topics.getByText('Stored on the server: news')).toBeVisible();
+    await expect(page.getByText('Stored on the server: news')).toBeVisible();
     await expect(news).toBeChecked();
   });
 

@@ -19,6 +19,9 @@ import (
 
 const tokenFile = "admin-token"
 
+// TokenPath is the file in dataDir where Token keeps a generated token.
+func TokenPath(dataDir string) string { return filepath.Join(dataDir, tokenFile) }
+
 // Token returns token if non-empty, else the one in dataDir/admin-token (mode 0600),
 // generating it (32 random bytes, base64url) if absent. path is the file ("" when from env).
 //
@@ -32,7 +35,7 @@ func Token(dataDir, token string) (tok, path string, generated bool, err error) 
 	if dataDir == "" {
 		return "", "", false, errors.New("admin: no data directory for " + tokenFile)
 	}
-	path = filepath.Join(dataDir, tokenFile)
+	path = TokenPath(dataDir)
 	tok, err = readToken(path)
 	if err == nil {
 		return tok, path, false, nil

@@ -38,6 +38,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -86,6 +87,11 @@ type Engine struct {
 	concurrency int
 	slice       time.Duration // a chunk run stops taking subscriptions after this
 	now         func() time.Time
+	// tasks feeds the engine's senders: Jobs x Concurrency goroutines that
+	// live as long as the engine, so that their stacks, grown deep by
+	// encryption and HTTP, are not grown again for every chunk.
+	tasks    chan func()
+	stopOnce sync.Once
 }
 
 // queue is the part of River the engine uses, whatever the database: River's
@@ -146,11 +152,20 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 		slice:       min(30*time.Second, rescue/4),
 		now:         time.Now,
 	}
+	jobs := cmp.Or(o.Jobs, DefaultJobs)
+	e.tasks = make(chan func())
+	for range jobs * e.concurrency {
+		go func() {
+			for task := range e.tasks {
+				task()
+			}
+		}()
+	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &planWorker{e: e})
 	river.AddWorker(workers, &chunkWorker{e: e})
 	cfg := &river.Config{
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmp.Or(o.Jobs, DefaultJobs)}},
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: jobs}},
 		Workers:              workers,
 		JobTimeout:           rescue * 2 / 3,
 		RescueStuckJobsAfter: rescue,
@@ -195,6 +210,7 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 		return nil, errors.New("delivery: the store has no database")
 	}
 	if err != nil {
+		close(e.tasks)
 		return nil, fmt.Errorf("delivery: %w", err)
 	}
 	return e, nil
@@ -230,9 +246,14 @@ func (e *Engine) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop stops working the queue; see queue.stop.
+// Stop stops working the queue (see queue.stop), then the senders.
 func (e *Engine) Stop(ctx context.Context) error {
-	return e.q.stop(ctx)
+	var err error
+	e.stopOnce.Do(func() {
+		err = e.q.stop(ctx)
+		close(e.tasks)
+	})
+	return err
 }
 
 // Submit stores b (its Message, Title, Audience and SendAt; the rest is set

@@ -76,10 +76,14 @@ func (w *chunkWorker) Work(ctx context.Context, job *river.Job[chunkArgs]) error
 	}
 
 	rec := newRecorder(e.db)
-	subs := make(chan store.Subscription)
+	// Room for a page: the feeder reads the next one while the senders
+	// work through this one.
+	subs := make(chan store.Subscription, e.pageSize())
 	var wg sync.WaitGroup
 	for range e.concurrency {
-		wg.Go(func() {
+		wg.Add(1)
+		e.tasks <- func() {
+			defer wg.Done()
 			for sub := range subs {
 				res := e.sender.Deliver(ctx, sub, b.Message)
 				if res.Interrupted {
@@ -91,7 +95,7 @@ func (w *chunkWorker) Work(ctx context.Context, job *river.Job[chunkArgs]) error
 					rec.fail(err)
 				}
 			}
-		})
+		}
 	}
 
 	complete, feedErr := e.feed(ctx, c, b, subs, rec)
@@ -122,7 +126,7 @@ func (w *chunkWorker) Work(ctx context.Context, job *river.Job[chunkArgs]) error
 // the run's slice is over, or recording failed.
 func (e *Engine) feed(ctx context.Context, c store.Chunk, b store.Broadcast, subs chan<- store.Subscription, rec *recorder) (complete bool, err error) {
 	stopAt := e.now().Add(e.slice)
-	page := e.concurrency * 4
+	page := e.pageSize()
 	var after int64
 	for {
 		if ctx.Err() != nil || rec.err() != nil || e.now().After(stopAt) {
@@ -155,6 +159,9 @@ func (e *Engine) feed(ctx context.Context, c store.Chunk, b store.Broadcast, sub
 	}
 }
 
+// pageSize is how many subscriptions a chunk job reads at a time.
+func (e *Engine) pageSize() int { return e.concurrency * 4 }
+
 // recorder writes outcomes in groups: each caller of record waits until its
 // outcome is committed, and whatever queued up meanwhile goes in the next
 // transaction. A sender therefore never has more than one push whose
@@ -173,7 +180,10 @@ type pending struct {
 	ack chan error
 }
 
-const maxGroup = 128
+const (
+	maxGroup    = 128
+	groupWindow = 2 * time.Millisecond
+)
 
 func newRecorder(db *store.DB) *recorder {
 	r := &recorder{db: db, in: make(chan pending, maxGroup), done: make(chan struct{})}
@@ -185,6 +195,9 @@ func (r *recorder) run() {
 	defer close(r.done)
 	for first := range r.in {
 		group := []pending{first}
+		// Outcomes arriving within groupWindow share a transaction: each
+		// one costs a write transaction's begin and commit otherwise.
+		window := time.NewTimer(groupWindow)
 	more:
 		for len(group) < maxGroup {
 			select {
@@ -193,10 +206,11 @@ func (r *recorder) run() {
 					break more
 				}
 				group = append(group, p)
-			default:
+			case <-window.C:
 				break more
 			}
 		}
+		window.Stop()
 		outs := make([]store.Outcome, len(group))
 		for i, p := range group {
 			outs[i] = p.out

@@ -369,7 +369,9 @@ func TestInstancesShareTheWork(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Chunks of 100: more jobs than one instance runs at once.
-	env := func() []string { return append(kitEnv(t, t.TempDir(), databaseURL, push, keys), "BROADCAST_CHUNK_SIZE=100") }
+	env := func() []string {
+		return append(kitEnv(t, t.TempDir(), databaseURL, push, keys), "BROADCAST_CHUNK_SIZE=100")
+	}
 	a := startKit(t, env())
 	b := startKit(t, env())
 	subscribe(t, a, push, n)
@@ -416,5 +418,56 @@ func TestInstancesShareTheWork(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "VAPID_PUBLIC_KEY") {
 		t.Errorf("an instance with other VAPID keys: err %v, output %s; want a refusal naming VAPID_PUBLIC_KEY", err, out)
+	}
+}
+
+// TestSendCommand drives a running kit with the binary's own client:
+// vapid-keys makes the key pair the kit starts with, and send --wait
+// follows a broadcast to the end.
+func TestSendCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the kit's binary")
+	}
+	out, err := exec.Command(kitBinary(t), "vapid-keys").Output()
+	if err != nil {
+		t.Fatalf("vapid-keys: %v", err)
+	}
+	var keys vapid.Keys
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		name, value, _ := strings.Cut(line, "=")
+		switch name {
+		case "VAPID_PUBLIC_KEY":
+			keys.Public = value
+		case "VAPID_PRIVATE_KEY":
+			keys.Private = value
+		default:
+			t.Fatalf("vapid-keys printed %q", line)
+		}
+	}
+	push := newCountingPushService(t, 0)
+	k := startKit(t, kitEnv(t, t.TempDir(), "", push, keys))
+	var key map[string]string
+	if k.call(t, "GET", "/api/vapid-public-key", nil, &key); key["publicKey"] != keys.Public {
+		t.Fatalf("the kit serves %q, not the key vapid-keys printed", key["publicKey"])
+	}
+	subscribe(t, k, push, 3)
+
+	send := exec.Command(kitBinary(t), "send", "--url", k.url, "--title", "From the shell", "--open", "/", "--wait")
+	send.Env = append(os.Environ(), "ADMIN_TOKEN="+processAdminToken)
+	out, err = send.CombinedOutput()
+	if err != nil {
+		t.Fatalf("send --wait: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "done") {
+		t.Errorf("send --wait printed %q; want it to end with the broadcast done", out)
+	}
+	if total, _ := push.seen(); total != 3 {
+		t.Errorf("the push service got %d pushes, want 3", total)
+	}
+
+	bad := exec.Command(kitBinary(t), "send", "--url", k.url, "--title", "x", "--to-tag", "Not A Tag")
+	bad.Env = append(os.Environ(), "ADMIN_TOKEN="+processAdminToken)
+	if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), "--to-tag") {
+		t.Errorf("send with a bad tag: %v %s; want a refusal naming --to-tag", err, out)
 	}
 }

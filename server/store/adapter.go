@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -57,10 +59,110 @@ type sqlRunner interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-type sqlQuerier struct{ r sqlRunner }
+// sqlQuerier runs statements on r, a pool or a transaction of it, through
+// statements prepared once per pool: modernc's SQLite parses a statement
+// anew at every call otherwise, which costs more than running it.
+type sqlQuerier struct {
+	r     sqlRunner
+	tx    *sql.Tx // when r is a transaction
+	stmts *stmtCache
+}
+
+// stmtCache holds the pool's prepared statements by their text, up to
+// maxCachedStmts (texts that vary, such as IN lists of any length, run
+// unprepared once it is full).
+type stmtCache struct {
+	db *sql.DB
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+const maxCachedStmts = 256
+
+// stmt returns the prepared statement for query, or nil to run it as is.
+// Inside a transaction (inTx) it only looks: preparing takes a connection
+// from the pool, and the writer's only one is the transaction's. The lock
+// is not held while preparing, for the same reason.
+func (c *stmtCache) stmt(ctx context.Context, query string, inTx bool) *sql.Stmt {
+	c.mu.Lock()
+	st, ok := c.m[query]
+	full := len(c.m) >= maxCachedStmts
+	c.mu.Unlock()
+	if ok || inTx || full {
+		return st
+	}
+	st, err := c.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil // the statement's own run reports the error
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if prev, ok := c.m[query]; ok {
+		st.Close()
+		return prev
+	}
+	c.m[query] = st
+	return st
+}
+
+// warm prepares queries now, so that transactions find them prepared.
+func (c *stmtCache) warm(ctx context.Context, queries ...string) error {
+	for _, q := range queries {
+		if c.stmt(ctx, q, false) != nil {
+			continue
+		}
+		// Not cached: say why.
+		st, err := c.db.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		st.Close()
+	}
+	return nil
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.m {
+		st.Close()
+	}
+	clear(c.m)
+}
+
+// runner returns what runs query: its prepared statement (within the
+// transaction, when q is one) or q's own runner.
+func (q sqlQuerier) runner(ctx context.Context, query string) (sqlRunner, bool) {
+	st := q.stmts.stmt(ctx, query, q.tx != nil)
+	if st == nil {
+		return q.r, false
+	}
+	if q.tx != nil {
+		// Closed with the transaction.
+		return stmtRunner{q.tx.StmtContext(ctx, st)}, true
+	}
+	return stmtRunner{st}, true
+}
+
+// stmtRunner runs one prepared statement; the query text it is given is
+// that statement's.
+type stmtRunner struct{ st *sql.Stmt }
+
+func (r stmtRunner) ExecContext(ctx context.Context, _ string, args ...any) (sql.Result, error) {
+	return r.st.ExecContext(ctx, args...)
+}
+
+func (r stmtRunner) QueryContext(ctx context.Context, _ string, args ...any) (*sql.Rows, error) {
+	return r.st.QueryContext(ctx, args...)
+}
+
+func (r stmtRunner) QueryRowContext(ctx context.Context, _ string, args ...any) *sql.Row {
+	return r.st.QueryRowContext(ctx, args...)
+}
 
 func (q sqlQuerier) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	res, err := q.r.ExecContext(ctx, query, args...)
+	r, _ := q.runner(ctx, query)
+	res, err := r.ExecContext(ctx, query, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -68,7 +170,8 @@ func (q sqlQuerier) exec(ctx context.Context, query string, args ...any) (int64,
 }
 
 func (q sqlQuerier) query(ctx context.Context, query string, args ...any) (rows, error) {
-	rs, err := q.r.QueryContext(ctx, query, args...)
+	r, _ := q.runner(ctx, query)
+	rs, err := r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +179,8 @@ func (q sqlQuerier) query(ctx context.Context, query string, args ...any) (rows,
 }
 
 func (q sqlQuerier) queryRow(ctx context.Context, query string, args ...any) row {
-	return q.r.QueryRowContext(ctx, query, args...)
+	r, _ := q.runner(ctx, query)
+	return r.QueryRowContext(ctx, query, args...)
 }
 
 // sqlRows drops Close's error: a failed iteration is reported by Err.
@@ -89,14 +193,16 @@ type sqlPool struct {
 	db *sql.DB
 }
 
-func newSQLPool(db *sql.DB) sqlPool { return sqlPool{sqlQuerier{db}, db} }
+func newSQLPool(db *sql.DB) sqlPool {
+	return sqlPool{sqlQuerier{r: db, stmts: &stmtCache{db: db, m: map[string]*sql.Stmt{}}}, db}
+}
 
 func (p sqlPool) begin(ctx context.Context) (txn, error) {
 	tx, err := p.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	return sqlTx{sqlQuerier{tx}, tx}, nil
+	return sqlTx{sqlQuerier{r: tx, tx: tx, stmts: p.stmts}, tx}, nil
 }
 
 type sqlTx struct {

@@ -16,10 +16,6 @@ import (
 // maxBroadcastID is the longest broadcast ID, in bytes.
 const maxBroadcastID = 64
 
-// outcomeRows is how many outcomes one INSERT of RecordOutcomes carries:
-// 9 parameters each, well under SQLite's and PostgreSQL's limits.
-const outcomeRows = 500
-
 const broadcastColumns = `id, status, title, payload, ttl, urgency, topic, audience, send_at,
 	total, sent, failed, pruned, skipped, chunks, created_at, started_at, finished_at`
 
@@ -372,33 +368,44 @@ func (s *DB) RecordOutcomes(ctx context.Context, outs []Outcome) error {
 	slices.SortStableFunc(byID, func(a, b Outcome) int { return cmp.Compare(a.SubscriptionID, b.SubscriptionID) })
 	byID = slices.CompactFunc(byID, func(a, b Outcome) bool { return a.SubscriptionID == b.SubscriptionID })
 
+	// Each kind of outcome is inserted apart, so that the rows each
+	// statement added are the count it adds to.
+	var sent, failed, pruned []Outcome
+	for _, o := range byID {
+		switch {
+		case o.Pruned || o.Outcome == string(push.Gone):
+			pruned = append(pruned, o)
+		case o.Outcome == string(push.Sent):
+			sent = append(sent, o)
+		default:
+			failed = append(failed, o)
+		}
+	}
 	now := s.now()
 	return s.inTx(ctx, func(tx txn) error {
-		var sent, failed, pruned int
-		for part := range slices.Chunk(byID, outcomeRows) {
-			inserted, err := insertOutcomes(ctx, tx, part, now)
+		if s.dialect == dialectPostgres {
+			// An outcome guards against sending twice, never against
+			// missing a subscription: the few a crash of the database
+			// server itself could lose (its last fraction of a second)
+			// would only be pushed again. So these commits do not wait
+			// for the disk, which the engine's senders wait for. (SQLite
+			// makes the same trade with WAL and synchronous=NORMAL.)
+			if _, err := tx.exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+				return fmt.Errorf("store: record outcomes: %w", err)
+			}
+		}
+		var added [3]int64
+		for i, outs := range [][]Outcome{sent, failed, pruned} {
+			n, err := insertOutcomes(ctx, tx, outs, now)
 			if err != nil {
 				return fmt.Errorf("store: record outcomes: %w", err)
 			}
-			for _, o := range part {
-				if !inserted[o.SubscriptionID] {
-					continue
-				}
-				switch {
-				case o.Pruned || o.Outcome == string(push.Gone):
-					pruned++
-				case o.Outcome == string(push.Sent):
-					sent++
-				default:
-					failed++
-				}
-			}
+			added[i] = n
 		}
-		if sent+failed+pruned == 0 {
+		if added == [3]int64{} {
 			return nil
 		}
-		n, err := tx.exec(ctx, `UPDATE broadcasts SET sent = sent + ?, failed = failed + ?, pruned = pruned + ? WHERE id = ?`,
-			sent, failed, pruned, bid)
+		n, err := tx.exec(ctx, addOutcomesSQL, added[0], added[1], added[2], bid)
 		if err != nil {
 			return fmt.Errorf("store: record outcomes: %w", err)
 		}
@@ -409,39 +416,55 @@ func (s *DB) RecordOutcomes(ctx context.Context, outs []Outcome) error {
 	})
 }
 
-// insertOutcomes inserts outs in one statement and returns the subscription
-// IDs of the rows it added: those not recorded before.
-func insertOutcomes(ctx context.Context, tx txn, outs []Outcome, now time.Time) (map[int64]bool, error) {
+// insertOutcomes inserts outs and returns how many rows it added: those not
+// recorded before. It inserts blocks of outcomeBlock rows, then the rest
+// one by one: two statement texts in all, which SQLite prepares once (see
+// stmtCache).
+func insertOutcomes(ctx context.Context, tx txn, outs []Outcome, now time.Time) (int64, error) {
+	var added int64
+	for len(outs) > 0 {
+		n := outcomeBlock
+		if len(outs) < n {
+			n = 1
+		}
+		part := outs[:n]
+		outs = outs[n:]
+		args := make([]any, 0, 9*n)
+		for _, o := range part {
+			at := o.At
+			if at.IsZero() {
+				at = now
+			}
+			args = append(args, o.BroadcastID, o.SubscriptionID, o.EndpointHash, o.Host, o.Outcome, o.Status, o.Attempts, o.Error, ms(at))
+		}
+		k, err := tx.exec(ctx, insertOutcomesSQL(n), args...)
+		if err != nil {
+			return 0, err
+		}
+		added += k
+	}
+	return added, nil
+}
+
+// outcomeBlock is how many outcomes one INSERT of insertOutcomes carries.
+const outcomeBlock = 16
+
+// insertOutcomesSQL is the INSERT of n outcomes.
+func insertOutcomesSQL(n int) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO deliveries (broadcast_id, subscription_id, endpoint_hash, host, outcome, status, attempts, error, at) VALUES `)
-	args := make([]any, 0, 9*len(outs))
-	for i, o := range outs {
+	for i := range n {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
-		at := o.At
-		if at.IsZero() {
-			at = now
-		}
-		args = append(args, o.BroadcastID, o.SubscriptionID, o.EndpointHash, o.Host, o.Outcome, o.Status, o.Attempts, o.Error, ms(at))
 	}
-	b.WriteString(` ON CONFLICT (broadcast_id, subscription_id) DO NOTHING RETURNING subscription_id`)
-	rs, err := tx.query(ctx, b.String(), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rs.Close()
-	inserted := make(map[int64]bool, len(outs))
-	for rs.Next() {
-		var id int64
-		if err := rs.Scan(&id); err != nil {
-			return nil, err
-		}
-		inserted[id] = true
-	}
-	return inserted, rs.Err()
+	b.WriteString(` ON CONFLICT (broadcast_id, subscription_id) DO NOTHING`)
+	return b.String()
 }
+
+// addOutcomesSQL adds newly recorded outcomes to a broadcast's counts.
+const addOutcomesSQL = `UPDATE broadcasts SET sent = sent + ?, failed = failed + ?, pruned = pruned + ? WHERE id = ?`
 
 // FinishChunk marks chunk c done and, when no chunk of a broadcast that is
 // not canceled remains, the broadcast done.

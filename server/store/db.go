@@ -124,8 +124,14 @@ func OpenSQLite(path string) (*DB, error) {
 	s.sqlW.SetMaxIdleConns(1)
 	s.sqlW.SetConnMaxLifetime(0)
 	s.sqlW.SetConnMaxIdleTime(0)
-	s.w = newSQLPool(s.sqlW)
+	w := newSQLPool(s.sqlW)
+	s.w = w
 	if err := migrate(ctx, s.w, s.dialect); err != nil {
+		return fail(err)
+	}
+	// What a broadcast writes for every few pushes, prepared before any
+	// transaction needs it (see stmtCache).
+	if err := w.stmts.warm(ctx, insertOutcomesSQL(outcomeBlock), insertOutcomesSQL(1), addOutcomesSQL); err != nil {
 		return fail(err)
 	}
 
