@@ -341,3 +341,34 @@ func TestBroadcastEvents(t *testing.T) {
 		t.Errorf("%d events, last %v; want the stream to end with done, 8 sent", events, last)
 	}
 }
+
+func TestCancelStopsASendingBroadcast(t *testing.T) {
+	e := newTestEnv(t, func(c *Config) { c.SubscribeRate = 0 })
+	for i := range 120 {
+		e.subscribeAs(t, fmt.Sprintf("/push/%d", i), "")
+	}
+	inner := e.push.Config.Handler
+	e.push.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(20 * time.Millisecond)
+		inner.ServeHTTP(w, r)
+	})
+	_, out := e.do(t, "POST", "/api/notifications", map[string]any{"notification": map[string]any{"title": "x"}}, "Authorization", bearer)
+	id := out["id"].(string)
+	for e.push.hits.Load() < 10 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	res, out := e.do(t, "DELETE", "/api/notifications/"+id, nil, "Authorization", bearer)
+	if res.StatusCode != 200 || out["status"] != "canceled" {
+		t.Fatalf("cancel while sending: %d %v", res.StatusCode, out)
+	}
+	// What was already handed to a sender finishes; nothing more starts.
+	time.Sleep(500 * time.Millisecond)
+	after := e.push.hits.Load()
+	time.Sleep(500 * time.Millisecond)
+	if n := e.push.hits.Load(); n != after || n >= 120 {
+		t.Errorf("pushes after the cancel: %d, then %d (of 120); want them to stop", after, n)
+	}
+	if done := e.waitBroadcast(t, id); done["status"] != "canceled" {
+		t.Errorf("after the cancel: %v, want it to stay canceled", done)
+	}
+}

@@ -169,8 +169,8 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 		Workers:              workers,
 		JobTimeout:           rescue * 2 / 3,
 		RescueStuckJobsAfter: rescue,
-		FetchCooldown:        50 * time.Millisecond,
-		FetchPollInterval:    250 * time.Millisecond,
+		FetchCooldown:        10 * time.Millisecond,
+		FetchPollInterval:    100 * time.Millisecond,
 		Logger:               e.log.With("component", "queue"),
 	}
 

@@ -59,7 +59,7 @@ type chunkWorker struct {
 // subscriptions for at most the engine's slice, then snoozes the job so that
 // it continues in a fresh run (and other jobs get their turn); a run
 // canceled by shutdown also snoozes, so the chunk resumes at once on the
-// next start. Results cut short by the cancellation are not recorded: those
+// next start. Results cut short by a shutdown are not recorded: those
 // subscriptions are pushed to again by the next run.
 func (w *chunkWorker) Work(ctx context.Context, job *river.Job[chunkArgs]) error {
 	e := w.e
@@ -84,14 +84,19 @@ func (w *chunkWorker) Work(ctx context.Context, job *river.Job[chunkArgs]) error
 		wg.Add(1)
 		e.tasks <- func() {
 			defer wg.Done()
+			ack := make(chan error, 1)
 			for sub := range subs {
 				res := e.sender.Deliver(ctx, sub, b.Message)
-				if res.Interrupted {
+				if res.Interrupted && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+					// Stopped by a shutdown: the next run pushes again.
+					// (A push cut off by the run's own time limit is
+					// recorded as failed instead: one slower than that
+					// would be cut off again, run after run.)
 					continue
 				}
 				d := res.Delivery(sub)
 				d.BroadcastID = b.ID
-				if err := rec.record(store.Outcome{Delivery: d, Pruned: res.Pruned}); err != nil {
+				if err := rec.record(store.Outcome{Delivery: d, Pruned: res.Pruned}, ack); err != nil {
 					rec.fail(err)
 				}
 			}
@@ -226,9 +231,9 @@ func (r *recorder) run() {
 	}
 }
 
-// record queues o and waits until it is committed.
-func (r *recorder) record(o store.Outcome) error {
-	ack := make(chan error, 1)
+// record queues o and waits until it is committed; ack (buffered, one
+// slot) is the caller's own, reused from one outcome to the next.
+func (r *recorder) record(o store.Outcome, ack chan error) error {
 	r.in <- pending{out: o, ack: ack}
 	return <-ack
 }

@@ -398,6 +398,9 @@ func (s *Sender) backoff(attempt int) time.Duration {
 
 // finish prunes a gone subscription and logs the result.
 func (s *Sender) finish(ctx context.Context, sub store.Subscription, res Result) Result {
+	if res.Outcome == push.Sent && !s.log.Enabled(ctx, slog.LevelDebug) {
+		return res // the common case, thousands a second in a broadcast
+	}
 	hash := push.Fingerprint(sub.Endpoint)
 	if res.Outcome == push.Gone {
 		// A 410 already answered must prune even if the caller has gone.
