@@ -471,3 +471,37 @@ func TestSendCommand(t *testing.T) {
 		t.Errorf("send with a bad tag: %v %s; want a refusal naming --to-tag", err, out)
 	}
 }
+
+// TestScheduledSurvivesARestart: a broadcast scheduled for later is kept
+// across a stop, and sent at its time by the next start.
+func TestScheduledSurvivesARestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the kit's binary")
+	}
+	push := newCountingPushService(t, 0)
+	keys, err := vapid.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := kitEnv(t, t.TempDir(), "", push, keys)
+	k := startKit(t, env)
+	subscribe(t, k, push, 2)
+	at := time.Now().Add(3 * time.Second).UTC()
+	var accepted status
+	if code := k.call(t, "POST", "/api/notifications", map[string]any{
+		"notification": map[string]any{"title": "Later"}, "sendAt": at.Format(time.RFC3339Nano),
+	}, &accepted); code != 202 || accepted.Status != "scheduled" {
+		t.Fatalf("POST a scheduled broadcast: %d %+v", code, accepted)
+	}
+	k.stop(t, syscall.SIGTERM)
+	time.Sleep(time.Until(at) + time.Second)
+	if total, _ := push.seen(); total != 0 {
+		t.Fatalf("%d pushes while the kit was stopped", total)
+	}
+
+	k = startKit(t, env)
+	done := waitDone(t, k, accepted.ID, 60*time.Second)
+	if total, _ := push.seen(); done.Status != "done" || done.Sent != 2 || total != 2 {
+		t.Errorf("after the restart: %+v, %d pushes; want it sent to both", done, total)
+	}
+}
