@@ -3,10 +3,12 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -26,6 +28,7 @@ const (
 	maxBroadcastBody = 4 << 20
 	maxAudience      = 1000 // users or endpoints in one broadcast's "to"
 	maxUserIDLen     = 128
+	maxBroadcastID   = 64                   // the store's bound; the engine's ids are 28
 	maxSchedule      = 366 * 24 * time.Hour // how far ahead sendAt may be
 	defaultListLimit = 20
 	maxListLimit     = 100
@@ -60,9 +63,24 @@ func (s *Server) handleBroadcast(w http.ResponseWriter, r *http.Request) {
 	if !s.requireAdmin(w, r) {
 		return
 	}
+	// Kept to tell "to": null, refused, from no "to" at all (everyone):
+	// both decode to nil.
+	raw, err := io.ReadAll(io.LimitReader(r.Body, maxBroadcastBody+1))
+	if err != nil {
+		s.writeError(w, r, badField("", "request body could not be read"))
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(raw))
 	var req broadcastRequest
 	if err := decodeJSON(w, r, maxBroadcastBody, &req); err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	var to struct {
+		To json.RawMessage `json:"to"`
+	}
+	if json.Unmarshal(raw, &to) == nil && string(to.To) == "null" {
+		s.writeError(w, r, badField("to", `to must not be null; omit "to" to reach everyone`))
 		return
 	}
 	ttl := broadcastTTL
@@ -153,11 +171,25 @@ func checkUserID(u string) error {
 	return nil
 }
 
+// broadcastID is the request's {id}, or the 400 when it cannot be one.
+func (s *Server) broadcastID(w http.ResponseWriter, r *http.Request) (string, bool) {
+	id := r.PathValue("id")
+	if id == "" || len(id) > maxBroadcastID {
+		s.writeError(w, r, badField("id", fmt.Sprintf("id must be a broadcast id, at most %d characters", maxBroadcastID)))
+		return "", false
+	}
+	return id, true
+}
+
 func (s *Server) handleBroadcastGet(w http.ResponseWriter, r *http.Request) {
 	if !s.requireAdmin(w, r) {
 		return
 	}
-	b, err := s.store.GetBroadcast(r.Context(), r.PathValue("id"))
+	id, ok := s.broadcastID(w, r)
+	if !ok {
+		return
+	}
+	b, err := s.store.GetBroadcast(r.Context(), id)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -169,7 +201,11 @@ func (s *Server) handleBroadcastCancel(w http.ResponseWriter, r *http.Request) {
 	if !s.requireAdmin(w, r) {
 		return
 	}
-	b, err := s.engine.Cancel(r.Context(), r.PathValue("id"))
+	id, ok := s.broadcastID(w, r)
+	if !ok {
+		return
+	}
+	b, err := s.engine.Cancel(r.Context(), id)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -192,9 +228,15 @@ func (s *Server) handleBroadcastList(w http.ResponseWriter, r *http.Request) {
 		limit = n
 	}
 	before := q.Get("before")
-	if len(before) > 64 {
-		s.writeError(w, r, badField("before", "before must be a broadcast id"))
-		return
+	if before != "" {
+		// An id that is not there would read as "no more pages".
+		if _, err := s.store.GetBroadcast(r.Context(), before); err != nil {
+			if errors.Is(err, store.ErrBroadcastNotFound) || len(before) > maxBroadcastID {
+				err = badField("before", "before must be the id of a broadcast, as the last page's next gave it")
+			}
+			s.writeError(w, r, err)
+			return
+		}
 	}
 	// One more than asked tells whether there is a next page.
 	bs, err := s.store.ListBroadcasts(r.Context(), before, limit+1)
@@ -222,7 +264,10 @@ func (s *Server) handleBroadcastEvents(w http.ResponseWriter, r *http.Request) {
 	if !s.requireAdmin(w, r) {
 		return
 	}
-	id := r.PathValue("id")
+	id, ok := s.broadcastID(w, r)
+	if !ok {
+		return
+	}
 	b, err := s.store.GetBroadcast(r.Context(), id)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -267,6 +312,8 @@ func (s *Server) handleBroadcastEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		select {
 		case <-r.Context().Done():
+			return
+		case <-s.streamsEnd:
 			return
 		case <-tick.C:
 		}

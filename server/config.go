@@ -157,7 +157,10 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 	fs.SetOutput(usage)
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen `address` (ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "`directory` of the database, VAPID keys and admin token (DATA_DIR)")
-	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "postgres://`URL` of a PostgreSQL database for the subscriptions and the delivery queue, shared by every instance; empty for SQLite in DATA_DIR (DATABASE_URL)")
+	// No default shown from the environment: the URL may hold a password,
+	// and usage is printed on any mistyped flag.
+	var databaseURL string
+	fs.StringVar(&databaseURL, "database-url", "", "postgres://`URL` of a PostgreSQL database for the subscriptions and the delivery queue, shared by every instance; empty for SQLite in DATA_DIR (DATABASE_URL)")
 	fs.DurationVar(&c.DeliveryRescueAfter, "delivery-rescue-after", c.DeliveryRescueAfter, "how long a part of a broadcast may look running before another worker takes it over: after a crash, how soon sending resumes (DELIVERY_RESCUE_AFTER)")
 	fs.StringVar(&c.WebDir, "web-dir", c.WebDir, "serve the page's files (app.wasm, icons, CSS) from this `directory` instead of those built into the binary, for development (WEB_DIR)")
 	fs.StringVar(&c.VAPIDSubject, "vapid-subject", c.VAPIDSubject, "VAPID contact, mailto: or https: `URI` (VAPID_SUBJECT)")
@@ -179,6 +182,9 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	c.PushAllowedHosts = splitList(hosts)
+	if databaseURL != "" {
+		c.DatabaseURL = databaseURL
+	}
 	return c, c.Validate()
 }
 

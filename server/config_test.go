@@ -107,3 +107,23 @@ func TestHostAllowlist(t *testing.T) {
 		}
 	}
 }
+
+func TestDatabaseURLNotInUsage(t *testing.T) {
+	var usage strings.Builder
+	env := map[string]string{"DATABASE_URL": "postgres://u:s3cretpw@db:5432/x"}
+	_, err := LoadConfig([]string{"-nosuchflag"}, func(k string) string { return env[k] }, &usage)
+	if err == nil {
+		t.Fatal("an unknown flag was accepted")
+	}
+	if strings.Contains(usage.String(), "s3cretpw") {
+		t.Errorf("the usage text shows DATABASE_URL's password:\n%s", usage.String())
+	}
+	cfg, err := LoadConfig(nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil || cfg.DatabaseURL != env["DATABASE_URL"] {
+		t.Errorf("DATABASE_URL from the environment: %q, %v", cfg.DatabaseURL, err)
+	}
+	cfg, err = LoadConfig([]string{"-database-url", "postgres://other/db"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil || cfg.DatabaseURL != "postgres://other/db" {
+		t.Errorf("the flag should win over the environment: %q, %v", cfg.DatabaseURL, err)
+	}
+}

@@ -160,6 +160,9 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// Progress streams would hold a graceful shutdown for as long as their
+	// broadcasts last: they end at once, and clients reconnect elsewhere.
+	hs.RegisterOnShutdown(srv.EndStreams)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("ADDR: %w", err)
@@ -184,15 +187,30 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 		ready <- ln.Addr().String()
 	}
 
+	// Chunks still sending stop between pushes, their pushes in flight
+	// recorded, and continue on the next start or in another instance.
+	stopEngine := func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := engine.Stop(stopCtx); err != nil {
+			log.Warn("delivery: stopping", "err", err)
+		}
+	}
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
 		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			hs.Close()
+			stopEngine()
 			return err
 		}
 	}
 	log.Info("shutting down")
+	engineStopped := make(chan struct{})
+	go func() {
+		defer close(engineStopped)
+		stopEngine()
+	}()
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(shutCtx); err != nil {
@@ -201,13 +219,7 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 		hs.Close()
 		log.Warn("requests still running at shutdown were cut off", "err", err)
 	}
-	// Chunks still sending get a few seconds to stop between pushes; what
-	// they had not sent is sent on the next start (or by another instance).
-	stopCtx, cancelStop := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancelStop()
-	if err := engine.Stop(stopCtx); err != nil {
-		log.Warn("delivery: stopping", "err", err)
-	}
+	<-engineStopped
 	return nil
 }
 

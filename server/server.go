@@ -41,6 +41,8 @@ type Server struct {
 	trustedHeader     string
 	assets            http.Handler // the page, app.wasm and static files
 	log               *slog.Logger
+	streamsEnd        chan struct{} // closed by EndStreams
+	endOnce           sync.Once
 }
 
 // Broadcaster accepts and cancels broadcasts: the delivery engine
@@ -95,7 +97,13 @@ func New(cfg Config, d Deps) *Server {
 		trustedHeader:     http.CanonicalHeaderKey(cfg.TrustedProxyHeader),
 		assets:            assets,
 		log:               d.Log,
+		streamsEnd:        make(chan struct{}),
 	}
+}
+
+// EndStreams ends every open event stream, as the server shuts down.
+func (s *Server) EndStreams() {
+	s.endOnce.Do(func() { close(s.streamsEnd) })
 }
 
 // Handler returns the server's routes behind CSRF protection: a browser

@@ -72,8 +72,8 @@ type Options struct {
 	// RescueAfter is how long a chunk job may look running before River
 	// hands it to another run: after a crash, the time before the
 	// broadcast resumes. Each run of a chunk stops taking new
-	// subscriptions after a quarter of it, and is canceled after two
-	// thirds, so a live run is never rescued.
+	// subscriptions after a quarter of it (at most 30 s), and is canceled
+	// after two thirds, so a live run is never rescued.
 	RescueAfter time.Duration
 }
 
@@ -91,6 +91,7 @@ type Engine struct {
 	// live as long as the engine, so that their stacks, grown deep by
 	// encryption and HTTP, are not grown again for every chunk.
 	tasks    chan func()
+	stopping chan struct{} // closed by Stop: chunk runs start no more pushes
 	stopOnce sync.Once
 }
 
@@ -117,9 +118,9 @@ func (q riverQueue[TTx]) insertMany(ctx context.Context, tx store.Tx, params []r
 
 func (q riverQueue[TTx]) start(ctx context.Context) error { return q.client.Start(ctx) }
 
-// stop lets running chunk jobs end on their own for as long as ctx allows
-// (they stop taking subscriptions when told), then cancels them: a
-// canceled chunk snoozes, and runs again at once on the next start.
+// stop waits, for as long as ctx allows, for running jobs to end (the
+// engine has told its chunk runs to stop between pushes), then cancels
+// them.
 func (q riverQueue[TTx]) stop(ctx context.Context) error {
 	err := q.client.Stop(ctx)
 	if err == nil {
@@ -154,6 +155,7 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	}
 	jobs := cmp.Or(o.Jobs, DefaultJobs)
 	e.tasks = make(chan func())
+	e.stopping = make(chan struct{})
 	for range jobs * e.concurrency {
 		go func() {
 			for task := range e.tasks {
@@ -179,6 +181,7 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	case o.DB.SQLite() != nil:
 		drv := riversqlite.New(o.DB.SQLite())
 		if err := migrateQueue(ctx, drv, nil); err != nil {
+			close(e.tasks)
 			return nil, err
 		}
 		var c *river.Client[*sql.Tx]
@@ -201,12 +204,14 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 			defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7011652396061163000)`)
 			return run()
 		}); err != nil {
+			close(e.tasks)
 			return nil, err
 		}
 		var c *river.Client[pgx.Tx]
 		c, err = river.NewClient(drv, cfg)
 		e.q = riverQueue[pgx.Tx]{c}
 	default:
+		close(e.tasks)
 		return nil, errors.New("delivery: the store has no database")
 	}
 	if err != nil {
@@ -246,14 +251,27 @@ func (e *Engine) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop stops working the queue (see queue.stop), then the senders.
+// Stop stops the engine: running chunks start no more pushes, wait for
+// the ones in flight to be recorded, and snooze, so that they continue at
+// once on the next start (or in another instance); then the queue stops,
+// canceling what is still running when ctx ends.
 func (e *Engine) Stop(ctx context.Context) error {
 	var err error
 	e.stopOnce.Do(func() {
+		close(e.stopping)
 		err = e.q.stop(ctx)
 		close(e.tasks)
 	})
 	return err
+}
+
+func (e *Engine) isStopping() bool {
+	select {
+	case <-e.stopping:
+		return true
+	default:
+		return false
+	}
 }
 
 // Submit stores b (its Message, Title, Audience and SendAt; the rest is set

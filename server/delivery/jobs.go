@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -75,40 +76,25 @@ func (w *chunkWorker) Work(ctx context.Context, job *river.Job[chunkArgs]) error
 		return nil
 	}
 
-	rec := newRecorder(e.db)
-	// Room for a page: the feeder reads the next one while the senders
-	// work through this one.
-	subs := make(chan store.Subscription, e.pageSize())
+	run := &chunkRun{e: e, c: c, b: b, rec: newRecorder(e.db),
+		// Room for a page: the feeder reads the next one while the
+		// senders work through this one.
+		subs: make(chan store.Subscription, e.pageSize())}
 	var wg sync.WaitGroup
 	for range e.concurrency {
 		wg.Add(1)
 		e.tasks <- func() {
 			defer wg.Done()
-			ack := make(chan error, 1)
-			for sub := range subs {
-				res := e.sender.Deliver(ctx, sub, b.Message)
-				if res.Interrupted && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-					// Stopped by a shutdown: the next run pushes again.
-					// (A push cut off by the run's own time limit is
-					// recorded as failed instead: one slower than that
-					// would be cut off again, run after run.)
-					continue
-				}
-				d := res.Delivery(sub)
-				d.BroadcastID = b.ID
-				if err := rec.record(store.Outcome{Delivery: d, Pruned: res.Pruned}, ack); err != nil {
-					rec.fail(err)
-				}
-			}
+			run.send(ctx)
 		}
 	}
-
-	complete, feedErr := e.feed(ctx, c, b, subs, rec)
-	close(subs)
+	complete, feedErr := run.feed(ctx)
+	close(run.subs)
 	wg.Wait()
-	rec.close()
-	switch err := errors.Join(feedErr, rec.err()); {
-	case ctx.Err() != nil:
+	run.rec.close()
+	switch err := errors.Join(feedErr, run.rec.err()); {
+	case ctx.Err() != nil || e.isStopping():
+		// Shutdown: the chunk runs again at once on the next start.
 		return river.JobSnooze(0)
 	case err != nil:
 		return err
@@ -126,27 +112,71 @@ func (w *chunkWorker) Work(ctx context.Context, job *river.Job[chunkArgs]) error
 	return nil
 }
 
+// chunkRun is one run of a chunk job: a feeder reading pages of pending
+// subscriptions into subs, senders taking them from it.
+type chunkRun struct {
+	e    *Engine
+	c    store.Chunk
+	b    store.Broadcast
+	rec  *recorder
+	subs chan store.Subscription
+	// halted is set when the run must start no more pushes: the
+	// broadcast was canceled, or recording failed.
+	halted atomic.Bool
+}
+
+// stopped reports whether the run must start no more pushes.
+func (r *chunkRun) stopped(ctx context.Context) bool {
+	return ctx.Err() != nil || r.halted.Load() || r.rec.err() != nil || r.e.isStopping()
+}
+
+// send pushes to the subscriptions the feeder hands over, recording each
+// outcome before taking the next, until subs is closed. Once the run is
+// stopped it drains subs without pushing.
+func (r *chunkRun) send(ctx context.Context) {
+	ack := make(chan error, 1)
+	for sub := range r.subs {
+		if r.stopped(ctx) {
+			continue
+		}
+		res := r.e.sender.Deliver(ctx, sub, r.b.Message)
+		if res.Interrupted && (res.Attempts == 0 || !errors.Is(ctx.Err(), context.DeadlineExceeded)) {
+			// Never sent, or cut off by a shutdown: the next run
+			// pushes to it again. (A push the run's own time limit cut
+			// off in mid-attempt is recorded as failed: one slower
+			// than that limit would be cut off again, run after run.)
+			continue
+		}
+		d := res.Delivery(sub)
+		d.BroadcastID = r.b.ID
+		if err := r.rec.record(store.Outcome{Delivery: d, Pruned: res.Pruned}, ack); err != nil {
+			r.rec.fail(err)
+		}
+	}
+}
+
 // feed hands the chunk's pending subscriptions to the senders, a page at a
 // time, until none is left (complete), the broadcast is canceled (complete),
-// the run's slice is over, or recording failed.
-func (e *Engine) feed(ctx context.Context, c store.Chunk, b store.Broadcast, subs chan<- store.Subscription, rec *recorder) (complete bool, err error) {
+// the run's slice is over, or the run is stopped.
+func (r *chunkRun) feed(ctx context.Context) (complete bool, err error) {
+	e := r.e
 	stopAt := e.now().Add(e.slice)
-	page := e.pageSize()
 	var after int64
 	for {
-		if ctx.Err() != nil || rec.err() != nil || e.now().After(stopAt) {
+		if r.stopped(ctx) || e.now().After(stopAt) {
 			return false, nil
 		}
 		if after != 0 {
-			cur, err := e.db.GetBroadcast(ctx, b.ID)
+			cur, err := e.db.GetBroadcast(ctx, r.b.ID)
 			if err != nil {
 				return false, err
 			}
 			if cur.Status == store.StatusCanceled {
+				r.halted.Store(true) // what is buffered is not sent
 				return true, nil
 			}
 		}
-		batch, err := e.db.Pending(ctx, c, b.Audience, after, page)
+		batch, err := e.db.Pending(ctx, r.c, r.b.Audience, after, e.pageSize())
 		if err != nil {
 			return false, err
 		}
@@ -154,9 +184,14 @@ func (e *Engine) feed(ctx context.Context, c store.Chunk, b store.Broadcast, sub
 			return true, nil
 		}
 		for _, sub := range batch {
+			if r.stopped(ctx) {
+				return false, nil
+			}
 			select {
-			case subs <- sub:
+			case r.subs <- sub:
 			case <-ctx.Done():
+				return false, nil
+			case <-e.stopping:
 				return false, nil
 			}
 		}
