@@ -303,7 +303,7 @@ func TestBroadcastList(t *testing.T) {
 	if res, out := e.do(t, "GET", "/api/notifications/"+strings.Repeat("x", 65), nil, "Authorization", bearer); res.StatusCode != 400 || out["field"] != "id" {
 		t.Errorf("an over-long id: %d %v, want 400 naming id", res.StatusCode, out)
 	}
-		for _, q := range []string{"limit=0", "limit=101", "limit=x"} {
+	for _, q := range []string{"limit=0", "limit=101", "limit=x"} {
 		if res, out := e.do(t, "GET", "/api/notifications?"+q, nil, "Authorization", bearer); res.StatusCode != 400 || out["field"] != "limit" {
 			t.Errorf("%s: %d %v, want 400 naming limit", q, res.StatusCode, out)
 		}
