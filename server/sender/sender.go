@@ -237,7 +237,6 @@ func (s *Sender) deliver(ctx context.Context, sub store.Subscription, m push.Mes
 		VAPIDPublicKey:  s.keys.Public,
 		VAPIDPrivateKey: s.keys.Private,
 	}
-	hash := push.Fingerprint(sub.Endpoint)
 	host := s.hosts.join(endpointHost(sub.Endpoint))
 	defer func() { s.hosts.leave(host, s.now()) }()
 
@@ -306,7 +305,7 @@ func (s *Sender) deliver(ctx context.Context, sub store.Subscription, m push.Mes
 		if retryAfter >= 0 {
 			wait = retryAfter
 		}
-		s.log.DebugContext(ctx, "push: retrying", "endpoint_hash", hash,
+		s.log.DebugContext(ctx, "push: retrying", "endpoint_hash", push.Fingerprint(sub.Endpoint),
 			"status", res.Status, "attempt", attempt, "wait", wait, "err", res.Err)
 		if paused {
 			continue // waitTurn waits out the host's pause

@@ -417,15 +417,18 @@ func (s *DB) RecordOutcomes(ctx context.Context, outs []Outcome) error {
 }
 
 // insertOutcomes inserts outs and returns how many rows it added: those not
-// recorded before. It inserts blocks of outcomeBlock rows, then the rest
-// one by one: two statement texts in all, which SQLite prepares once (see
-// stmtCache).
+// recorded before. It inserts blocks of the sizes in outcomeBlocks, largest
+// first (23 outcomes are 16 + 4 + 2 + 1): a few statement texts in all,
+// which SQLite prepares once (see stmtCache).
 func insertOutcomes(ctx context.Context, tx txn, outs []Outcome, now time.Time) (int64, error) {
 	var added int64
 	for len(outs) > 0 {
-		n := outcomeBlock
-		if len(outs) < n {
-			n = 1
+		n := 1
+		for _, size := range outcomeBlocks() {
+			if len(outs) >= size {
+				n = size
+				break
+			}
 		}
 		part := outs[:n]
 		outs = outs[n:]
@@ -446,8 +449,9 @@ func insertOutcomes(ctx context.Context, tx txn, outs []Outcome, now time.Time) 
 	return added, nil
 }
 
-// outcomeBlock is how many outcomes one INSERT of insertOutcomes carries.
-const outcomeBlock = 16
+// outcomeBlocks returns the sizes of insertOutcomes' statements, largest
+// first.
+func outcomeBlocks() [5]int { return [...]int{16, 8, 4, 2, 1} }
 
 // insertOutcomesSQL is the INSERT of n outcomes.
 func insertOutcomesSQL(n int) string {

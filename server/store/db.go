@@ -131,7 +131,11 @@ func OpenSQLite(path string) (*DB, error) {
 	}
 	// What a broadcast writes for every few pushes, prepared before any
 	// transaction needs it (see stmtCache).
-	if err := w.stmts.warm(ctx, insertOutcomesSQL(outcomeBlock), insertOutcomesSQL(1), addOutcomesSQL); err != nil {
+	hot := []string{addOutcomesSQL}
+	for _, n := range outcomeBlocks() {
+		hot = append(hot, insertOutcomesSQL(n))
+	}
+	if err := w.stmts.warm(ctx, hot...); err != nil {
 		return fail(err)
 	}
 
