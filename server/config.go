@@ -155,6 +155,11 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 
 	fs := flag.NewFlagSet("pushstart", flag.ContinueOnError)
 	fs.SetOutput(usage)
+	fs.Usage = func() {
+		fmt.Fprintln(usage, "Usage: pushstart [flags]  runs the server; `pushstart help` lists the subcommands (send, vapid-keys).")
+		fmt.Fprintln(usage, "Every flag has an environment variable of the same meaning, named in parentheses; the flag wins.")
+		fs.PrintDefaults()
+	}
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen `address` (ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "`directory` of the database, VAPID keys and admin token (DATA_DIR)")
 	// No default shown from the environment: the URL may hold a password,
