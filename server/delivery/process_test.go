@@ -91,6 +91,21 @@ func (p *countingPushService) seen() (total int, counts map[string]int) {
 	return p.total, c
 }
 
+// tally counts, over the n subscriptions subscribe made, those that got no
+// push and the pushes beyond the first.
+func (p *countingPushService) tally(n int) (total, missed, twice int) {
+	total, counts := p.seen()
+	for i := range n {
+		switch c := counts[fmt.Sprintf("/push/%05d", i)]; {
+		case c == 0:
+			missed++
+		case c > 1:
+			twice += c - 1
+		}
+	}
+	return total, missed, twice
+}
+
 // kit is one running kit process.
 type kit struct {
 	cmd  *exec.Cmd
@@ -328,17 +343,7 @@ func TestBroadcastSurvivesAKill(t *testing.T) {
 
 				k = startKit(t, env)
 				done := waitDone(t, k, accepted.ID, 90*time.Second)
-				total, counts := push.seen()
-				missed, twice := 0, 0
-				for i := range n {
-					c := counts[fmt.Sprintf("/push/%05d", i)]
-					if c == 0 {
-						missed++
-					}
-					if c > 1 {
-						twice += c - 1
-					}
-				}
+				total, missed, twice := push.tally(n)
 				t.Logf("%v at %d of %d pushes; after the restart: %d pushes in all, %d sent twice; %+v", sig, atKill, n, total, twice, done)
 				if missed != 0 {
 					t.Errorf("%d subscriptions never got the push", missed)
@@ -386,17 +391,7 @@ func TestInstancesShareTheWork(t *testing.T) {
 	a.stop(t, syscall.SIGKILL)
 
 	done := waitDone(t, b, accepted.ID, 90*time.Second)
-	_, counts := push.seen()
-	missed, twice := 0, 0
-	for i := range n {
-		c := counts[fmt.Sprintf("/push/%05d", i)]
-		if c == 0 {
-			missed++
-		}
-		if c > 1 {
-			twice += c - 1
-		}
-	}
+	_, missed, twice := push.tally(n)
 	t.Logf("before the kill: %d pushes by A, %d by B; after: B finished, %d sent twice; %+v", byA, byB, twice, done)
 	if byA == 0 || byB == 0 {
 		t.Errorf("before the kill A sent %d and B %d pushes; want both instances working", byA, byB)
