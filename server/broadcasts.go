@@ -28,7 +28,6 @@ const (
 	maxBroadcastBody = 4 << 20
 	maxAudience      = 1000 // users or endpoints in one broadcast's "to"
 	maxUserIDLen     = 128
-	maxBroadcastID   = 64                   // the store's bound; the engine's ids are 28
 	maxSchedule      = 366 * 24 * time.Hour // how far ahead sendAt may be
 	defaultListLimit = 20
 	maxListLimit     = 100
@@ -174,8 +173,8 @@ func checkUserID(u string) error {
 // broadcastID is the request's {id}, or the 400 when it cannot be one.
 func (s *Server) broadcastID(w http.ResponseWriter, r *http.Request) (string, bool) {
 	id := r.PathValue("id")
-	if id == "" || len(id) > maxBroadcastID {
-		s.writeError(w, r, badField("id", fmt.Sprintf("id must be a broadcast id, at most %d characters", maxBroadcastID)))
+	if id == "" || len(id) > store.MaxBroadcastID {
+		s.writeError(w, r, badField("id", fmt.Sprintf("id must be a broadcast id, at most %d characters", store.MaxBroadcastID)))
 		return "", false
 	}
 	return id, true
@@ -231,7 +230,7 @@ func (s *Server) handleBroadcastList(w http.ResponseWriter, r *http.Request) {
 	if before != "" {
 		// An id that is not there would read as "no more pages".
 		if _, err := s.store.GetBroadcast(r.Context(), before); err != nil {
-			if errors.Is(err, store.ErrBroadcastNotFound) || len(before) > maxBroadcastID {
+			if errors.Is(err, store.ErrBroadcastNotFound) {
 				err = badField("before", "before must be the id of a broadcast, as the last page's next gave it")
 			}
 			s.writeError(w, r, err)

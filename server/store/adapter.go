@@ -121,15 +121,6 @@ func (c *stmtCache) warm(ctx context.Context, queries ...string) error {
 	return nil
 }
 
-func (c *stmtCache) close() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, st := range c.m {
-		st.Close()
-	}
-	clear(c.m)
-}
-
 // runner returns what runs query: its prepared statement (within the
 // transaction, when q is one) or q's own runner.
 func (q sqlQuerier) runner(ctx context.Context, query string) (sqlRunner, bool) {

@@ -13,8 +13,8 @@ import (
 	"pushstart/push"
 )
 
-// maxBroadcastID is the longest broadcast ID, in bytes.
-const maxBroadcastID = 64
+// MaxBroadcastID is the longest broadcast ID, in bytes.
+const MaxBroadcastID = 64
 
 const broadcastColumns = `id, status, title, payload, ttl, urgency, topic, audience, send_at,
 	total, sent, failed, pruned, skipped, chunks, created_at, started_at, finished_at`
@@ -101,8 +101,8 @@ func audienceFilter(a Audience) (string, []any, error) {
 // CreateBroadcast stores b, counting its audience, and calls enqueue (when
 // not nil) in the same transaction.
 func (s *DB) CreateBroadcast(ctx context.Context, b Broadcast, enqueue func(context.Context, Tx) error) (Broadcast, error) {
-	if b.ID == "" || len(b.ID) > maxBroadcastID {
-		return Broadcast{}, fmt.Errorf("store: create broadcast: the ID must be 1 to %d bytes", maxBroadcastID)
+	if b.ID == "" || len(b.ID) > MaxBroadcastID {
+		return Broadcast{}, fmt.Errorf("store: create broadcast: the ID must be 1 to %d bytes", MaxBroadcastID)
 	}
 	filter, fargs, err := audienceFilter(b.Audience)
 	if err != nil {
