@@ -21,11 +21,13 @@ func DecodeBase64URL(s string) ([]byte, error) {
 // alphabet (A-Z a-z 0-9 - _); "" is.
 func IsBase64URL(s string) bool {
 	for _, c := range []byte(s) {
-		switch {
-		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
-		default:
+		if !isBase64URLByte(c) {
 			return false
 		}
 	}
 	return true
+}
+
+func isBase64URLByte(c byte) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_'
 }

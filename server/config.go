@@ -46,6 +46,12 @@ type Config struct {
 	MaxEndpointBytes     int    // MAX_ENDPOINT_BYTES, -max-endpoint-bytes: longest endpoint URL accepted
 	PushMaxConnsPerHost  int    // PUSH_MAX_CONNS_PER_HOST, -push-max-conns-per-host: requests in flight, and connections open, to one push service host at most
 	TrustedProxyHeader   string // TRUSTED_PROXY_HEADER, -trusted-proxy-header: X-Forwarded-For or X-Real-IP, set by your reverse proxy
+	AdminSignInRate      int    // ADMIN_SIGNIN_RATE, -admin-signin-rate: wrong admin tokens per client address, after which it must wait
+	EventRate            int    // EVENT_RATE, -event-rate: notification events (shown, clicked, closed) per client address
+
+	// AdminSessionTTL (ADMIN_SESSION_TTL, -admin-session-ttl) is how long
+	// the admin console's session lasts after signing in with the token.
+	AdminSessionTTL time.Duration
 
 	// DeliveryRescueAfter (DELIVERY_RESCUE_AFTER, -delivery-rescue-after) is
 	// how long a part of a broadcast may look running before another
@@ -84,6 +90,9 @@ func DefaultConfig() Config {
 		PushMaxConnsPerHost:  64,
 		DeliveryRescueAfter:  delivery.DefaultRescueAfter,
 		BroadcastChunkSize:   delivery.DefaultChunkSize,
+		AdminSignInRate:      5,
+		EventRate:            120,
+		AdminSessionTTL:      12 * time.Hour,
 	}
 }
 
@@ -134,6 +143,8 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 		{&c.MaxEndpointBytes, "MAX_ENDPOINT_BYTES", "max-endpoint-bytes", "longest endpoint URL accepted, in bytes"},
 		{&c.PushMaxConnsPerHost, "PUSH_MAX_CONNS_PER_HOST", "push-max-conns-per-host", "requests in flight, and connections open, to one push service host at most"},
 		{&c.BroadcastChunkSize, "BROADCAST_CHUNK_SIZE", "broadcast-chunk-size", "subscriptions per job of a broadcast, the unit of work instances share"},
+		{&c.AdminSignInRate, "ADMIN_SIGNIN_RATE", "admin-signin-rate", "wrong admin tokens a minute per client address before it must wait; 0 for no limit"},
+		{&c.EventRate, "EVENT_RATE", "event-rate", "notification events (shown, clicked, closed) a minute per client address; 0 for no limit"},
 	}
 	for _, n := range ints {
 		if v := strings.TrimSpace(getenv(n.env)); v != "" {
@@ -145,12 +156,20 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 		}
 	}
 
-	if v := strings.TrimSpace(getenv("DELIVERY_RESCUE_AFTER")); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return c, fmt.Errorf("DELIVERY_RESCUE_AFTER %q: want a duration such as 5m or 30s", v)
+	for _, d := range []struct {
+		dst     *time.Duration
+		env, eg string
+	}{
+		{&c.DeliveryRescueAfter, "DELIVERY_RESCUE_AFTER", "5m or 30s"},
+		{&c.AdminSessionTTL, "ADMIN_SESSION_TTL", "12h or 30m"},
+	} {
+		if v := strings.TrimSpace(getenv(d.env)); v != "" {
+			v, err := time.ParseDuration(v)
+			if err != nil {
+				return c, fmt.Errorf("%s %q: want a duration such as %s", d.env, getenv(d.env), d.eg)
+			}
+			*d.dst = v
 		}
-		c.DeliveryRescueAfter = d
 	}
 
 	fs := flag.NewFlagSet("pushstart", flag.ContinueOnError)
@@ -167,6 +186,7 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 	var databaseURL string
 	fs.StringVar(&databaseURL, "database-url", "", "postgres://`URL` of a PostgreSQL database for the subscriptions and the delivery queue, shared by every instance; empty for SQLite in DATA_DIR (DATABASE_URL)")
 	fs.DurationVar(&c.DeliveryRescueAfter, "delivery-rescue-after", c.DeliveryRescueAfter, "how long a part of a broadcast may look running before another worker takes it over: after a crash, how soon sending resumes (DELIVERY_RESCUE_AFTER)")
+	fs.DurationVar(&c.AdminSessionTTL, "admin-session-ttl", c.AdminSessionTTL, "how long an admin console session lasts after signing in (ADMIN_SESSION_TTL)")
 	fs.StringVar(&c.WebDir, "web-dir", c.WebDir, "serve the page's files (app.wasm, icons, CSS) from this `directory` instead of those built into the binary, for development (WEB_DIR)")
 	fs.StringVar(&c.VAPIDSubject, "vapid-subject", c.VAPIDSubject, "VAPID contact, mailto: or https: `URI` (VAPID_SUBJECT)")
 	fs.StringVar(&c.VAPIDPublicKey, "vapid-public-key", c.VAPIDPublicKey, "VAPID public `key`, base64url; the private key comes from VAPID_PRIVATE_KEY only (VAPID_PUBLIC_KEY)")
@@ -238,6 +258,7 @@ func (c Config) Validate() error {
 	for env, v := range map[string]int{
 		"SUBSCRIBE_RATE": c.SubscribeRate, "TEST_SEND_RATE": c.TestSendRate,
 		"TEST_SEND_ENDPOINT_RATE": c.TestSendEndpointRate, "MAX_SUBSCRIPTIONS": c.MaxSubscriptions,
+		"ADMIN_SIGNIN_RATE": c.AdminSignInRate, "EVENT_RATE": c.EventRate,
 	} {
 		if v < 0 {
 			return fmt.Errorf("%s %d: must not be negative", env, v)
@@ -259,6 +280,9 @@ func (c Config) Validate() error {
 	}
 	if c.DeliveryRescueAfter < 2*time.Second || c.DeliveryRescueAfter > 24*time.Hour {
 		return fmt.Errorf("DELIVERY_RESCUE_AFTER %v: want 2s to 24h", c.DeliveryRescueAfter)
+	}
+	if c.AdminSessionTTL < 5*time.Minute || c.AdminSessionTTL > 30*24*time.Hour {
+		return fmt.Errorf("ADMIN_SESSION_TTL %v: want 5m to 720h", c.AdminSessionTTL)
 	}
 	switch http.CanonicalHeaderKey(c.TrustedProxyHeader) {
 	case "", "X-Forwarded-For", "X-Real-Ip":

@@ -111,6 +111,36 @@ func sqliteMigrations() [][]string {
 				value TEXT NOT NULL
 			)`,
 		},
+		{ // 3: the admin console: sessions, push service hosts, the funnel
+			// A session is kept as the SHA-256 of its cookie, so that
+			// reading the database does not sign anyone in.
+			`CREATE TABLE admin_sessions (
+				id_hash    TEXT PRIMARY KEY,
+				created_at BIGINT NOT NULL,
+				expires_at BIGINT NOT NULL
+			)`,
+			`CREATE INDEX admin_sessions_expires ON admin_sessions (expires_at)`,
+			// The endpoint's host, for counting subscriptions by push
+			// service: set on every write, and here for the rows there are.
+			`ALTER TABLE subscriptions ADD COLUMN host TEXT NOT NULL DEFAULT ''`,
+			`UPDATE subscriptions SET host = lower(substr(rest, 1, instr(rest || '/', '/') - 1))
+				FROM (SELECT id AS rid, substr(endpoint, instr(endpoint, '://') + 3) AS rest FROM subscriptions)
+				WHERE id = rid`,
+			// A subscription's last success and failure, for the admin's
+			// page of subscriptions.
+			`CREATE INDEX deliveries_subscription ON deliveries (subscription_id, at)`,
+			// What the service worker reported of each broadcast's push:
+			// once per (broadcast, type, subscription).
+			`CREATE TABLE events (
+				broadcast_id    TEXT NOT NULL,
+				type            TEXT NOT NULL,
+				subscription_id BIGINT NOT NULL,
+				action          TEXT NOT NULL DEFAULT '',
+				browser         TEXT NOT NULL DEFAULT '',
+				at              BIGINT NOT NULL,
+				PRIMARY KEY (broadcast_id, type, subscription_id)
+			)`,
+		},
 	}
 }
 
@@ -187,6 +217,26 @@ func postgresMigrations() [][]string {
 			`CREATE TABLE settings (
 				name  TEXT PRIMARY KEY,
 				value TEXT NOT NULL
+			)`,
+		},
+		{ // 2: the admin console (see SQLite's step 3)
+			`CREATE TABLE admin_sessions (
+				id_hash    TEXT PRIMARY KEY,
+				created_at BIGINT NOT NULL,
+				expires_at BIGINT NOT NULL
+			)`,
+			`CREATE INDEX admin_sessions_expires ON admin_sessions (expires_at)`,
+			`ALTER TABLE subscriptions ADD COLUMN host TEXT NOT NULL DEFAULT ''`,
+			`UPDATE subscriptions SET host = lower(split_part(split_part(endpoint, '://', 2), '/', 1))`,
+			`CREATE INDEX deliveries_subscription ON deliveries (subscription_id, at)`,
+			`CREATE TABLE events (
+				broadcast_id    TEXT COLLATE "C" NOT NULL,
+				type            TEXT NOT NULL,
+				subscription_id BIGINT NOT NULL,
+				action          TEXT NOT NULL DEFAULT '',
+				browser         TEXT NOT NULL DEFAULT '',
+				at              BIGINT NOT NULL,
+				PRIMARY KEY (broadcast_id, type, subscription_id)
 			)`,
 		},
 	}
