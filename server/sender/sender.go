@@ -31,7 +31,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -172,7 +171,7 @@ func (r Result) Delivery(sub store.Subscription) store.Delivery {
 	d := store.Delivery{
 		SubscriptionID: sub.ID,
 		EndpointHash:   push.Fingerprint(sub.Endpoint),
-		Host:           endpointHost(sub.Endpoint),
+		Host:           store.EndpointHost(sub.Endpoint),
 		Outcome:        string(r.Outcome),
 		Status:         r.Status,
 		Attempts:       r.Attempts,
@@ -237,7 +236,7 @@ func (s *Sender) deliver(ctx context.Context, sub store.Subscription, m push.Mes
 		VAPIDPublicKey:  s.keys.Public,
 		VAPIDPrivateKey: s.keys.Private,
 	}
-	host := s.hosts.join(endpointHost(sub.Endpoint))
+	host := s.hosts.join(store.EndpointHost(sub.Endpoint))
 	defer func() { s.hosts.leave(host, s.now()) }()
 
 	var res Result
@@ -427,7 +426,7 @@ func (s *Sender) finish(ctx context.Context, sub store.Subscription, res Result)
 	case res.Outcome == push.Gone:
 		s.log.InfoContext(ctx, "push: subscription gone", append(attrs, "pruned", res.Pruned)...)
 	case res.Outcome == push.Unauthorized:
-		host := endpointHost(sub.Endpoint)
+		host := store.EndpointHost(sub.Endpoint)
 		if s.vapidRefusals.first(host, s.now()) {
 			s.log.ErrorContext(ctx, "push: this push service refused our VAPID credentials; "+
 				"check the VAPID key pair and subject (no subscription was deleted; said once per host every "+
@@ -468,22 +467,4 @@ func (l *refusalLog) first(host string, now time.Time) bool {
 	}
 	l.last[host] = now
 	return true
-}
-
-// endpointHost is the host of an endpoint, with its port unless it is the
-// scheme's default, in lower case: the push service the endpoint belongs to.
-// It is safe to log and show: the secret part of an endpoint is its path.
-func endpointHost(endpoint string) string {
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		return ""
-	}
-	host := strings.ToLower(u.Host)
-	switch {
-	case u.Scheme == "https" && strings.HasSuffix(host, ":443"):
-		host = strings.TrimSuffix(host, ":443")
-	case u.Scheme == "http" && strings.HasSuffix(host, ":80"):
-		host = strings.TrimSuffix(host, ":80")
-	}
-	return host
 }

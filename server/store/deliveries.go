@@ -116,6 +116,15 @@ func (s *DB) Deliveries(ctx context.Context, limit int) ([]Delivery, error) {
 		return nil, fmt.Errorf("store: deliveries: %w", err)
 	}
 	defer rs.Close()
+	ds, err := scanDeliveries(rs)
+	if err != nil {
+		return nil, fmt.Errorf("store: deliveries: %w", err)
+	}
+	return ds, nil
+}
+
+// scanDeliveries reads the rows of a query of deliveryColumns.
+func scanDeliveries(rs rows) ([]Delivery, error) {
 	var ds []Delivery
 	for rs.Next() {
 		var d Delivery
@@ -123,7 +132,7 @@ func (s *DB) Deliveries(ctx context.Context, limit int) ([]Delivery, error) {
 		var at int64
 		if err := rs.Scan(&d.ID, &bid, &d.SubscriptionID, &d.EndpointHash, &d.Host, &d.Outcome,
 			&d.Status, &d.Attempts, &d.Error, &at); err != nil {
-			return nil, fmt.Errorf("store: deliveries: %w", err)
+			return nil, err
 		}
 		if bid != nil {
 			d.BroadcastID = *bid
@@ -131,8 +140,5 @@ func (s *DB) Deliveries(ctx context.Context, limit int) ([]Delivery, error) {
 		d.At = fromMS(at)
 		ds = append(ds, d)
 	}
-	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("store: deliveries: %w", err)
-	}
-	return ds, nil
+	return ds, rs.Err()
 }

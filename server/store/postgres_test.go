@@ -54,6 +54,39 @@ func TestPostgresOpenTogether(t *testing.T) {
 	}
 }
 
+// TestPostgresMigrateHosts: the step that adds subscriptions.host fills it
+// for the rows there are.
+func TestPostgresMigrateHosts(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts := append([]string{`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`,
+		`INSERT INTO schema_migrations VALUES (1, 0)`}, postgresMigrations()[0]...)
+	for _, stmt := range stmts {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	for i, e := range hostsBeforeMigration {
+		if _, err := conn.Exec(ctx, `INSERT INTO subscriptions (endpoint, p256dh, auth, created_at, updated_at)
+			VALUES ($1, 'p', 'a', $2, $2)`, e, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := conn.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenPostgres(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	checkMigratedHosts(t, s)
+}
+
 // TestPostgresPools: the queue gets the store's pool, and enqueue a pgx
 // transaction on it.
 func TestPostgresPools(t *testing.T) {

@@ -296,7 +296,7 @@ func TestMigrateFromV1(t *testing.T) {
 		!a.CreatedAt.Equal(time.UnixMilli(3000)) || !a.UpdatedAt.Equal(time.UnixMilli(3000)) {
 		t.Errorf("migrated row %+v", a)
 	}
-	if c := mustGet(t, s, "https://push.example/c"); !c.UpdatedAt.Equal(time.UnixMilli(5000)) || c.ExpirationTime != nil {
+	if c := mustGet(t, s, "https://push.example/c"); !c.UpdatedAt.Equal(time.UnixMilli(5000)) || c.ExpirationTime != nil || c.Host != "push.example" {
 		t.Errorf("migrated row %+v", c)
 	}
 
@@ -328,6 +328,71 @@ func TestMigrateFromV1(t *testing.T) {
 	if err := s.sqlR.QueryRowContext(ctx, `SELECT COUNT(*) FROM subscription_tags`).Scan(&tags); err != nil || tags != 0 {
 		t.Errorf("%d tags left after deleting their subscription, %v", tags, err)
 	}
+}
+
+// hostsBeforeMigration are endpoints of every kind stored before the schema
+// had subscriptions.host; the migration must fill it in as EndpointHost
+// would, which later writes do.
+var hostsBeforeMigration = []string{
+	"https://fcm.googleapis.com/fcm/send/dGVzdA:APA91b",
+	"https://Updates.Push.Services.Mozilla.com/wpush/v2/gAAAAA",
+	"https://web.push.apple.com/QGm-8?x=1",
+	"https://wns2-by3p.notify.windows.com/w/?token=BQYAAA",
+	"http://127.0.0.1:39541/wpush/tok",
+	"https://push.example:8443/p/1",
+}
+
+// checkMigratedHosts fails the test unless each of hostsBeforeMigration,
+// stored before s migrated, has its host, and the page and the counts by
+// host show them.
+func checkMigratedHosts(t *testing.T, s *DB) {
+	t.Helper()
+	ctx := context.Background()
+	for _, e := range hostsBeforeMigration {
+		if got, want := mustGet(t, s, e).Host, EndpointHost(e); got != want || want == "" {
+			t.Errorf("migrated %s: host %q, want %q", e, got, want)
+		}
+	}
+	st, err := s.SubscriptionStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Total != len(hostsBeforeMigration) || len(st.ByHost) != len(hostsBeforeMigration) {
+		t.Errorf("counts after migrating: %+v; want %d hosts of one subscription each", st, len(hostsBeforeMigration))
+	}
+}
+
+// TestMigrateHosts: the step that adds subscriptions.host fills it for the
+// rows there are.
+func TestMigrateHosts(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "kit.db")
+	if err := restrictFiles(path); err != nil {
+		t.Fatal(err)
+	}
+	v2, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts := []string{`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`,
+		`INSERT INTO schema_migrations VALUES (1, 0), (2, 0)`}
+	stmts = append(stmts, sqliteMigrations()[0]...)
+	stmts = append(stmts, sqliteMigrations()[1]...)
+	for _, stmt := range stmts {
+		if _, err := v2.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	for i, e := range hostsBeforeMigration {
+		if _, err := v2.ExecContext(ctx, `INSERT INTO subscriptions (endpoint, p256dh, auth, created_at, updated_at)
+			VALUES (?, 'p', 'a', ?, ?)`, e, i, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := v2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkMigratedHosts(t, openTest(t, path))
 }
 
 // TestSQLitePools: the writer pool handed to the queue is the store's own,

@@ -49,6 +49,9 @@ type Subscription struct {
 	// Tags are the topics its user picked, sorted. Upsert with nil keeps a
 	// known endpoint's tags; non-nil (even empty) replaces them.
 	Tags []string
+	// Host is set by the Store: EndpointHost(Endpoint), the push service
+	// it belongs to. A value passed to Upsert or Replace is ignored.
+	Host string
 	// CreatedAt and UpdatedAt are set by the Store (UTC); values passed
 	// to Upsert or Replace are ignored.
 	CreatedAt, UpdatedAt time.Time
@@ -67,6 +70,58 @@ type Delivery struct {
 	Attempts       int
 	Error          string
 	At             time.Time // set to the current time when zero
+}
+
+// KeyCount is one line of a breakdown: a value (a host, a user agent, a tag)
+// and how many subscriptions have it.
+type KeyCount struct {
+	Key   string
+	Count int
+}
+
+// SubscriptionCounts is how many subscriptions there are, broken down three
+// ways. Each breakdown is sorted by count, largest first, then by key (byte
+// order). Naming the push service of a host and the browser of a user agent
+// is the caller's business.
+type SubscriptionCounts struct {
+	Total       int
+	ByHost      []KeyCount
+	ByUserAgent []KeyCount
+	ByTag       []KeyCount // a subscription counts once for each of its tags
+}
+
+// SubscriptionRow is a subscription as the admin's page of them shows it:
+// with when a push last reached it and last failed to.
+type SubscriptionRow struct {
+	Subscription
+	LastSuccess *time.Time // the newest delivery with outcome sent; nil for none
+	LastFailure *time.Time // the newest with any other outcome; nil for none
+}
+
+// MaxPage is the most rows SubscriptionPage and FindDeliveries return at
+// once: a larger limit is taken as MaxPage.
+const MaxPage = 1000
+
+// maxFilterHosts bounds the hosts and suffixes of a DeliveryFilter, all lists
+// together: each is a term of the query.
+const maxFilterHosts = 64
+
+// DeliveryFilter chooses entries of the delivery log for FindDeliveries. Every
+// field set narrows the choice; the zero value chooses everything.
+type DeliveryFilter struct {
+	BroadcastID string // "" for any
+	Outcome     string // a push.Outcome; "" for any
+	// Hosts and HostSuffixes keep the entries whose host is one of Hosts or
+	// ends with one of HostSuffixes (such as ".push.apple.com"); both empty
+	// keeps every host. Hosts are compared as EndpointHost writes them:
+	// lower case.
+	Hosts, HostSuffixes []string
+	// ExcludeHosts and ExcludeSuffixes then drop the entries whose host is
+	// one of ExcludeHosts or ends with one of ExcludeSuffixes: what is left
+	// of the known push services is the "other" one.
+	ExcludeHosts, ExcludeSuffixes []string
+	Before                        int64 // only entries with a smaller ID; 0 for the newest
+	Limit                         int   // 1 to MaxPage; anything else is MaxPage
 }
 
 // Audience chooses a broadcast's subscriptions: any of Tags, any of Users,
@@ -164,6 +219,23 @@ type Store interface {
 	// Deliveries returns at most limit entries of the delivery log, newest
 	// first; limit <= 0 returns all that are kept.
 	Deliveries(ctx context.Context, limit int) ([]Delivery, error)
+
+	// The admin console's view of subscriptions and of the delivery log.
+
+	// SubscriptionStats counts the subscriptions by host, by user agent and
+	// by tag, as of one moment.
+	SubscriptionStats(ctx context.Context) (SubscriptionCounts, error)
+	// SubscriptionPage returns at most limit subscriptions (see MaxPage)
+	// with an ID below before (0 for the newest), newest first, each with
+	// its tags and its last success and failure.
+	SubscriptionPage(ctx context.Context, before int64, limit int) ([]SubscriptionRow, error)
+	// DeleteSubscription removes the subscription with id, and its tags;
+	// deleted is false when there was none.
+	DeleteSubscription(ctx context.Context, id int64) (deleted bool, err error)
+	// FindDeliveries returns the entries of the delivery log that f
+	// chooses, newest (highest ID) first. It refuses a filter of more than
+	// 64 hosts and suffixes.
+	FindDeliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, error)
 
 	// CreateBroadcast stores b (b.ID set by the caller, unique) with
 	// CreatedAt now, Status scheduled when b.SendAt is in the future and

@@ -5,11 +5,32 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 )
 
-const subscriptionColumns = `s.id, s.endpoint, s.p256dh, s.auth, s.expiration_time, s.user_agent, s.user_id, s.created_at, s.updated_at`
+const subscriptionColumns = `s.id, s.endpoint, s.p256dh, s.auth, s.expiration_time, s.user_agent, s.user_id, s.host, s.created_at, s.updated_at`
+
+// EndpointHost is the host of a push endpoint, in lower case, with its port
+// unless it is the scheme's default: the push service the endpoint belongs
+// to, as the store keeps it for subscriptions and the delivery log. It is
+// safe to log and show: the secret part of an endpoint is its path. It is ""
+// for an endpoint that does not parse.
+func EndpointHost(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return ""
+	}
+	host := strings.ToLower(u.Host)
+	switch {
+	case u.Scheme == "https" && strings.HasSuffix(host, ":443"):
+		host = strings.TrimSuffix(host, ":443")
+	case u.Scheme == "http" && strings.HasSuffix(host, ":80"):
+		host = strings.TrimSuffix(host, ":80")
+	}
+	return host
+}
 
 func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 
@@ -63,14 +84,15 @@ func (s *DB) upsertTx(ctx context.Context, tx txn, sub Subscription) (created bo
 		return false, errors.New("store: upsert: empty endpoint")
 	}
 	now := ms(s.now())
+	host := EndpointHost(sub.Endpoint)
 	var id int64
 	// On PostgreSQL another process may delete the row between the two
 	// statements; the second round then inserts it.
 	for range 2 {
 		err = tx.queryRow(ctx,
-			`INSERT INTO subscriptions (endpoint, p256dh, auth, expiration_time, user_agent, user_id, created_at, updated_at)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (endpoint) DO NOTHING RETURNING id`,
-			sub.Endpoint, sub.P256dh, sub.Auth, sub.ExpirationTime, sub.UserAgent, sub.UserID, now, now).Scan(&id)
+			`INSERT INTO subscriptions (endpoint, p256dh, auth, expiration_time, user_agent, user_id, host, created_at, updated_at)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (endpoint) DO NOTHING RETURNING id`,
+			sub.Endpoint, sub.P256dh, sub.Auth, sub.ExpirationTime, sub.UserAgent, sub.UserID, host, now, now).Scan(&id)
 		if err == nil {
 			created = true
 			break
@@ -80,14 +102,14 @@ func (s *DB) upsertTx(ctx context.Context, tx txn, sub Subscription) (created bo
 		}
 		if sub.UserID == "" {
 			err = tx.queryRow(ctx,
-				`UPDATE subscriptions SET p256dh = ?, auth = ?, expiration_time = ?, user_agent = ?, updated_at = ?
+				`UPDATE subscriptions SET p256dh = ?, auth = ?, expiration_time = ?, user_agent = ?, host = ?, updated_at = ?
 				 WHERE endpoint = ? RETURNING id`,
-				sub.P256dh, sub.Auth, sub.ExpirationTime, sub.UserAgent, now, sub.Endpoint).Scan(&id)
+				sub.P256dh, sub.Auth, sub.ExpirationTime, sub.UserAgent, host, now, sub.Endpoint).Scan(&id)
 		} else {
 			err = tx.queryRow(ctx,
-				`UPDATE subscriptions SET p256dh = ?, auth = ?, expiration_time = ?, user_agent = ?, user_id = ?, updated_at = ?
+				`UPDATE subscriptions SET p256dh = ?, auth = ?, expiration_time = ?, user_agent = ?, user_id = ?, host = ?, updated_at = ?
 				 WHERE endpoint = ? RETURNING id`,
-				sub.P256dh, sub.Auth, sub.ExpirationTime, sub.UserAgent, sub.UserID, now, sub.Endpoint).Scan(&id)
+				sub.P256dh, sub.Auth, sub.ExpirationTime, sub.UserAgent, sub.UserID, host, now, sub.Endpoint).Scan(&id)
 		}
 		if err == nil {
 			break
@@ -157,15 +179,19 @@ func tagsOf(ctx context.Context, q querier, id int64) ([]string, error) {
 	return tags, nil
 }
 
-// loadTags fills in the tags of subs, which are in ID order, with one query
+// loadTags fills in the tags of subs, in ID order either way, with one query
 // over their ID range.
 func loadTags(ctx context.Context, q querier, subs []Subscription) error {
 	if len(subs) == 0 {
 		return nil
 	}
+	lo, hi := subs[0].ID, subs[len(subs)-1].ID
+	if lo > hi {
+		lo, hi = hi, lo
+	}
 	rs, err := q.query(ctx,
 		`SELECT subscription_id, tag FROM subscription_tags WHERE subscription_id >= ? AND subscription_id <= ?`,
-		subs[0].ID, subs[len(subs)-1].ID)
+		lo, hi)
 	if err != nil {
 		return err
 	}
@@ -266,7 +292,7 @@ func scanSubscription(sc row) (Subscription, error) {
 	var sub Subscription
 	var created, updated int64
 	if err := sc.Scan(&sub.ID, &sub.Endpoint, &sub.P256dh, &sub.Auth, &sub.ExpirationTime, &sub.UserAgent,
-		&sub.UserID, &created, &updated); err != nil {
+		&sub.UserID, &sub.Host, &created, &updated); err != nil {
 		return Subscription{}, err
 	}
 	sub.CreatedAt = fromMS(created)
