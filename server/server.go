@@ -120,6 +120,10 @@ func (s *Server) Handler() http.Handler {
 	routes.HandleFunc("DELETE "+api.PathNotification, s.handleBroadcastCancel)
 	routes.HandleFunc("GET "+api.PathNotification+"/events", s.handleBroadcastEvents)
 	routes.HandleFunc("GET "+api.PathLocalPush, s.handleLocalPush)
+	routes.HandleFunc("GET "+api.PathAdminSubscriptionStats, s.handleSubscriptionStats)
+	routes.HandleFunc("GET "+api.PathAdminSubscriptions, s.handleSubscriptionPage)
+	routes.HandleFunc("DELETE "+api.PathAdminSubscription, s.handleSubscriptionDelete)
+	routes.HandleFunc("GET "+api.PathAdminDeliveries, s.handleDeliveries)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+api.PathHealth, s.handleHealth)
