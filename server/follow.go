@@ -3,7 +3,6 @@
 package server
 
 import (
-	"cmp"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -96,16 +95,17 @@ func (s *Server) hostFilter(service string, f *store.DeliveryFilter) bool {
 	return service == api.ServiceOther || len(f.Hosts) > 0 || len(f.HostSuffixes) > 0
 }
 
-// sortedCounts is the breakdown of n, sorted by count, largest first, then
-// by key.
+// sortedCounts is the breakdown of n in the store's order (store.SortCounts).
 func sortedCounts(n map[string]int) []api.Count {
-	out := make([]api.Count, 0, len(n))
+	kcs := make([]store.KeyCount, 0, len(n))
 	for k, c := range n {
-		out = append(out, api.Count{Key: k, Count: c})
+		kcs = append(kcs, store.KeyCount{Key: k, Count: c})
 	}
-	slices.SortFunc(out, func(a, b api.Count) int {
-		return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Key, b.Key))
-	})
+	store.SortCounts(kcs)
+	out := make([]api.Count, len(kcs))
+	for i, kc := range kcs {
+		out[i] = api.Count{Key: kc.Key, Count: kc.Count}
+	}
 	return out
 }
 
