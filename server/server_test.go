@@ -349,7 +349,8 @@ func TestTestSend(t *testing.T) {
 }
 
 func TestBroadcastAdminAuth(t *testing.T) {
-	e := newTestEnv(t)
+	// Its wrong tokens would use up ADMIN_SIGNIN_RATE (see session_test.go).
+	e := newTestEnv(t, func(c *Config) { c.AdminSignInRate = 0 })
 	for i := range 3 {
 		e.do(t, "POST", "/api/subscriptions", newSubscription(t, e.push.URL+"/push/"+string(rune('a'+i))))
 	}
