@@ -62,7 +62,7 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	}
 
 	raw := make([]byte, sessionBytes)
-	rand.Read(raw) // never fails: crypto/rand panics rather than return short
+	rand.Read(raw) // never short: since Go 1.24 a failure crashes the program
 	value := push.EncodeBase64URL(raw)
 	// The store keeps milliseconds: what is answered now is what GET will say.
 	expires := s.now().Add(s.sessionTTL).UTC().Truncate(time.Millisecond)
