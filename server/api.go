@@ -15,7 +15,6 @@ import (
 	"pushstart/api"
 	"pushstart/internal/httpjson"
 	"pushstart/push"
-	"pushstart/server/admin"
 	"pushstart/server/store"
 )
 
@@ -193,16 +192,6 @@ func notificationMessage(n *push.Notification, ttl int, urgency, topic string) (
 		return push.Message{}, err
 	}
 	return m, nil
-}
-
-// authorized reports whether r carries the admin token, compared in
-// constant time.
-func (s *Server) authorized(r *http.Request) bool {
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
-	}
-	return admin.TokenEqual(strings.TrimSpace(tok), s.adminToken)
 }
 
 // handleLocalPush tells tests and the demo launcher how to point a browser at

@@ -44,18 +44,6 @@ type broadcastRequest struct {
 	SendAt *string `json:"sendAt,omitempty"`
 }
 
-// requireAdmin writes the 401 and returns false unless r carries the admin
-// token.
-func (s *Server) requireAdmin(w http.ResponseWriter, r *http.Request) bool {
-	if s.authorized(r) {
-		return true
-	}
-	w.Header().Set("WWW-Authenticate", `Bearer realm="pushstart admin"`)
-	s.writeError(w, r, &apiError{Status: http.StatusUnauthorized,
-		Message: "admin token required: Authorization: Bearer <ADMIN_TOKEN>"})
-	return false
-}
-
 // handleBroadcast accepts a broadcast: validated, stored and queued in one
 // transaction, and answered 202 before any push is sent.
 func (s *Server) handleBroadcast(w http.ResponseWriter, r *http.Request) {

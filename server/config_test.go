@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"pushstart/push"
 )
@@ -34,6 +35,39 @@ func TestLoadConfig(t *testing.T) {
 	}
 }
 
+// TestAdminConsoleSettings: the admin console's settings come from the
+// environment, a flag wins over it, and unset they have their defaults.
+func TestAdminConsoleSettings(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		env       map[string]string
+		args      []string
+		ttl       time.Duration
+		signIn    int
+		eventRate int
+	}{
+		{name: "defaults", ttl: 12 * time.Hour, signIn: 5, eventRate: 120},
+		{name: "environment",
+			env: map[string]string{"ADMIN_SESSION_TTL": " 30m ", "ADMIN_SIGNIN_RATE": "0", "EVENT_RATE": "600"},
+			ttl: 30 * time.Minute, signIn: 0, eventRate: 600},
+		{name: "flags win",
+			env:  map[string]string{"ADMIN_SESSION_TTL": "30m", "ADMIN_SIGNIN_RATE": "3", "EVENT_RATE": "600"},
+			args: []string{"-admin-session-ttl", "720h", "-admin-signin-rate", "10", "-event-rate", "0"},
+			ttl:  720 * time.Hour, signIn: 10, eventRate: 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := LoadConfig(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.AdminSessionTTL != tt.ttl || cfg.AdminSignInRate != tt.signIn || cfg.EventRate != tt.eventRate {
+				t.Errorf("ADMIN_SESSION_TTL %v, ADMIN_SIGNIN_RATE %d, EVENT_RATE %d; want %v, %d, %d",
+					cfg.AdminSessionTTL, cfg.AdminSignInRate, cfg.EventRate, tt.ttl, tt.signIn, tt.eventRate)
+			}
+		})
+	}
+}
+
 func TestConfigErrorsNameTheSetting(t *testing.T) {
 	for _, tt := range []struct {
 		env  map[string]string
@@ -46,6 +80,16 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{env: map[string]string{"PUSH_ALLOWED_HOSTS": "https://push.example.com/"}, want: "PUSH_ALLOWED_HOSTS"},
 		{env: map[string]string{"LOG_LEVEL": "loud"}, want: "LOG_LEVEL"},
 		{env: map[string]string{"ADMIN_TOKEN": "short"}, want: "ADMIN_TOKEN"},
+		{env: map[string]string{"ADMIN_SESSION_TTL": "forever"}, want: "ADMIN_SESSION_TTL"},
+		{env: map[string]string{"ADMIN_SESSION_TTL": "12"}, want: "ADMIN_SESSION_TTL"},
+		{env: map[string]string{"ADMIN_SESSION_TTL": "1m"}, want: "ADMIN_SESSION_TTL"},
+		{env: map[string]string{"ADMIN_SESSION_TTL": "721h"}, want: "ADMIN_SESSION_TTL"},
+		{args: []string{"-admin-session-ttl", "30s"}, want: "ADMIN_SESSION_TTL"},
+		{env: map[string]string{"ADMIN_SIGNIN_RATE": "five"}, want: "ADMIN_SIGNIN_RATE"},
+		{env: map[string]string{"ADMIN_SIGNIN_RATE": "-1"}, want: "ADMIN_SIGNIN_RATE"},
+		{args: []string{"-admin-signin-rate", "-2"}, want: "ADMIN_SIGNIN_RATE"},
+		{env: map[string]string{"EVENT_RATE": "1.5"}, want: "EVENT_RATE"},
+		{env: map[string]string{"EVENT_RATE": "-1"}, want: "EVENT_RATE"},
 		{args: []string{"stray"}, want: "stray"},
 	} {
 		t.Run(tt.want, func(t *testing.T) {

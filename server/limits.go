@@ -64,6 +64,27 @@ func (l *keyedLimiter) allow(key string) (ok bool, retryAfter time.Duration) {
 	return true, 0
 }
 
+// blocked reports, taking nothing, whether key's budget is spent, and if so
+// how long until it has a request again: for a limit on failures, checked
+// before a request whose success must not count.
+func (l *keyedLimiter) blocked(key string) (bool, time.Duration) {
+	if l == nil || l.perMinute <= 0 {
+		return false, 0
+	}
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st := l.keys[key]
+	if st == nil {
+		return false, 0
+	}
+	tokens := st.lim.TokensAt(now)
+	if tokens >= 1 {
+		return false, 0
+	}
+	return true, time.Duration((1 - tokens) / float64(st.lim.Limit()) * float64(time.Second))
+}
+
 // maxKeys bounds the keys a limiter remembers.
 const maxKeys = 1 << 17
 

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"pushstart/api"
 	"pushstart/localpush"
@@ -43,6 +44,13 @@ type Server struct {
 	log               *slog.Logger
 	streamsEnd        chan struct{} // closed by EndStreams
 	endOnce           sync.Once
+
+	// The admin console's sessions (session.go).
+	signInLimit *keyedLimiter // wrong admin tokens, per client address
+	sessionTTL  time.Duration
+	// now is the clock a session's end is set by; the store judges it
+	// ended by its own (the same clock, but for tests).
+	now func() time.Time
 }
 
 // Broadcaster accepts and cancels broadcasts: the delivery engine
@@ -98,6 +106,10 @@ func New(cfg Config, d Deps) *Server {
 		assets:            assets,
 		log:               d.Log,
 		streamsEnd:        make(chan struct{}),
+
+		signInLimit: newKeyedLimiter(cfg.AdminSignInRate),
+		sessionTTL:  cfg.AdminSessionTTL,
+		now:         time.Now,
 	}
 }
 
@@ -124,6 +136,9 @@ func (s *Server) Handler() http.Handler {
 	routes.HandleFunc("GET "+api.PathAdminSubscriptions, s.handleSubscriptionPage)
 	routes.HandleFunc("DELETE "+api.PathAdminSubscription, s.handleSubscriptionDelete)
 	routes.HandleFunc("GET "+api.PathAdminDeliveries, s.handleDeliveries)
+	routes.HandleFunc("POST "+api.PathAdminSession, s.handleSignIn)
+	routes.HandleFunc("GET "+api.PathAdminSession, s.handleSession)
+	routes.HandleFunc("DELETE "+api.PathAdminSession, s.handleSignOut)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+api.PathHealth, s.handleHealth)
@@ -158,17 +173,8 @@ func (s *Server) sameScheme(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		scheme := "http"
-		switch proto := r.Header.Get("X-Forwarded-Proto"); {
-		case r.TLS != nil:
-			scheme = "https"
-		case fromProxy(r, s.trustedHeader):
-			if proto == "" {
-				next.ServeHTTP(w, r)
-				return
-			}
-			scheme = strings.ToLower(proto)
-		case proto != "" || slices.ContainsFunc(forwardingHeaders, func(h string) bool { return r.Header.Get(h) != "" }):
+		scheme := s.scheme(r)
+		if scheme == "" {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -178,6 +184,23 @@ func (s *Server) sameScheme(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// scheme is the scheme the client reached the server by: https on TLS;
+// behind a trusted proxy, what X-Forwarded-Proto says ("" when it says
+// nothing); http for a request that came straight from its client; "" when
+// the request came through a proxy the server was not told to trust.
+func (s *Server) scheme(r *http.Request) string {
+	proto := r.Header.Get("X-Forwarded-Proto")
+	switch {
+	case r.TLS != nil:
+		return "https"
+	case fromProxy(r, s.trustedHeader):
+		return strings.ToLower(proto)
+	case proto != "" || slices.ContainsFunc(forwardingHeaders, func(h string) bool { return r.Header.Get(h) != "" }):
+		return ""
+	}
+	return "http"
 }
 
 // securityHeaders sets headers every response should carry.

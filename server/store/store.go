@@ -30,6 +30,10 @@ var ErrNotFound = errors.New("subscription not found")
 // ErrBroadcastNotFound is returned when no broadcast has the ID.
 var ErrBroadcastNotFound = errors.New("broadcast not found")
 
+// ErrSessionNotFound is returned by SessionExpiry when no admin session has
+// the hash, or it has expired.
+var ErrSessionNotFound = errors.New("admin session not found")
+
 // Subscription is one browser's push subscription, as the page sent it from
 // PushSubscription.toJSON(), with what the server knows of its user.
 type Subscription struct {
@@ -283,6 +287,17 @@ type Store interface {
 	// Setting returns the value stored under name, first storing value
 	// when there is none: the first caller's value wins, across processes.
 	Setting(ctx context.Context, name, value string) (string, error)
+
+	// Admin console sessions, each kept as the hash of its cookie (hex or
+	// base64url SHA-256), so that reading the database signs no one in.
+	// CreateSession stores a session that ends at expires, and deletes the
+	// sessions that have ended.
+	CreateSession(ctx context.Context, idHash string, expires time.Time) error
+	// SessionExpiry returns when the session with idHash ends, or
+	// ErrSessionNotFound when there is none or it has ended.
+	SessionExpiry(ctx context.Context, idHash string) (time.Time, error)
+	// DeleteSession ends the session with idHash; none is not an error.
+	DeleteSession(ctx context.Context, idHash string) error
 
 	// Close releases the database.
 	Close() error
