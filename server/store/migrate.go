@@ -112,8 +112,9 @@ func sqliteMigrations() [][]string {
 			)`,
 		},
 		{ // 3: the admin console: sessions, push service hosts, the funnel
-			// A session is kept as the SHA-256 of its cookie, so that
-			// reading the database does not sign anyone in.
+			// A session is kept as a keyed hash of its cookie (see
+			// server/session.go), so that reading the database does not
+			// sign anyone in.
 			`CREATE TABLE admin_sessions (
 				id_hash    TEXT PRIMARY KEY,
 				created_at BIGINT NOT NULL,
