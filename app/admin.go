@@ -95,7 +95,11 @@ func acceptedText(st api.BroadcastStatus) string {
 	if st.Audience != "" {
 		text += ", to " + st.Audience
 	}
-	return text + fmt.Sprintf(" (%d subscriptions for now).", st.Total)
+	unit := "subscriptions"
+	if st.Total == 1 {
+		unit = "subscription"
+	}
+	return text + fmt.Sprintf(" (%d %s for now).", st.Total, unit)
 }
 
 // signInError is what the sign-in form says about a refused token: the
