@@ -38,7 +38,7 @@ func (f *signInForm) Render() goapp.UI {
 	// nowhere, least of all into the URL.
 	return goapp.Section().Class("card signin").Body(
 		goapp.H2().ID("signin-heading").Text("Sign in"),
-		goapp.P().Class("hint").Text("Enter the server's admin token (ADMIN_TOKEN, or the file it is read from). It is exchanged for a session cookie that this page cannot read, and is not stored in this browser."),
+		goapp.P().Class("hint").Text("Enter the server's admin token: ADMIN_TOKEN, or the contents of DATA_DIR/admin-token when the server generated it. It is exchanged for a session cookie that this page cannot read, and is not stored in this browser."),
 		goapp.Form().
 			Class("signin-form").
 			Method("post").

@@ -136,7 +136,7 @@ func (v *composeView) Render() goapp.UI {
 							[]string{"", "auto", "ltr", "rtl"}, []string{"Not set", "auto", "ltr", "rtl"},
 							func(f *composeForm, s string) { f.Dir = s })),
 					),
-					v.field("compose-timestamp", "Timestamp", v.text("compose-timestamp", "datetime-local", f.Timestamp, func(f *composeForm, s string) { f.Timestamp = s }).Step(1)),
+					v.field("compose-timestamp", "Timestamp", v.text("compose-timestamp", "datetime-local", f.Timestamp, func(f *composeForm, s string) { f.Timestamp = s })),
 					v.renderActions(),
 				),
 				goapp.FieldSet().Class("group").Body(
