@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 
 	"pushstart/api"
@@ -76,14 +75,4 @@ func decodeReply(ex exchange, v any) error {
 		return &apiError{Method: ex.Method, Path: ex.Path, Status: ex.Status, Message: "reading the answer: " + err.Error()}
 	}
 	return nil
-}
-
-// fieldOf is the request field the server blamed for err (its 400's
-// "field"), or "".
-func fieldOf(err error) string {
-	var ae *apiError
-	if errors.As(err, &ae) {
-		return ae.Field
-	}
-	return ""
 }
