@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +41,9 @@ type apiError struct {
 	Status       int
 	Message      string
 	Field        string
+	// RetryAfter is the server's Retry-After of a 429: how long to wait
+	// before trying again; 0 when it sent none.
+	RetryAfter time.Duration
 }
 
 func (e *apiError) Error() string {
@@ -115,7 +119,8 @@ func (c *apiClient) do(ctx context.Context, timeout time.Duration, method, path 
 			return ex, nil
 		}
 	}
-	e := &apiError{Method: method, Path: path, Status: resp.StatusCode}
+	e := &apiError{Method: method, Path: path, Status: resp.StatusCode,
+		RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}
 	var reply api.Error
 	if json.Unmarshal(ex.Response, &reply) == nil && reply.Error != "" {
 		e.Message, e.Field = reply.Error, reply.Field
@@ -123,6 +128,16 @@ func (c *apiClient) do(ctx context.Context, timeout time.Duration, method, path 
 		e.Message = strings.TrimSpace(string(ex.Response))
 	}
 	return ex, e
+}
+
+// retryAfter reads a Retry-After header given in seconds, the form the
+// server sends; 0 when there is none or it cannot be read.
+func retryAfter(v string) time.Duration {
+	secs, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || secs <= 0 {
+		return 0
+	}
+	return time.Duration(secs) * time.Second
 }
 
 // vapidPublicKey fetches the key that subscriptions must be made with.

@@ -18,6 +18,7 @@ import (
 type fakeServer struct {
 	status int
 	reply  string
+	header http.Header // sent with the answer
 	method string
 	path   string
 	ctype  string
@@ -29,6 +30,9 @@ func (f *fakeServer) start(t *testing.T) *apiClient {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.method, f.path, f.ctype = r.Method, r.URL.Path, r.Header.Get("Content-Type")
 		f.body, _ = io.ReadAll(r.Body)
+		for k, v := range f.header {
+			w.Header()[k] = v
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(f.status)
 		io.WriteString(w, f.reply)

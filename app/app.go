@@ -40,6 +40,7 @@ var registerOnce sync.Once
 func Register() {
 	registerOnce.Do(func() {
 		goapp.Route("/", func() goapp.Composer { return newHome() })
+		goapp.Route(adminPath, func() goapp.Composer { return newAdmin() })
 	})
 }
 
@@ -52,7 +53,7 @@ func Handler() *goapp.Handler {
 	return &goapp.Handler{
 		Name:        "pushstart: Web Push starter kit",
 		ShortName:   "pushstart",
-		Title:       "pushstart: Web Push starter kit",
+		Title:       pageTitle,
 		Description: "Subscribe this browser to Web Push notifications and watch every step: permission, VAPID key, subscription, and the push itself.",
 		Lang:        "en",
 		Icon: goapp.Icon{
@@ -62,7 +63,7 @@ func Handler() *goapp.Handler {
 			SVG:      iconSVGPath,
 		},
 		Image:                 iconLargePath,
-		Styles:                []string{"/web/app.css"},
+		Styles:                []string{"/web/app.css", "/web/admin.css"},
 		CacheableResources:    []string{iconSVGPath, badgePath},
 		LoadingLabel:          "Loading pushstart… {progress}%",
 		ServiceWorkerTemplate: sw.Template,

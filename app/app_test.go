@@ -41,7 +41,7 @@ func TestServiceWorkerIsServedFilledIn(t *testing.T) {
 	if err := json.Unmarshal([]byte(m[1]), &resources); err != nil {
 		t.Fatalf("resource list is not JSON: %v", err)
 	}
-	for _, want := range []string{"/", "/web/app.wasm", "/web/app.css", iconPath, badgePath} {
+	for _, want := range []string{"/", "/web/app.wasm", "/web/app.css", "/web/admin.css", iconPath, badgePath} {
 		if !contains(resources, want) {
 			t.Errorf("worker does not cache %s for offline use (has %v)", want, resources)
 		}
@@ -71,6 +71,30 @@ func TestPageWorksOffline(t *testing.T) {
 	}
 	if !strings.Contains(page, "Enable notifications") {
 		t.Error("the pre-rendered page has no Enable notifications button")
+	}
+}
+
+func TestAdminConsoleIsServed(t *testing.T) {
+	Register()
+	h := Handler()
+	h.Version = "v123"
+	page := get(t, h, adminPath)
+	if !strings.Contains(page, "<title>"+adminTitle+"</title>") {
+		t.Errorf("/admin is not titled %q", adminTitle)
+	}
+	if !strings.Contains(page, `href="/web/admin.css"`) {
+		t.Error("/admin does not load admin.css")
+	}
+	// Before app.wasm runs, no form that could send the token anywhere.
+	if strings.Contains(page, `type="password"`) {
+		t.Error("the pre-rendered console has the token's input")
+	}
+	home := get(t, h, "/")
+	if !strings.Contains(home, "<title>"+pageTitle+"</title>") {
+		t.Errorf("/ is not titled %q", pageTitle)
+	}
+	if !strings.Contains(home, `href="/admin"`) {
+		t.Error("the home page does not link to the admin console")
 	}
 }
 

@@ -21,6 +21,8 @@ func newHome() *home { return &home{} }
 // OnMount runs in the browser only: it checks support and permission, and
 // re-syncs an existing subscription with the server.
 func (h *home) OnMount(ctx goapp.Context) {
+	// The title the admin console set, when the page came back from it.
+	ctx.Page().SetTitle(pageTitle)
 	server := newAPIClient(originOf(goapp.Window().URL()), nil)
 	h.flows = newFlows(pageBrowser{}, server, dispatcher{ctx: ctx, state: &h.state})
 	h.state.Busy = "Checking this browser…"
@@ -74,6 +76,7 @@ func (h *home) Render() goapp.UI {
 		),
 		goapp.Footer().Body(
 			goapp.P().Text("Your browser's service worker (/app-worker.js) shows the notifications, even with this page closed."),
+			goapp.P().Body(goapp.A().Class("admin-link").Href(adminPath).Text("Admin console")),
 		),
 	)
 }
