@@ -91,8 +91,9 @@ type Engine struct {
 	chunkSize   int
 	concurrency int
 	slice       time.Duration // a chunk run stops taking subscriptions after this
-	messageID   func(broadcastID string, subscriptionID int64) string // nil: no ids
 	now         func() time.Time
+	// messageID issues each push's message id; nil: none.
+	messageID func(broadcastID string, subscriptionID int64) string
 	// tasks feeds the engine's senders: Jobs x Concurrency goroutines that
 	// live as long as the engine, so that their stacks, grown deep by
 	// encryption and HTTP, are not grown again for every chunk.
