@@ -4,11 +4,13 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -192,6 +194,34 @@ func notificationMessage(n *push.Notification, ttl int, urgency, topic string) (
 		return push.Message{}, err
 	}
 	return m, nil
+}
+
+// broadcastMessage is notificationMessage for a broadcast, whose payload
+// leaves push.MessageIDReserve bytes free for the message id each of its
+// pushes carries. The fields are checked first: their errors say more than
+// the size.
+func broadcastMessage(n *push.Notification, ttl int, urgency, topic string) (push.Message, error) {
+	if n != nil {
+		if err := n.Validate("notification"); err != nil {
+			return push.Message{}, err
+		}
+		if body, err := json.Marshal(n); err == nil && len(body) > push.MaxBroadcastPayload {
+			return push.Message{}, badField("notification", fmt.Sprintf(
+				"notification is %s bytes of JSON, over a broadcast's limit of %s bytes: a broadcast keeps %d of the %s for the message id",
+				thousands(len(body)), thousands(push.MaxBroadcastPayload), push.MessageIDReserve, thousands(push.MaxPlaintext)))
+		}
+	}
+	return notificationMessage(n, ttl, urgency, topic)
+}
+
+// thousands writes a count, n >= 0, with a comma between each group of
+// three digits, as the page writes byte counts.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // handleLocalPush tells tests and the demo launcher how to point a browser at

@@ -21,6 +21,7 @@ import (
 	"pushstart/localpush"
 	"pushstart/server/admin"
 	"pushstart/server/delivery"
+	"pushstart/server/messageid"
 	"pushstart/server/sender"
 	"pushstart/server/store"
 	"pushstart/server/vapid"
@@ -128,9 +129,13 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 	if err != nil {
 		return err
 	}
+	ids, err := messageIDs(ctx, st)
+	if err != nil {
+		return err
+	}
 	engine, err := delivery.New(ctx, delivery.Options{
 		DB: st, Sender: snd, Log: log.With("component", "delivery"), RescueAfter: cfg.DeliveryRescueAfter,
-		ChunkSize: cfg.BroadcastChunkSize,
+		ChunkSize: cfg.BroadcastChunkSize, MessageID: ids.Sign,
 	})
 	if err != nil {
 		return err
@@ -148,8 +153,8 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 	}
 
 	srv := New(cfg, Deps{
-		Store: st, Sender: snd, Engine: engine, Keys: keys, AdminToken: token, Local: local, Allowlist: allow,
-		Assets: assets, Log: log,
+		Store: st, Sender: snd, Engine: engine, Keys: keys, AdminToken: token, MessageIDs: ids, Local: local,
+		Allowlist: allow, Assets: assets, Log: log,
 	})
 	hs := &http.Server{
 		Handler:           srv.Handler(),
@@ -242,6 +247,22 @@ func sharedKeys(ctx context.Context, st *store.DB, keys vapid.Keys) error {
 			keys.Public, first)
 	}
 	return nil
+}
+
+// messageIDs returns the signer of the message ids in broadcasts' pushes,
+// with the key kept in the database: made by the first instance that
+// starts on it, shared by every other, so that a report is accepted by
+// whichever instance it reaches, after any restart.
+func messageIDs(ctx context.Context, st *store.DB) (*messageid.Signer, error) {
+	key, err := st.Setting(ctx, "message_id_key", messageid.NewKey())
+	if err != nil {
+		return nil, fmt.Errorf("reading the database's message id key: %w", err)
+	}
+	ids, err := messageid.Parse(key)
+	if err != nil {
+		return nil, fmt.Errorf("the database's message id key (setting message_id_key): %w", err)
+	}
+	return ids, nil
 }
 
 // privateDir makes dir (mode 0700) or, when it exists, takes group and others'

@@ -18,6 +18,7 @@ import (
 	"pushstart/api"
 	"pushstart/localpush"
 	"pushstart/server/delivery"
+	"pushstart/server/messageid"
 	"pushstart/server/sender"
 	"pushstart/server/store"
 	"pushstart/server/vapid"
@@ -31,12 +32,14 @@ type Server struct {
 	userOf     func(*http.Request) (string, error)
 	keys       vapid.Keys
 	adminToken string
+	messageIDs *messageid.Signer  // nil: every message id is refused
 	local      *localpush.Service // nil unless PUSH_SERVICE=local
 	allow      *Allowlist
 	// Limits on anonymous clients (see Config).
 	subscribeLimit    *keyedLimiter // per client address
 	testSendLimit     *keyedLimiter // per client address
 	testEndpointLimit *keyedLimiter // per endpoint
+	eventLimit        *keyedLimiter // per client address
 	maxSubscriptions  int
 	ceilingMu         sync.Mutex // the ceiling's check and write as one step
 	trustedHeader     string
@@ -72,6 +75,10 @@ type Deps struct {
 	UserOf     func(*http.Request) (string, error)
 	Keys       vapid.Keys
 	AdminToken string
+	// MessageIDs checks the message ids of the service worker's reports
+	// (POST /api/events): the Signer the engine issues them with. Nil
+	// refuses every report.
+	MessageIDs *messageid.Signer
 	Local      *localpush.Service // optional
 	Allowlist  *Allowlist         // optional; cfg.Allowlist(Local) when nil
 	Assets     http.Handler       // optional; 404 when nil
@@ -95,12 +102,14 @@ func New(cfg Config, d Deps) *Server {
 		userOf:     identify(d.UserOf),
 		keys:       d.Keys,
 		adminToken: d.AdminToken,
+		messageIDs: d.MessageIDs,
 		local:      d.Local,
 		allow:      allow,
 
 		subscribeLimit:    newKeyedLimiter(cfg.SubscribeRate),
 		testSendLimit:     newKeyedLimiter(cfg.TestSendRate),
 		testEndpointLimit: newKeyedLimiter(cfg.TestSendEndpointRate),
+		eventLimit:        newKeyedLimiter(cfg.EventRate),
 		maxSubscriptions:  cfg.MaxSubscriptions,
 		trustedHeader:     http.CanonicalHeaderKey(cfg.TrustedProxyHeader),
 		assets:            assets,
@@ -131,6 +140,8 @@ func (s *Server) Handler() http.Handler {
 	routes.HandleFunc("GET "+api.PathNotification, s.handleBroadcastGet)
 	routes.HandleFunc("DELETE "+api.PathNotification, s.handleBroadcastCancel)
 	routes.HandleFunc("GET "+api.PathNotification+"/events", s.handleBroadcastEvents)
+	routes.HandleFunc("GET "+api.PathNotification+"/funnel", s.handleFunnel)
+	routes.HandleFunc("POST "+api.PathEvents, s.handleEvent)
 	routes.HandleFunc("GET "+api.PathLocalPush, s.handleLocalPush)
 	routes.HandleFunc("GET "+api.PathAdminSubscriptionStats, s.handleSubscriptionStats)
 	routes.HandleFunc("GET "+api.PathAdminSubscriptions, s.handleSubscriptionPage)

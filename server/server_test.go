@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"pushstart/server/delivery"
+	"pushstart/server/messageid"
 	"pushstart/server/sender"
 	"pushstart/server/store"
 	"pushstart/server/vapid"
@@ -52,7 +53,8 @@ type testEnv struct {
 	h     http.Handler
 	store *store.DB
 	push  *pushService
-	user  atomic.Value // string: the user UserOf names for every request
+	ids   *messageid.Signer // the engine's and the server's
+	user  atomic.Value      // string: the user UserOf names for every request
 }
 
 // newTestEnv builds a server as Run does, over an httptest push service
@@ -81,7 +83,11 @@ func newTestEnv(t *testing.T, tune ...func(*Config)) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := delivery.New(context.Background(), delivery.Options{DB: st, Sender: snd, Log: log, ChunkSize: 4})
+	ids, err := messageid.Parse(messageid.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := delivery.New(context.Background(), delivery.Options{DB: st, Sender: snd, Log: log, ChunkSize: 4, MessageID: ids.Sign})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,9 +99,9 @@ func newTestEnv(t *testing.T, tune ...func(*Config)) *testEnv {
 		defer cancel()
 		engine.Stop(ctx)
 	})
-	e := &testEnv{store: st, push: push}
+	e := &testEnv{store: st, push: push, ids: ids}
 	e.user.Store("")
-	e.srv = New(cfg, Deps{Store: st, Sender: snd, Engine: engine, Keys: keys, AdminToken: testAdminToken, Log: log, Allowlist: allow,
+	e.srv = New(cfg, Deps{Store: st, Sender: snd, Engine: engine, Keys: keys, AdminToken: testAdminToken, MessageIDs: ids, Log: log, Allowlist: allow,
 		UserOf: func(*http.Request) (string, error) { return e.user.Load().(string), nil }})
 	e.h = e.srv.Handler()
 	return e

@@ -7,7 +7,8 @@
 //      Requests to /api/ and every non-GET request always go to the network.
 //   2. Web Push: show each push message as a notification, open the right
 //      page when one is clicked, renew the subscription when the push service
-//      replaces it.
+//      replaces it, and report what became of a broadcast's notification
+//      (shown, clicked, closed) for its funnel.
 
 "use strict";
 
@@ -124,10 +125,22 @@ const OPTION_FIELDS = [
  *     "vibrate": number[] (milliseconds), optional
  *     "timestamp": number (milliseconds since the epoch), optional
  *     "actions": [{ "action": string, "title": string, "icon"?: string }], optional
- *     "data": any JSON value, optional; becomes notification.data unchanged.
- *             Read on click: data.url (same-origin path to open, default "/")
- *             and data.actionUrls ({ action name: same-origin path }).
+ *     "data": any JSON value, optional; what the click handler reads:
+ *             data.url (same-origin path to open, default "/") and
+ *             data.actionUrls ({ action name: same-origin path }).
+ *     "messageId": string, set by the server on each push of a broadcast
+ *             (Go: push.WithMessageID), never by the sender of the
+ *             notification; optional.
  *   }
+ *
+ * Without a messageId, "data" becomes notification.data unchanged. With
+ * one, notification.data is the worker's envelope (see wrapData), which
+ * keeps the id until the notification is clicked or closed; unwrapData
+ * gives the click handler "data" as the payload had it. The id goes back to
+ * POST /api/events with each report: "shown" once showNotification
+ * resolved, "clicked" with the clicked action ("" for the body), "closed"
+ * when dismissed. A report that fails is logged; it never keeps a
+ * notification from showing or a click from opening its page.
  *
  * Fields left out take the browser's defaults. Every push ends in a shown
  * notification, as browsers require of userVisibleOnly subscriptions: an
@@ -161,17 +174,24 @@ async function showPush(data) {
   } catch (err) {
     // For example renotify without a tag, or vibrate on a silent one.
     console.error("showNotification refused the payload's options:", err);
-    await self.registration.showNotification(message.title, {
+    const fallback = {
       body: "This notification's options were refused by the browser: " + err.message,
-    });
+    };
+    if (message.messageId) {
+      // Its click and close still count; its page is "/".
+      fallback.data = wrapData(undefined, message.messageId);
+    }
+    await self.registration.showNotification(message.title, fallback);
   }
+  await report(message.messageId, "shown", "");
 }
 
 /**
  * Reads a push message's payload into showNotification's arguments.
  * @param {PushMessageData | null} data
- * @returns {{title: string, options: NotificationOptions} | null} null when
- *   the payload is missing, not JSON, not an object, or has no title.
+ * @returns {{title: string, options: NotificationOptions, messageId: string}
+ *   | null} null when the payload is missing, not JSON, not an object, or
+ *   has no title; messageId is "" when the payload has none.
  */
 function readPayload(data) {
   if (!data) {
@@ -205,10 +225,79 @@ function readPayload(data) {
       return action;
     });
   }
-  if ("data" in payload) {
+  const messageId = typeof payload.messageId === "string" ? payload.messageId : "";
+  if (messageId) {
+    options.data = wrapData(payload.data, messageId);
+  } else if ("data" in payload) {
     options.data = payload.data;
   }
-  return { title: payload.title, options };
+  return { title: payload.title, options, messageId };
+}
+
+/** Marks a notification.data that is the worker's envelope. */
+const ENVELOPE = "pushstart-message";
+
+/**
+ * The notification.data of a push that has a message id: the payload's
+ * data, and the id, for the reports on the notification.
+ * @param {any} data the payload's "data" (undefined when it had none)
+ * @param {string} messageId
+ * @returns {{envelope: string, messageId: string, data: any}}
+ */
+function wrapData(data, messageId) {
+  return { envelope: ENVELOPE, messageId, data };
+}
+
+/**
+ * Reads a notification's data: what wrapData kept, or, for a notification
+ * without a message id, its data as it is.
+ * @param {any} raw notification.data
+ * @returns {{data: any, messageId: string}} messageId "" when there is none
+ */
+function unwrapData(raw) {
+  if (
+    raw &&
+    typeof raw === "object" &&
+    raw.envelope === ENVELOPE &&
+    typeof raw.messageId === "string"
+  ) {
+    return { data: raw.data, messageId: raw.messageId };
+  }
+  return { data: raw, messageId: "" };
+}
+
+/**
+ * Reports what became of a broadcast's notification to POST /api/events,
+ * which counts it in the broadcast's funnel. Does nothing without a message
+ * id (a test send's notification). Never rejects: a report that fails is
+ * logged, and the notification or its page do not wait on it.
+ * @param {string} messageId the push's message id, or ""
+ * @param {"shown" | "clicked" | "closed"} type
+ * @param {string} action the clicked action's name, "" for the body or for
+ *   another type
+ * @returns {Promise<void>}
+ */
+async function report(messageId, type, action) {
+  if (!messageId) {
+    return;
+  }
+  const event = { messageId, type };
+  if (action) {
+    event.action = action;
+  }
+  try {
+    const response = await fetch("/api/events", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(event),
+    });
+    if (!response.ok) {
+      console.warn("reporting", type, "answered", response.status + ":", await response.text());
+    }
+  } catch (err) {
+    console.warn("reporting", type, "failed:", err);
+  }
 }
 
 /**
@@ -216,13 +305,30 @@ function readPayload(data) {
  * clicked action's data.actionUrls entry if it has one, else data.url, else
  * "/". Only pages of this origin are opened; any other target becomes "/".
  * A window already showing the page is focused, otherwise a new one opens.
+ * A broadcast's notification is reported clicked, beside the opening.
  *
  * @param {NotificationEvent} event
  */
 self.addEventListener("notificationclick", (event) => {
   event.notification.close();
-  const target = clickTarget(event.notification.data, event.action);
-  event.waitUntil(focusOrOpen(target));
+  const { data, messageId } = unwrapData(event.notification.data);
+  const target = clickTarget(data, event.action);
+  event.waitUntil(
+    Promise.all([focusOrOpen(target), report(messageId, "clicked", event.action || "")])
+  );
+});
+
+/**
+ * notificationclose: the user dismissed a notification without clicking
+ * it. A broadcast's notification is reported closed.
+ *
+ * @param {NotificationEvent} event
+ */
+self.addEventListener("notificationclose", (event) => {
+  const { messageId } = unwrapData(event.notification.data);
+  if (messageId) {
+    event.waitUntil(report(messageId, "closed", ""));
+  }
 });
 
 /**

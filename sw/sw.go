@@ -4,8 +4,10 @@
 // The worker keeps go-app's offline behaviour (cache the app's resources on
 // install, drop old caches on activate, answer GET requests cache first) and
 // adds Web Push: it shows every push message as a notification, opens the
-// notification's page on click, and renews the subscription when the push
-// service replaces it. The push message contract is push.Notification.
+// notification's page on click, renews the subscription when the push
+// service replaces it, and reports a broadcast's notification shown, clicked
+// and closed to POST /api/events with the payload's message id. The push
+// message contract is push.Notification (and push.WithMessageID).
 //
 // go-app replaces two fields, by plain string replacement, when it serves the
 // worker: {{.Version}} with the app version and {{.ResourcesToCache}} with a

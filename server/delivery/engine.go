@@ -75,6 +75,11 @@ type Options struct {
 	// subscriptions after a quarter of it (at most 30 s), and is canceled
 	// after two thirds, so a live run is never rescued.
 	RescueAfter time.Duration
+	// MessageID, when set, issues the message id that each push of a
+	// broadcast carries in its payload (push.WithMessageID), for the
+	// service worker's reports: (*messageid.Signer).Sign. Nil sends the
+	// broadcast's payload as it is.
+	MessageID func(broadcastID string, subscriptionID int64) string
 }
 
 // Engine accepts broadcasts and sends them from its queue's jobs.
@@ -87,6 +92,8 @@ type Engine struct {
 	concurrency int
 	slice       time.Duration // a chunk run stops taking subscriptions after this
 	now         func() time.Time
+	// messageID issues each push's message id; nil: none.
+	messageID func(broadcastID string, subscriptionID int64) string
 	// tasks feeds the engine's senders: Jobs x Concurrency goroutines that
 	// live as long as the engine, so that their stacks, grown deep by
 	// encryption and HTTP, are not grown again for every chunk.
@@ -151,6 +158,7 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 		chunkSize:   cmp.Or(o.ChunkSize, DefaultChunkSize),
 		concurrency: cmp.Or(o.Concurrency, DefaultConcurrency),
 		slice:       min(30*time.Second, rescue/4),
+		messageID:   o.MessageID,
 		now:         time.Now,
 	}
 	jobs := cmp.Or(o.Jobs, DefaultJobs)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"pushstart/push"
 	"pushstart/server/store"
 )
 
@@ -123,6 +124,7 @@ type chunkRun struct {
 	// halted is set when the run must start no more pushes: the
 	// broadcast was canceled, or recording failed.
 	halted atomic.Bool
+	noID   atomic.Bool // the payload had no room for a message id (logged once)
 }
 
 // stopped reports whether the run must start no more pushes.
@@ -139,7 +141,7 @@ func (r *chunkRun) send(ctx context.Context) {
 		if r.stopped(ctx) {
 			continue
 		}
-		res := r.e.sender.Deliver(ctx, sub, r.b.Message)
+		res := r.e.sender.Deliver(ctx, sub, r.message(sub))
 		if res.Interrupted && (res.Attempts == 0 || !errors.Is(ctx.Err(), context.DeadlineExceeded)) {
 			// Never sent, or cut off by a shutdown: the next run
 			// pushes to it again. (A push the run's own time limit cut
@@ -153,6 +155,26 @@ func (r *chunkRun) send(ctx context.Context) {
 			r.rec.fail(err)
 		}
 	}
+}
+
+// message is the push to sub: the broadcast's message, its payload
+// carrying the push's own message id when the engine issues them. A payload
+// the id does not fit (a broadcast accepted before ids were, with less room
+// than push.MaxBroadcastPayload leaves) goes without one: the notification
+// matters more than its count.
+func (r *chunkRun) message(sub store.Subscription) push.Message {
+	m := r.b.Message
+	if r.e.messageID == nil {
+		return m
+	}
+	payload, err := push.WithMessageID(m.Payload, r.e.messageID(r.b.ID, sub.ID))
+	if err == nil && len(payload) <= push.MaxPlaintext {
+		m.Payload = payload
+	} else if r.noID.CompareAndSwap(false, true) {
+		r.e.log.Warn("broadcast sent without message ids: its funnel will not count these pushes",
+			"id", r.b.ID, "payloadBytes", len(m.Payload), "err", err)
+	}
+	return m
 }
 
 // feed hands the chunk's pending subscriptions to the senders, a page at a

@@ -13,8 +13,11 @@ import (
 	"pushstart/push"
 )
 
-// MaxBroadcastID is the longest broadcast ID, in bytes.
-const MaxBroadcastID = 64
+// MaxBroadcastID is the longest broadcast ID, in bytes: what leaves room,
+// in the longest message id (push.MaxMessageID, 81 bytes), for the
+// subscription's id in base36 (up to 13 characters), the MAC (16) and two
+// dots (see package messageid). The engine's ids are 28.
+const MaxBroadcastID = 50
 
 const broadcastColumns = `id, status, title, payload, ttl, urgency, topic, audience, send_at,
 	total, sent, failed, pruned, skipped, chunks, created_at, started_at, finished_at`

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"pushstart/api"
 )
 
 const deliveryColumns = `id, broadcast_id, subscription_id, endpoint_hash, host, outcome, status, attempts, error, at`
@@ -60,10 +62,15 @@ func (s *DB) pruneTestSends(ctx context.Context) error {
 	return nil
 }
 
+// pruneOutcomes deletes the outcomes and the funnel's events of broadcasts
+// that finished more than keepOutcomes ago, in batches of pruneBatch rows.
+// Events reported late, after their broadcast's were pruned, go at the next
+// prune.
 func (s *DB) pruneOutcomes(ctx context.Context) error {
 	rs, err := s.r.query(ctx,
 		`SELECT b.id FROM broadcasts b WHERE b.finished_at < ?
-		 AND EXISTS (SELECT 1 FROM deliveries d WHERE d.broadcast_id = b.id)`,
+		 AND (EXISTS (SELECT 1 FROM deliveries d WHERE d.broadcast_id = b.id)
+		   OR EXISTS (SELECT 1 FROM events e WHERE e.broadcast_id = b.id))`,
 		ms(s.now().Add(-keepOutcomes)))
 	if err != nil {
 		return fmt.Errorf("store: prune outcomes: %w", err)
@@ -81,25 +88,46 @@ func (s *DB) pruneOutcomes(ctx context.Context) error {
 	if err := rs.Err(); err != nil {
 		return fmt.Errorf("store: prune outcomes: %w", err)
 	}
-	// In batches of pruneBatch, by subscription ID, then the rest.
 	for _, id := range ids {
-		for {
-			n, err := s.w.exec(ctx,
-				`DELETE FROM deliveries WHERE broadcast_id = ? AND subscription_id <= (
-				   SELECT subscription_id FROM deliveries WHERE broadcast_id = ?
-				   ORDER BY subscription_id LIMIT 1 OFFSET ?)`, id, id, s.pruneBatch-1)
+		// In batches by subscription ID, along each table's index, then
+		// the rest (fewer than a batch of each).
+		err := s.deleteInBatches(ctx,
+			`DELETE FROM deliveries WHERE broadcast_id = ? AND subscription_id <= (
+			   SELECT subscription_id FROM deliveries WHERE broadcast_id = ?
+			   ORDER BY subscription_id LIMIT 1 OFFSET ?)`, id, id)
+		if err == nil {
+			_, err = s.w.exec(ctx, `DELETE FROM deliveries WHERE broadcast_id = ?`, id)
+		}
+		if err != nil {
+			return fmt.Errorf("store: prune outcomes: %w", err)
+		}
+		for _, typ := range []string{api.EventShown, api.EventClicked, api.EventClosed} {
+			err = s.deleteInBatches(ctx,
+				`DELETE FROM events WHERE broadcast_id = ? AND type = ? AND subscription_id <= (
+				   SELECT subscription_id FROM events WHERE broadcast_id = ? AND type = ?
+				   ORDER BY subscription_id LIMIT 1 OFFSET ?)`, id, typ, id, typ)
 			if err != nil {
-				return fmt.Errorf("store: prune outcomes: %w", err)
-			}
-			if n == 0 {
-				break
+				return fmt.Errorf("store: prune events: %w", err)
 			}
 		}
-		if _, err := s.w.exec(ctx, `DELETE FROM deliveries WHERE broadcast_id = ?`, id); err != nil {
-			return fmt.Errorf("store: prune outcomes: %w", err)
+		if _, err := s.w.exec(ctx, `DELETE FROM events WHERE broadcast_id = ?`, id); err != nil {
+			return fmt.Errorf("store: prune events: %w", err)
 		}
 	}
 	return nil
+}
+
+// deleteInBatches runs batch, a DELETE of a broadcast's rows up to the
+// pruneBatch-th (its last parameter, the OFFSET, follows args), until it
+// deletes nothing: fewer than pruneBatch rows are left.
+func (s *DB) deleteInBatches(ctx context.Context, batch string, args ...any) error {
+	args = append(args, s.pruneBatch-1)
+	for {
+		n, err := s.w.exec(ctx, batch, args...)
+		if err != nil || n == 0 {
+			return err
+		}
+	}
 }
 
 // Deliveries returns at most limit entries of the delivery log, newest first

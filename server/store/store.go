@@ -284,6 +284,19 @@ type Store interface {
 	// Failed - Pruned (never negative). It returns the broadcast.
 	FinishChunk(ctx context.Context, c Chunk) (Broadcast, error)
 
+	// The funnel: what the service worker reported of a broadcast's pushes.
+	// Events are kept as long as the broadcast's outcomes, and deleted with
+	// them 30 days after it finished.
+
+	// RecordEvent records e once per (broadcast, type, subscription):
+	// recorded is false for a repeat, which changes nothing (the first
+	// report's action and browser stay). It returns ErrBroadcastNotFound
+	// when there is no such broadcast.
+	RecordEvent(ctx context.Context, e Event) (recorded bool, err error)
+	// Funnel counts the events of broadcast id; a broadcast with none, or
+	// no broadcast at all, has zero counts.
+	Funnel(ctx context.Context, broadcastID string) (FunnelCounts, error)
+
 	// Setting returns the value stored under name, first storing value
 	// when there is none: the first caller's value wins, across processes.
 	Setting(ctx context.Context, name, value string) (string, error)
