@@ -133,6 +133,7 @@ func (p *broadcastsPanel) Render() goapp.UI {
 
 func (p *broadcastsPanel) row(b api.BroadcastStatus, now time.Time) goapp.UI {
 	pr := broadcastProgress(b)
+	barValue, barMax := pr.Bar()
 	id := b.ID
 	sendTime := b.SendAt
 	if sendTime == nil {
@@ -157,8 +158,8 @@ func (p *broadcastsPanel) row(b api.BroadcastStatus, now time.Time) goapp.UI {
 			goapp.Td().Class("progress-cell").Body(
 				goapp.Progress().
 					Class("progress").
-					Max(max(pr.Total, 1)).
-					Value(pr.Fraction()*float64(max(pr.Total, 1))).
+					Max(barMax).
+					Value(barValue).
 					Aria("label", "Progress of "+title+": "+pr.String()),
 				goapp.Span().Class("progress-text").Text(pr.String()),
 			),

@@ -193,15 +193,35 @@ func filterSelect(id, label, value string, opts []selectOption, onChange func(go
 			ID(id).
 			Name(id).
 			OnChange(func(ctx goapp.Context, e goapp.Event) {
-				onChange(ctx, ctx.JSSrc().Get("value").String())
+				onChange(ctx, filterValue(ctx.JSSrc().Get("value").String()))
 			}).
 			Body(
 				goapp.Range(opts).Slice(func(i int) goapp.UI {
 					o := opts[i]
-					return goapp.Option().Value(o.Value).Selected(o.Value == value).Text(o.Label)
+					return goapp.Option().Value(optionValue(o.Value)).Selected(o.Value == value).Text(o.Label)
 				}),
 			),
 	)
+}
+
+// anyValue is the value of a filter's "any" option: an option with an
+// empty value attribute would have its label for value.
+const anyValue = "any"
+
+// optionValue is the value attribute of a filter's option for v.
+func optionValue(v string) string {
+	if v == "" {
+		return anyValue
+	}
+	return v
+}
+
+// filterValue is the filter a select's value chooses: "" for any.
+func filterValue(v string) string {
+	if v == anyValue {
+		return ""
+	}
+	return v
 }
 
 func (p *deliveriesPanel) onRefresh(ctx goapp.Context, e goapp.Event) { p.reload(ctx) }

@@ -29,17 +29,19 @@ func broadcastProgress(b api.BroadcastStatus) progress {
 	}
 }
 
-// Fraction is Done / Total from 0 to 1: 1 when complete, 0 when Total is
-// 0, and never more than 1, though a total counted again at the start may
-// be below the outcomes already recorded.
-func (p progress) Fraction() float64 {
+// Bar is the value and max of a <progress> element showing p: max is at
+// least 1, so a complete broadcast for nobody shows a full bar, and value
+// is at most max, though a total counted again at the start may be below
+// the outcomes already recorded.
+func (p progress) Bar() (value, maxValue int) {
+	maxValue = max(p.Total, 1)
 	switch {
 	case p.Complete:
-		return 1
-	case p.Total <= 0 || p.Done <= 0:
-		return 0
+		return maxValue, maxValue
+	case p.Done <= 0:
+		return 0, maxValue
 	}
-	return min(float64(p.Done)/float64(p.Total), 1)
+	return min(p.Done, maxValue), maxValue
 }
 
 // String is "7 of 10".
