@@ -123,9 +123,7 @@ func funnelView(b api.BroadcastStatus, f *api.Funnel, errText string, onClose go
 				goapp.H3().ID("funnel-heading").Text("Funnel: "+title),
 				goapp.Button().Type("button").OnClick(onClose).Text("Close funnel"),
 			),
-			goapp.If(errText != "", func() goapp.UI {
-				return goapp.P().Class("panel-error").Role("alert").Text(errText)
-			}),
+			panelError(errText),
 			goapp.If(f == nil && errText == "", func() goapp.UI {
 				return goapp.P().Class("hint").Text("Loading the funnel…")
 			}),
