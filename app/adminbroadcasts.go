@@ -335,7 +335,8 @@ func (p *broadcastsPanel) cancel(ctx goapp.Context, id string) {
 }
 
 // openFunnel shows the funnel of broadcast id and reads it again every
-// funnelRefresh while it is open; a second click closes it.
+// funnelRefresh while it is open, until the server refuses it; a second
+// click closes it.
 func (p *broadcastsPanel) openFunnel(ctx goapp.Context, id string) {
 	if p.funnelID == id {
 		p.closeFunnel()
@@ -351,6 +352,9 @@ func (p *broadcastsPanel) openFunnel(ctx goapp.Context, id string) {
 			if fctx.Err() != nil {
 				return
 			}
+			// A refusal (no such broadcast, signed out) would only repeat.
+			var ae *apiError
+			refused := errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500
 			ctx.Dispatch(func(ctx goapp.Context) {
 				if p.funnelID != id {
 					return
@@ -361,6 +365,9 @@ func (p *broadcastsPanel) openFunnel(ctx goapp.Context, id string) {
 				}
 				p.funnel, p.funnelErr = &f, ""
 			})
+			if refused {
+				return
+			}
 			select {
 			case <-fctx.Done():
 				return
