@@ -1,8 +1,6 @@
 package app
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,15 +11,12 @@ import (
 	"strings"
 
 	"pushstart/api"
+	"pushstart/internal/sse"
 )
 
 // The admin console's follow-up panels read the kit server's admin API with
 // these calls. Each carries the session cookie the browser keeps (same
 // origin), so a 401 means the session ended: see signedOutError.
-
-// maxEventBytes bounds one line of a Server-Sent Events stream; a
-// BroadcastStatus is a few hundred bytes.
-const maxEventBytes = 64 << 10
 
 // withID fills the {id} of one of the API's path patterns.
 func withID(pattern, id string) string {
@@ -123,7 +118,7 @@ func (c *apiClient) followBroadcast(ctx context.Context, id string, onStatus fun
 		return answerError(http.MethodGet, path, resp.StatusCode, body)
 	}
 	finished := false
-	err = readEvents(resp.Body, func(ev sseEvent) error {
+	err = sse.Read(resp.Body, func(ev sse.Event) error {
 		if ev.Type != "status" {
 			return nil
 		}
@@ -144,89 +139,6 @@ func (c *apiClient) followBroadcast(ctx context.Context, id string, onStatus fun
 		return errStreamEnded
 	}
 	return nil
-}
-
-// sseEvent is one event of a Server-Sent Events stream.
-type sseEvent struct {
-	Type string // the event: field; "message" when there was none
-	Data []byte // the data: lines, joined by newlines
-}
-
-// readEvents reads a Server-Sent Events stream (the text/event-stream format
-// of the HTML standard) and calls onEvent for each event, until the stream
-// ends (nil), reading fails or onEvent returns an error (that error).
-// Comments, id: and retry: lines are read and left: the console does not
-// reconnect by itself. A line longer than maxEventBytes is an error.
-func readEvents(r io.Reader, onEvent func(sseEvent) error) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), maxEventBytes)
-	sc.Split(scanEventLines)
-	var typ string
-	var data []byte
-	hasData := false
-	for sc.Scan() {
-		line := sc.Bytes()
-		if len(line) == 0 {
-			// A blank line ends an event; one without data is not
-			// dispatched.
-			if hasData {
-				if typ == "" {
-					typ = "message"
-				}
-				if err := onEvent(sseEvent{Type: typ, Data: data}); err != nil {
-					return err
-				}
-			}
-			typ, data, hasData = "", nil, false
-			continue
-		}
-		if line[0] == ':' {
-			continue
-		}
-		field, value, _ := bytes.Cut(line, []byte(":"))
-		value = bytes.TrimPrefix(value, []byte(" "))
-		switch string(field) {
-		case "event":
-			typ = string(value)
-		case "data":
-			if hasData {
-				data = append(data, '\n')
-			}
-			data = append(data, value...)
-			hasData = true
-		}
-	}
-	// An event not ended by a blank line is dropped, as browsers do.
-	return sc.Err()
-}
-
-// scanEventLines splits a stream into lines ended by "\r\n", "\n" or "\r",
-// the three line ends of text/event-stream.
-func scanEventLines(data []byte, atEOF bool) (advance int, token []byte, err error) {
-	if atEOF && len(data) == 0 {
-		return 0, nil, nil
-	}
-	if i := bytes.IndexAny(data, "\r\n"); i >= 0 {
-		if data[i] == '\n' {
-			return i + 1, data[:i], nil
-		}
-		// A "\r" may be the first half of "\r\n": wait for the next byte
-		// unless the stream has ended.
-		if i+1 < len(data) {
-			if data[i+1] == '\n' {
-				return i + 2, data[:i], nil
-			}
-			return i + 1, data[:i], nil
-		}
-		if atEOF {
-			return i + 1, data[:i], nil
-		}
-		return 0, nil, nil
-	}
-	if atEOF {
-		return len(data), data, nil
-	}
-	return 0, nil, nil
 }
 
 // broadcastFinished reports whether a broadcast's status is final.
