@@ -21,7 +21,10 @@ import (
 const (
 	apiTimeout     = 20 * time.Second
 	apiTestTimeout = 2 * time.Minute
-	maxReplyBytes  = 64 << 10
+	// maxReplyBytes bounds an answer the page reads: a page of the admin
+	// console's delivery log or subscriptions, with their errors and user
+	// agents, is the largest.
+	maxReplyBytes = 1 << 20
 )
 
 // exchange is one request to the kit server and its answer, kept for the
@@ -110,24 +113,36 @@ func (c *apiClient) do(ctx context.Context, timeout time.Duration, method, path 
 	}
 	defer resp.Body.Close()
 	ex.Status = resp.StatusCode
-	ex.Response, err = io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes))
+	ex.Response, err = io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes+1))
 	if err != nil {
 		return ex, &apiError{Method: method, Path: path, Status: resp.StatusCode, Message: "reading the answer: " + err.Error()}
+	}
+	if len(ex.Response) > maxReplyBytes {
+		// Cut short, it would only fail as JSON, far from the cause.
+		ex.Response = ex.Response[:maxReplyBytes]
+		return ex, &apiError{Method: method, Path: path, Status: resp.StatusCode, Message: fmt.Sprintf("the answer is longer than %d bytes", maxReplyBytes)}
 	}
 	for _, s := range okStatuses {
 		if resp.StatusCode == s {
 			return ex, nil
 		}
 	}
-	e := &apiError{Method: method, Path: path, Status: resp.StatusCode,
-		RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}
+	e := answerError(method, path, resp.StatusCode, ex.Response)
+	e.RetryAfter = retryAfter(resp.Header.Get("Retry-After"))
+	return ex, e
+}
+
+// answerError is the *apiError of an answer with an unexpected status: the
+// server's {"error", "field"} when the body is one, else the body's text.
+func answerError(method, path string, status int, body []byte) *apiError {
+	e := &apiError{Method: method, Path: path, Status: status}
 	var reply api.Error
-	if json.Unmarshal(ex.Response, &reply) == nil && reply.Error != "" {
+	if json.Unmarshal(body, &reply) == nil && reply.Error != "" {
 		e.Message, e.Field = reply.Error, reply.Field
 	} else {
-		e.Message = strings.TrimSpace(string(ex.Response))
+		e.Message = strings.TrimSpace(string(body))
 	}
-	return ex, e
+	return e
 }
 
 // retryAfter reads a Retry-After header given in seconds, the form the

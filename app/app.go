@@ -63,7 +63,7 @@ func Handler() *goapp.Handler {
 			SVG:      iconSVGPath,
 		},
 		Image:                 iconLargePath,
-		Styles:                []string{"/web/app.css", "/web/admin.css"},
+		Styles:                []string{"/web/app.css", "/web/admin.css", "/web/admin-views.css"},
 		CacheableResources:    []string{iconSVGPath, badgePath},
 		LoadingLabel:          "Loading pushstart… {progress}%",
 		ServiceWorkerTemplate: sw.Template,

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -10,10 +9,10 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strings"
 	"time"
 
 	"pushstart/api"
+	"pushstart/internal/sse"
 )
 
 // event is one Server-Sent Event.
@@ -22,52 +21,18 @@ type event struct {
 	data string
 }
 
-// maxEventLine bounds one line of an event stream; a status is a few
-// hundred bytes.
-const maxEventLine = 64 << 10
+// maxEventLine bounds one line of an event stream.
+const maxEventLine = sse.MaxLine
 
-// readEvents reads a text/event-stream (the WHATWG HTML standard's format)
-// and calls fn with each complete event until fn returns true or the stream
-// ends. Comments (":" lines, which servers send to keep a connection open),
-// "id" and "retry" are ignored; an event cut off by the end of the stream is
-// dropped, as browsers drop it.
+// readEvents reads a text/event-stream with sse.Read and calls fn with each
+// complete event until fn returns true or the stream ends.
 func readEvents(r io.Reader, fn func(event) (stop bool)) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), maxEventLine)
-	var name string
-	var data strings.Builder
-	hasData := false
-	for sc.Scan() {
-		line := sc.Text() // without its "\n" or "\r\n"
-		if line == "" {
-			if hasData {
-				ev := event{name: name, data: strings.TrimSuffix(data.String(), "\n")}
-				if ev.name == "" {
-					ev.name = "message"
-				}
-				if fn(ev) {
-					return nil
-				}
-			}
-			name, hasData = "", false
-			data.Reset()
-			continue
+	return sse.Read(r, func(ev sse.Event) error {
+		if fn(event{name: ev.Type, data: string(ev.Data)}) {
+			return sse.ErrStop
 		}
-		if strings.HasPrefix(line, ":") {
-			continue
-		}
-		field, value, _ := strings.Cut(line, ":")
-		value = strings.TrimPrefix(value, " ")
-		switch field {
-		case "event":
-			name = value
-		case "data":
-			data.WriteString(value)
-			data.WriteByte('\n')
-			hasData = true
-		}
-	}
-	return sc.Err()
+		return nil
+	})
 }
 
 // events reads a broadcast's event stream (GET
