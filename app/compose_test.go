@@ -25,7 +25,9 @@ func fullForm() composeForm {
 	f.Badge = "/web/badge-96.png"
 	f.Image = "https://cdn.example/sale.png"
 	f.Tag = "sale"
-	f.Renotify, f.RequireInteraction, f.Silent = true, true, true
+	// Not silent: browsers refuse a vibration pattern on a silent one
+	// (TestComposeSilent).
+	f.Renotify, f.RequireInteraction = true, true
 	f.Vibrate = "200, 100,200"
 	f.Lang = "en-GB"
 	f.Dir = "ltr"
@@ -57,7 +59,7 @@ func TestComposeEveryOptionLandsInThePayload(t *testing.T) {
 	json.Unmarshal([]byte(`{
 		"title": "Sale", "body": "Everything -20%",
 		"icon": "/web/icon-192.png", "badge": "/web/badge-96.png", "image": "https://cdn.example/sale.png",
-		"tag": "sale", "renotify": true, "requireInteraction": true, "silent": true,
+		"tag": "sale", "renotify": true, "requireInteraction": true,
 		"vibrate": [200, 100, 200], "lang": "en-GB", "dir": "ltr",
 		"timestamp": 1772353800000,
 		"actions": [{"action": "open", "title": "Open", "icon": "/web/icon.svg"}, {"action": "later", "title": "Later"}],
@@ -396,5 +398,21 @@ func TestPreviewFlags(t *testing.T) {
 	n.Silent = true
 	if got := previewFlags(n); got[len(got)-1] != "Silent: no sound or vibration" {
 		t.Errorf("silent: %q", got)
+	}
+}
+
+func TestComposeSilent(t *testing.T) {
+	f := fullForm()
+	f.Silent = true
+	if c := f.compose(plus2, ""); c.errorAt("notification.vibrate") == nil {
+		t.Fatalf("silent with a vibration pattern: errors %v, want one at notification.vibrate", c.Errors)
+	}
+	f.Vibrate = ""
+	c := f.compose(plus2, "")
+	if !c.ok() {
+		t.Fatalf("errors: %v", c.Errors)
+	}
+	if !c.Notification.Silent || !strings.Contains(string(c.Payload), `"silent":true`) {
+		t.Errorf("silent did not reach the payload: %s", c.Payload)
 	}
 }

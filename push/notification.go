@@ -98,6 +98,11 @@ func (n *Notification) Validate(prefix string) error {
 			return bad("vibrate", "entries must be between 0 and 10000 ms")
 		}
 	}
+	if n.Silent && len(n.Vibrate) > 0 {
+		// The Notification API throws a TypeError for both: the worker
+		// would show its fallback instead.
+		return bad("vibrate", "must be empty for a silent notification")
+	}
 	if n.Timestamp < 0 {
 		return bad("timestamp", "must be milliseconds since the epoch")
 	}

@@ -17,6 +17,8 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"no title", Notification{Body: "x"}, "notification.title"},
 		{"blank title", Notification{Title: "  "}, "notification.title"},
 		{"renotify without tag", Notification{Title: "x", Renotify: true}, "notification.renotify"},
+		{"vibrate on a silent one", Notification{Title: "x", Silent: true, Vibrate: []int{100}}, "notification.vibrate"},
+		{"silent without vibrate", Notification{Title: "x", Silent: true}, ""},
 		{"bad dir", Notification{Title: "x", Dir: "up"}, "notification.dir"},
 		{"vibrate out of range", Notification{Title: "x", Vibrate: []int{-1}}, "notification.vibrate"},
 		{"too many actions", Notification{Title: "x", Actions: make([]Action, 5)}, "notification.actions"},
