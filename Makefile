@@ -31,7 +31,7 @@ WEB_FILES := $(filter-out $(WASM)%,$(wildcard web/*))
 # differ.
 DEB_PACKAGES := gcc libc6-dev chromium firefox-esr libnotify4 dbus brotli fonts-dejavu-core postgresql
 
-.PHONY: help deps build run test check gotest fuzz fuzzcheck browsertest e2e demo bench clean
+.PHONY: help deps build run test check gotest fuzz fuzzcheck browsertest e2e screenshots demo bench clean
 
 help: ## List the documented targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -108,6 +108,9 @@ $(E2E_DEPS): e2e/package.json e2e/package-lock.json
 
 e2e: build $(E2E_DEPS) ## The end-to-end Playwright suite in real Chromium and Firefox, offline
 	cd e2e && npx playwright test
+
+screenshots: build $(E2E_DEPS) ## Refresh the README's screenshots of the admin console (docs/screenshots/), taken by its end-to-end spec in Chromium
+	cd e2e && E2E_SCREENSHOTS=1 E2E_BROWSERS=chromium npx playwright test tests/12-admin.spec.ts
 
 demo: build $(E2E_DEPS) ## Open a visible browser on the kit with the local push service (BROWSER=firefox for Firefox)
 	cd e2e && node demo.mjs

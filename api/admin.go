@@ -141,7 +141,7 @@ type DeliveryPage struct {
 const (
 	EventShown   = "shown"   // showNotification resolved
 	EventClicked = "clicked" // notificationclick; Action says which button ("" for the body)
-	EventClosed  = "closed"  // notificationclose: dismissed without a click
+	EventClosed  = "closed"  // notificationclose; the funnel counts it only without a click
 )
 
 // Event is the body of POST /api/events: what became of one push on the
@@ -157,8 +157,8 @@ type Event struct {
 
 // Funnel answers GET /api/notifications/{id}/funnel (admin): what a
 // broadcast achieved. Shown, Clicked and Closed count subscriptions (each
-// at most once per type); ClickThrough is Clicked / Sent (0 when nothing was
-// sent).
+// at most once per type; Closed only those that did not click);
+// ClickThrough is Clicked / Sent (0 when nothing was sent).
 type Funnel struct {
 	ID           string          `json:"id"`
 	Sent         int             `json:"sent"`

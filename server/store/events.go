@@ -22,7 +22,8 @@ type Event struct {
 }
 
 // FunnelCounts is what the events of one broadcast add up to: how many
-// subscriptions reported each type (each at most once per type).
+// subscriptions reported each type (each at most once per type). Closed
+// counts those that closed the notification without clicking it.
 type FunnelCounts struct {
 	Shown, Clicked, Closed int
 	// ByBrowser is the same counts per browser, most shown first, then by
@@ -78,10 +79,16 @@ func (s *DB) RecordEvent(ctx context.Context, e Event) (bool, error) {
 }
 
 // Funnel counts the events of broadcast id in one query: its rows are
-// bounded by browsers x types x the notification's actions.
+// bounded by browsers x types x the notification's actions. A closed
+// notification counts only when it was not clicked: browsers close a
+// notification as it is clicked, and some report that close too, in either
+// order.
 func (s *DB) Funnel(ctx context.Context, id string) (FunnelCounts, error) {
 	rs, err := s.r.query(ctx,
-		`SELECT browser, type, action, COUNT(*) FROM events WHERE broadcast_id = ? GROUP BY browser, type, action`, id)
+		`SELECT browser, type, action, COUNT(*) FROM events e
+		WHERE broadcast_id = ? AND NOT (type = ? AND EXISTS (
+			SELECT 1 FROM events c WHERE c.broadcast_id = e.broadcast_id AND c.type = ? AND c.subscription_id = e.subscription_id))
+		GROUP BY browser, type, action`, id, api.EventClosed, api.EventClicked)
 	if err != nil {
 		return FunnelCounts{}, fmt.Errorf("store: funnel: %w", err)
 	}

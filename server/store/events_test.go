@@ -40,6 +40,8 @@ func TestRecordEvent(t *testing.T) {
 			{name: "a second click, another action", e: Event{BroadcastID: "b1", SubscriptionID: subs[0].ID, Type: api.EventClicked, Action: "", Browser: "Chrome"}, want: false},
 			{name: "shown, same subscription", e: Event{BroadcastID: "b1", SubscriptionID: subs[0].ID, Type: api.EventShown, Browser: "Firefox"}, want: true},
 			{name: "click, another subscription", e: Event{BroadcastID: "b1", SubscriptionID: subs[1].ID, Type: api.EventClicked, Browser: "Chrome"}, want: true},
+			// Recorded, but not counted as a close: it was clicked.
+			{name: "closed as it was clicked", e: Event{BroadcastID: "b1", SubscriptionID: subs[1].ID, Type: api.EventClosed, Browser: "Chrome"}, want: true},
 		}
 		for _, st := range steps {
 			if got := mustRecordEvent(t, s, st.e); got != st.want {
@@ -51,8 +53,8 @@ func TestRecordEvent(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := []ActionCount{{Action: "", Count: 1}, {Action: "buy", Count: 1}}
-		if f.Shown != 1 || f.Clicked != 2 || !reflect.DeepEqual(f.Actions, want) {
-			t.Errorf("funnel %+v; want shown 1, clicked 2, actions %v (the first click's action kept)", f, want)
+		if f.Shown != 1 || f.Clicked != 2 || f.Closed != 0 || !reflect.DeepEqual(f.Actions, want) {
+			t.Errorf("funnel %+v; want shown 1, clicked 2, closed 0 (closes of clicked ones not counted), actions %v (the first click's action kept)", f, want)
 		}
 
 		if _, err := s.RecordEvent(ctx, Event{BroadcastID: "nope", SubscriptionID: subs[0].ID, Type: api.EventShown}); !errors.Is(err, ErrBroadcastNotFound) {
@@ -124,7 +126,7 @@ func TestEventsPruned(t *testing.T) {
 		running := createBroadcast(t, s, "running", Audience{})
 		plan(t, s, running.ID, 10)
 		for _, sub := range subs {
-			for _, typ := range []string{api.EventShown, api.EventClicked, api.EventClosed} {
+			for _, typ := range []string{api.EventShown, api.EventClosed} {
 				mustRecordEvent(t, s, Event{BroadcastID: "old", SubscriptionID: sub.ID, Type: typ})
 			}
 			mustRecordEvent(t, s, Event{BroadcastID: "running", SubscriptionID: sub.ID, Type: api.EventShown})
@@ -141,8 +143,8 @@ func TestEventsPruned(t *testing.T) {
 		if err := s.prune(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if o, r := events("old"), events("running"); o != 15 || r != 5 {
-			t.Fatalf("after 29 days: old %d events, running %d; want 15 and 5", o, r)
+		if o, r := events("old"), events("running"); o != 10 || r != 5 {
+			t.Fatalf("after 29 days: old %d events, running %d; want 10 and 5", o, r)
 		}
 		clk.advance(2 * 24 * time.Hour)
 		if err := s.prune(ctx); err != nil {
