@@ -2,9 +2,11 @@ package api
 
 import "time"
 
-// The admin console's routes. Every one but POST PathAdminSession needs the
-// admin token (Authorization: Bearer) or the session cookie it is exchanged
-// for; PathEvents is anonymous (the service worker's reports).
+// The admin console's routes. The PathAdminSession routes are the session's
+// own (POST takes the token in its body, GET the cookie, DELETE needs
+// nothing); every other needs the admin token (Authorization: Bearer) or the
+// session cookie it is exchanged for. PathEvents is anonymous (the service
+// worker's reports).
 const (
 	// PathAdminSession: POST AdminSignIn exchanges the admin token for the
 	// session cookie (AdminSessionCookie) and answers AdminSession; GET
@@ -46,7 +48,7 @@ type AdminSession struct {
 // of SubscriptionStats.ByService and of the deliveries' service= filter.
 const (
 	ServiceFCM       = "fcm"       // fcm.googleapis.com: Chrome, Edge on Android, Opera, Samsung
-	ServiceMozilla   = "mozilla"   // *.push.services.mozilla.com: Firefox
+	ServiceMozilla   = "mozilla"   // updates.push.services.mozilla.com: Firefox
 	ServiceApple     = "apple"     // *.push.apple.com: Safari
 	ServiceMicrosoft = "microsoft" // *.notify.windows.com: Edge on Windows
 	ServiceLocal     = "local"     // the kit's local push service (PUSH_SERVICE=local)

@@ -269,15 +269,21 @@ func (p *broadcastsPanel) follow(ctx goapp.Context) {
 }
 
 // streamEnded forgets a finished stream and opens the next one. A stream
-// that dropped is opened again at the next check; one the server refused
-// is not.
+// that dropped (no answer, a 5xx, the server shutting down) is opened
+// again at the next check, not at once: while the server is away, at once
+// would be as often as the failing request returns. One the server refused
+// (4xx) is not opened again.
 func (p *broadcastsPanel) streamEnded(ctx goapp.Context, id string, s *stream, err error) {
 	s.stop()
 	if p.streams[id] == s {
 		delete(p.streams, id)
 	}
+	if err == nil {
+		p.follow(ctx)
+		return
+	}
 	var ae *apiError
-	if errors.As(err, &ae) && ae.Status != 0 {
+	if errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 {
 		if ae.Status == http.StatusUnauthorized {
 			p.env.failure(ctx, err)
 			return
@@ -285,7 +291,6 @@ func (p *broadcastsPanel) streamEnded(ctx goapp.Context, id string, s *stream, e
 		p.noStream[id] = true
 		p.errText = p.env.failure(ctx, err)
 	}
-	p.follow(ctx)
 }
 
 // toFollow picks the broadcasts of list whose progress to stream, at most

@@ -2,6 +2,7 @@ package app
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -141,9 +142,11 @@ func (f composeForm) compose(clock localClock, toEndpoint string) composed {
 		// Invalid, yet the preview still shows it and counts its bytes.
 		c.Payload, _ = json.Marshal(n)
 	}
-	if len(c.Payload) > push.MaxBroadcastPayload && c.errorAt("notification") == nil {
-		bad("notification", "is %s bytes of JSON; a broadcast's notification holds at most %s (%d of a push's %s are kept for the message id)",
-			thousands(len(c.Payload)), thousands(push.MaxBroadcastPayload), push.MessageIDReserve, thousands(push.MaxPlaintext))
+	if c.errorAt("notification") == nil {
+		var fe *push.FieldError
+		if errors.As(push.CheckBroadcastSize(c.Payload), &fe) {
+			c.Errors = append(c.Errors, fe)
+		}
 	}
 
 	b := api.Broadcast{Notification: &c.Notification, Urgency: f.Urgency, Topic: strings.TrimSpace(f.Topic)}

@@ -270,7 +270,7 @@ func TestComposeSizeLimit(t *testing.T) {
 			if c.ok() != tt.ok {
 				t.Fatalf("ok = %v, want %v; errors %v", c.ok(), tt.ok, c.Errors)
 			}
-			if !tt.ok && !strings.Contains(c.errorAt("notification").Message, "3,897") {
+			if !tt.ok && !strings.Contains(c.errorAt("notification").Message, "3897") {
 				t.Errorf("error %q does not name the limit", c.errorAt("notification").Message)
 			}
 			if _, level := payloadSize(len(c.Payload)); level != tt.level {

@@ -27,9 +27,10 @@ const (
 	maxTopic = 32
 )
 
-// isFCMHost reports whether host (without a port) is one of the hosts of
-// the endpoints Chromium shows; Transport sends requests for them here.
-func isFCMHost(host string) bool {
+// Reroutes reports whether host (without a port) is one of the hosts of
+// the endpoints Chromium shows: Transport sends requests for them to the
+// local push service.
+func Reroutes(host string) bool {
 	return host == "fcm.googleapis.com" || host == "jmt17.google.com"
 }
 
@@ -48,7 +49,7 @@ func (s *Service) handleChromiumPush(w http.ResponseWriter, r *http.Request) {
 	if h, _, err := net.SplitHostPort(r.Host); err == nil {
 		host = h
 	}
-	if isFCMHost(host) {
+	if Reroutes(host) {
 		origin = "https://" + r.Host
 	}
 	s.handlePush(w, r, Chromium, origin)

@@ -29,7 +29,7 @@ type fcmTransport struct {
 // endpoint paths Chromium uses are rerouted: any other path on those hosts
 // (the service's own /faults, /events) must not be reachable as a "push".
 func (t *fcmTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !isFCMHost(req.URL.Hostname()) {
+	if !Reroutes(req.URL.Hostname()) {
 		return t.base.RoundTrip(req)
 	}
 	if !strings.HasPrefix(req.URL.Path, "/fcm/send/") && !strings.HasPrefix(req.URL.Path, "/wp/") {

@@ -19,6 +19,17 @@ const MaxMessageID = MessageIDReserve - len(`,"messageId":""`)
 // carry.
 const MaxBroadcastPayload = MaxPlaintext - MessageIDReserve
 
+// CheckBroadcastSize refuses payload, a broadcast's notification as JSON,
+// when it leaves no room for the message id of MessageIDReserve bytes.
+func CheckBroadcastSize(payload []byte) error {
+	if len(payload) <= MaxBroadcastPayload {
+		return nil
+	}
+	return &FieldError{Field: "notification", Message: fmt.Sprintf(
+		"is %d bytes of JSON; a broadcast's notification holds at most %d (%d of a push's %d are kept for the message id)",
+		len(payload), MaxBroadcastPayload, MessageIDReserve, MaxPlaintext)}
+}
+
 // WithMessageID returns payload, the JSON object of a Notification, with a
 // "messageId" member holding id added at its end. The service worker sends
 // the id back with what became of the notification. id must be at most

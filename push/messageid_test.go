@@ -2,6 +2,7 @@ package push
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -50,5 +51,15 @@ func TestMessageIDFitsTheReserve(t *testing.T) {
 	}
 	if grew := len(got) - len(body); grew != MessageIDReserve {
 		t.Errorf("the longest id added %d bytes, want MessageIDReserve (%d)", grew, MessageIDReserve)
+	}
+}
+
+func TestCheckBroadcastSize(t *testing.T) {
+	if err := CheckBroadcastSize(make([]byte, MaxBroadcastPayload)); err != nil {
+		t.Errorf("exactly MaxBroadcastPayload: %v", err)
+	}
+	var fe *FieldError
+	if err := CheckBroadcastSize(make([]byte, MaxBroadcastPayload+1)); !errors.As(err, &fe) || fe.Field != "notification" {
+		t.Errorf("one byte over: %v, want a FieldError at notification", err)
 	}
 }

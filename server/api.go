@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -205,23 +204,13 @@ func broadcastMessage(n *push.Notification, ttl int, urgency, topic string) (pus
 		if err := n.Validate("notification"); err != nil {
 			return push.Message{}, err
 		}
-		if body, err := json.Marshal(n); err == nil && len(body) > push.MaxBroadcastPayload {
-			return push.Message{}, badField("notification", fmt.Sprintf(
-				"notification is %s bytes of JSON, over a broadcast's limit of %s bytes: a broadcast keeps %d of the %s for the message id",
-				thousands(len(body)), thousands(push.MaxBroadcastPayload), push.MessageIDReserve, thousands(push.MaxPlaintext)))
+		if body, err := json.Marshal(n); err == nil {
+			if err := push.CheckBroadcastSize(body); err != nil {
+				return push.Message{}, err
+			}
 		}
 	}
 	return notificationMessage(n, ttl, urgency, topic)
-}
-
-// thousands writes a count, n >= 0, with a comma between each group of
-// three digits, as the page writes byte counts.
-func thousands(n int) string {
-	s := strconv.Itoa(n)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
 }
 
 // handleLocalPush tells tests and the demo launcher how to point a browser at

@@ -35,6 +35,9 @@ const (
 	// store is the one place every instance's progress meets.
 	eventPoll      = 500 * time.Millisecond
 	eventKeepAlive = 15 * time.Second
+	// sessionRecheck is how often a progress stream opened with the
+	// console's session checks that the session is still live.
+	sessionRecheck = 5 * time.Second
 )
 
 // broadcastRequest is api.Broadcast with sendAt read as text, so that a bad
@@ -277,6 +280,11 @@ func (s *Server) handleBroadcastEvents(w http.ResponseWriter, r *http.Request) {
 	lastWrite := time.Now()
 	tick := time.NewTicker(eventPoll)
 	defer tick.Stop()
+	// A stream opened with the console's cookie ends soon after the session
+	// does (signed out, expired), not when the broadcast does.
+	_, bySession := sessionCookieValue(r)
+	bySession = bySession && r.Header.Get("Authorization") == ""
+	lastCheck := time.Now()
 	for {
 		data, _ := json.Marshal(broadcastStatus(b))
 		switch {
@@ -303,6 +311,12 @@ func (s *Server) handleBroadcastEvents(w http.ResponseWriter, r *http.Request) {
 		case <-s.streamsEnd:
 			return
 		case <-tick.C:
+		}
+		if bySession && time.Since(lastCheck) >= s.sessionRecheck {
+			if _, err := s.liveSession(r); err != nil {
+				return
+			}
+			lastCheck = time.Now()
 		}
 		b, err = s.store.GetBroadcast(r.Context(), id)
 		if err != nil {

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -269,7 +268,7 @@ func TestBroadcastLeavesRoomForMessageID(t *testing.T) {
 			}
 			if tt.status == http.StatusBadRequest {
 				msg, _ := out["error"].(string)
-				if out["field"] != "notification" || !strings.Contains(msg, "3,897 bytes: a broadcast keeps 96 of the 3,993 for the message id") {
+				if out["field"] != "notification" || !strings.Contains(msg, "holds at most 3897 (96 of a push's 3993 are kept for the message id)") {
 					t.Errorf("error %v; want it to name notification and say why", out)
 				}
 			}
@@ -343,13 +342,5 @@ func TestPushesCarryMessageIDs(t *testing.T) {
 	id, _ := p["messageId"].(string)
 	if gotBid, gotSub, ok := e.ids.Verify(id); !ok || gotBid != bid || gotSub != saved.ID || p["title"] != "Hello" {
 		t.Errorf("broadcast's payload %v: messageId for %q, %d (%v); want broadcast %q, subscription %d", p, gotBid, gotSub, ok, bid, saved.ID)
-	}
-}
-
-func TestThousands(t *testing.T) {
-	for n, want := range map[int]string{0: "0", 96: "96", 999: "999", 1000: "1,000", 3993: "3,993", 1234567: "1,234,567", math.MaxInt32: "2,147,483,647"} {
-		if got := thousands(n); got != want {
-			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
-		}
 	}
 }

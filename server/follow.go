@@ -12,6 +12,7 @@ import (
 
 	"pushstart/api"
 	"pushstart/internal/httpjson"
+	"pushstart/localpush"
 	"pushstart/push"
 	"pushstart/server/store"
 )
@@ -31,18 +32,16 @@ type serviceHost struct {
 	service string
 }
 
-// pushServiceHosts are the push services' hosts, as the allowlist's
-// defaultPushHosts accepts them. No two rules match one host, which makes
-// hostFilter the exact inverse of serviceOf.
-var pushServiceHosts = []serviceHost{
-	{"fcm.googleapis.com", api.ServiceFCM},
-	{"android.googleapis.com", api.ServiceFCM}, // GCM's legacy host
-	{"jmt17.google.com", api.ServiceFCM},       // Debian's Chromium
-	{"push.services.mozilla.com", api.ServiceMozilla},
-	{".push.services.mozilla.com", api.ServiceMozilla},
-	{".push.apple.com", api.ServiceApple},
-	{".notify.windows.com", api.ServiceMicrosoft},
-}
+// pushServiceHosts are the push services' hosts: those the allowlist
+// accepts (defaultPushHosts), each with its service. No two rules match one
+// host, which makes hostFilter the exact inverse of serviceOf.
+var pushServiceHosts = func() []serviceHost {
+	var rules []serviceHost
+	for _, r := range defaultPushHosts {
+		rules = append(rules, serviceHost{r.host, r.service})
+	}
+	return rules
+}()
 
 // serviceHosts are the rules for this server: in local mode the local push
 // service's own host is ServiceLocal, and so are the FCM hosts its
@@ -53,7 +52,7 @@ func (s *Server) serviceHosts() []serviceHost {
 	}
 	rules := []serviceHost{{store.EndpointHost(s.local.EndpointPrefix()), api.ServiceLocal}}
 	for _, r := range pushServiceHosts {
-		if r.host == "fcm.googleapis.com" || r.host == "jmt17.google.com" {
+		if localpush.Reroutes(r.host) {
 			r.service = api.ServiceLocal
 		}
 		rules = append(rules, r)

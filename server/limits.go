@@ -38,8 +38,17 @@ func newKeyedLimiter(perMinute int) *keyedLimiter {
 // it takes nothing and returns how long until the next request would be
 // allowed.
 func (l *keyedLimiter) allow(key string) (ok bool, retryAfter time.Duration) {
+	ok, retryAfter, _ = l.take(key)
+	return ok, retryAfter
+}
+
+// take is allow for a limit on failures: it takes one request of key from
+// its budget before the outcome is known, so that requests arriving together
+// cannot all pass a check made before any of them failed, and giveBack
+// returns it when the request turned out not to be a failure.
+func (l *keyedLimiter) take(key string) (ok bool, retryAfter time.Duration, giveBack func()) {
 	if l == nil || l.perMinute <= 0 {
-		return true, 0
+		return true, 0, func() {}
 	}
 	now := time.Now()
 	l.mu.Lock()
@@ -59,9 +68,11 @@ func (l *keyedLimiter) allow(key string) (ok bool, retryAfter time.Duration) {
 	r := st.lim.ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
-		return false, d
+		return false, d, func() {}
 	}
-	return true, 0
+	// At the reservation's own time: rate gives back nothing for a
+	// reservation whose time has passed.
+	return true, 0, func() { r.CancelAt(now) }
 }
 
 // blocked reports, taking nothing, whether key's budget is spent, and if so

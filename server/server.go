@@ -50,7 +50,10 @@ type Server struct {
 
 	// The admin console's sessions (session.go).
 	signInLimit *keyedLimiter // wrong admin tokens, per client address
-	sessionTTL  time.Duration
+	// sessionRecheck is how often an event stream opened with a session
+	// checks that it is still live (sessionRecheck; shorter in tests).
+	sessionRecheck time.Duration
+	sessionTTL     time.Duration
 	// now is the clock a session's end is set by; the store judges it
 	// ended by its own (the same clock, but for tests).
 	now func() time.Time
@@ -116,9 +119,10 @@ func New(cfg Config, d Deps) *Server {
 		log:               d.Log,
 		streamsEnd:        make(chan struct{}),
 
-		signInLimit: newKeyedLimiter(cfg.AdminSignInRate),
-		sessionTTL:  cfg.AdminSessionTTL,
-		now:         time.Now,
+		signInLimit:    newKeyedLimiter(cfg.AdminSignInRate),
+		sessionRecheck: sessionRecheck,
+		sessionTTL:     cfg.AdminSessionTTL,
+		now:            time.Now,
 	}
 }
 

@@ -56,8 +56,8 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, badField("token", "token is required: the admin token (ADMIN_TOKEN, or the file DATA_DIR/admin-token)"))
 		return
 	}
-	if !admin.TokenEqual(tok, s.adminToken) {
-		s.writeError(w, r, s.wrongToken(r, key, "token"))
+	if err := s.checkToken(r, key, tok, "token"); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 
@@ -137,25 +137,27 @@ func (s *Server) authorize(r *http.Request) error {
 		}
 		return &apiError{Status: http.StatusUnauthorized, Message: "admin token required: " + signInHow}
 	}
-	key := limitKey(clientAddr(r, s.trustedHeader))
-	if blocked, wait := s.signInLimit.blocked(key); blocked {
-		return tooMany(wait, wrongTokensWhy)
-	}
-	if !admin.TokenEqual(strings.TrimSpace(tok), s.adminToken) {
-		return s.wrongToken(r, key, "")
-	}
-	return nil
+	return s.checkToken(r, limitKey(clientAddr(r, s.trustedHeader)), strings.TrimSpace(tok), "")
 }
 
-// wrongToken takes a wrong token from key's budget and returns the refusal:
-// 401 naming field, or 429 when the budget ran out meanwhile.
-func (s *Server) wrongToken(r *http.Request, key, field string) *apiError {
-	// At most ADMIN_SIGNIN_RATE lines a minute per address: past it, the
-	// refusals are 429 and logged as routine.
-	s.log.Warn("wrong admin token", "method", r.Method, "path", r.URL.Path, "addr", clientAddr(r, s.trustedHeader))
-	if ok, wait := s.signInLimit.allow(key); !ok {
+// checkToken compares tok with the admin token, as one of the wrong tries
+// key may make (ADMIN_SIGNIN_RATE): the try is taken from the budget before
+// the comparison and given back when the token is right, so that requests
+// sent together, or whose bodies come late, cannot all be compared while
+// the budget still looks full. It returns nil, the 401 naming field, or the
+// 429 once the budget is spent.
+func (s *Server) checkToken(r *http.Request, key, tok, field string) error {
+	ok, wait, giveBack := s.signInLimit.take(key)
+	if !ok {
 		return tooMany(wait, wrongTokensWhy)
 	}
+	if admin.TokenEqual(tok, s.adminToken) {
+		giveBack()
+		return nil
+	}
+	// At most ADMIN_SIGNIN_RATE lines a minute per address: past it, the
+	// refusals are 429, not logged.
+	s.log.Warn("wrong admin token", "method", r.Method, "path", r.URL.Path, "addr", clientAddr(r, s.trustedHeader))
 	return &apiError{Status: http.StatusUnauthorized, Message: msgWrongToken, Field: field}
 }
 

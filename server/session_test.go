@@ -3,13 +3,17 @@
 package server
 
 import (
+	"bufio"
+	"context"
 	"crypto/tls"
 	"encoding/base64"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -233,6 +237,44 @@ func TestSignOut(t *testing.T) {
 	}
 }
 
+// TestEventStreamEndsWithTheSession: a progress stream the console opened
+// with its cookie ends once the session is signed out, although its
+// broadcast is still waiting to be sent.
+func TestEventStreamEndsWithTheSession(t *testing.T) {
+	e := newTestEnv(t)
+	e.srv.sessionRecheck = 50 * time.Millisecond
+	e.subscribeAs(t, "/push/1", "")
+	cookie, _ := e.signIn(t)
+	_, out := e.do(t, "POST", api.PathNotifications, map[string]any{"notification": map[string]any{"title": "later"},
+		"sendAt": time.Now().Add(time.Hour).Format(time.RFC3339)}, append(sameOrigin, withCookie(cookie)...)...)
+	id, _ := out["id"].(string)
+	if id == "" {
+		t.Fatalf("scheduling a broadcast: %v", out)
+	}
+	srv := httptest.NewServer(e.h)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/notifications/"+id+"/events", nil)
+	req.AddCookie(cookie)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() && !strings.HasPrefix(sc.Text(), "data: ") {
+	}
+	if res, out := e.do(t, "DELETE", api.PathAdminSession, nil, append(sameOrigin, withCookie(cookie)...)...); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("sign out: %d %v", res.StatusCode, out)
+	}
+	for sc.Scan() {
+	}
+	if ctx.Err() != nil {
+		t.Error("the stream outlived the session it was opened with")
+	}
+}
+
 // TestSessionCrossOrigin: another site can neither sign a browser in, nor
 // out, nor use its session to send.
 func TestSessionCrossOrigin(t *testing.T) {
@@ -329,6 +371,57 @@ func TestWrongTokens(t *testing.T) {
 		if res, out := withBearer("198.51.100.4", testAdminToken); res.StatusCode != http.StatusOK {
 			t.Fatalf("right Bearer token: %d %v, want 200", res.StatusCode, out)
 		}
+	}
+}
+
+// heldBody is a request body that tells when the handler starts reading it
+// and gives nothing until released: a client whose body comes late.
+type heldBody struct {
+	reading chan struct{} // closed at the first Read
+	once    sync.Once
+	release chan struct{}
+	r       io.Reader
+}
+
+func (b *heldBody) Read(p []byte) (int, error) {
+	b.once.Do(func() { close(b.reading) })
+	<-b.release
+	return b.r.Read(p)
+}
+
+// TestWrongTokensTogether: guesses sent together, whose bodies come after
+// every one of them passed the server's first check, are still only
+// ADMIN_SIGNIN_RATE compared tokens; the rest are refused unread.
+func TestWrongTokensTogether(t *testing.T) {
+	const rate, guesses = 3, 20
+	e := newTestEnv(t, func(c *Config) { c.AdminSignInRate = rate })
+	release := make(chan struct{})
+	statuses := make(chan int, guesses)
+	var wg sync.WaitGroup
+	for i := range guesses {
+		body := &heldBody{reading: make(chan struct{}), release: release,
+			r: strings.NewReader(`{"token":"guess-` + strconv.Itoa(i) + `"}`)}
+		req := e.request(t, "POST", api.PathAdminSession, nil, sameOrigin...)
+		req.Body = io.NopCloser(body)
+		req.Header.Set("Content-Type", "application/json")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, _ := e.serve(req)
+			statuses <- res.StatusCode
+		}()
+		<-body.reading
+	}
+	close(release)
+	wg.Wait()
+	close(statuses)
+	count := map[int]int{}
+	for st := range statuses {
+		count[st]++
+	}
+	if count[http.StatusUnauthorized] != rate || count[http.StatusTooManyRequests] != guesses-rate {
+		t.Errorf("%d guesses held back together: answers %v; want %d compared (401) and %d refused (429)",
+			guesses, count, rate, guesses-rate)
 	}
 }
 

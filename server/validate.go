@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"pushstart/api"
 	"pushstart/push"
 )
 
@@ -24,19 +25,20 @@ type hostRule struct {
 	host      string // lower-case host, or host:port for extra hosts
 	suffix    bool   // host is a domain suffix such as ".push.apple.com"
 	allowHTTP bool   // plain http accepted (self-hosted or local push services)
+	service   string // the api.Service* key the console counts it under
 }
 
 // defaultPushHosts are the push services browsers use: Google FCM (Chrome,
 // Chromium, Edge on Android), Mozilla autopush (Firefox), Apple (Safari) and
 // Microsoft WNS (Edge on Windows). Only https on the default port.
 var defaultPushHosts = []hostRule{
-	{host: "fcm.googleapis.com"},
-	{host: "android.googleapis.com"},
-	{host: "jmt17.google.com"},
-	{host: "updates.push.services.mozilla.com"},
-	{host: "push.services.mozilla.com"},
-	{host: ".push.apple.com", suffix: true},
-	{host: ".notify.windows.com", suffix: true},
+	{host: "fcm.googleapis.com", service: api.ServiceFCM},
+	{host: "android.googleapis.com", service: api.ServiceFCM}, // GCM's legacy host
+	{host: "jmt17.google.com", service: api.ServiceFCM},       // Debian's Chromium
+	{host: "updates.push.services.mozilla.com", service: api.ServiceMozilla},
+	{host: "push.services.mozilla.com", service: api.ServiceMozilla},
+	{host: ".push.apple.com", suffix: true, service: api.ServiceApple},
+	{host: ".notify.windows.com", suffix: true, service: api.ServiceMicrosoft},
 }
 
 // Allowlist decides which push subscription endpoints the server accepts

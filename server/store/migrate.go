@@ -122,7 +122,10 @@ func sqliteMigrations() [][]string {
 			)`,
 			`CREATE INDEX admin_sessions_expires ON admin_sessions (expires_at)`,
 			// The endpoint's host, for counting subscriptions by push
-			// service: set on every write, and here for the rows there are.
+			// service: set on every write (EndpointHost), and here for the
+			// rows there are. Unlike EndpointHost, this keeps a default
+			// port written out (":443"), which no push service puts in its
+			// endpoints; the next save of such a row corrects it.
 			`ALTER TABLE subscriptions ADD COLUMN host TEXT NOT NULL DEFAULT ''`,
 			`UPDATE subscriptions SET host = lower(substr(rest, 1, instr(rest || '/', '/') - 1))
 				FROM (SELECT id AS rid, substr(endpoint, instr(endpoint, '://') + 3) AS rest FROM subscriptions)
