@@ -76,8 +76,9 @@ gotest: ## Go tests with the race detector
 # Every fuzz target, as package:FuzzName: the parsers of what browsers and
 # API clients send. `go test ./...` runs their seed corpora (testdata/fuzz/);
 # these run the fuzzer itself, one target at a time (go test -fuzz takes one).
-# Minimizing an input found interesting may take no longer than 10 s: on a
-# large one the default minute stalls every worker.
+# tools/fuzzrun runs each: minimizing an input found interesting may take no
+# longer than 10 s (on a large one the default minute stalls every worker),
+# and a run that hit Go's -fuzztime race (go.dev/issue/75804) runs again.
 FUZZ_TARGETS := \
 	./server:FuzzSubscriptionRequest ./server:FuzzNotificationRequest ./server:FuzzEndpointAllowlist \
 	./push:FuzzNotification ./push:FuzzIsSameOriginPath \
@@ -89,7 +90,7 @@ FUZZCHECKTIME ?= 2s
 fuzz: ## Run every fuzz target for FUZZTIME each (default 1m), one after another; failing inputs land in testdata/fuzz/
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  echo "== $${t#*:} ($${t%%:*}) for $(FUZZTIME)"; \
-	  go test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10s $${t%%:*}; \
+	  tools/fuzzrun $${t%%:*} $${t#*:} $(FUZZTIME); \
 	done
 
 fuzzcheck: ## A short run of every fuzz target, FUZZCHECKTIME each (default 2s)
