@@ -95,9 +95,9 @@ func (c composed) errorAt(field string) *push.FieldError {
 // compose builds the broadcast. toEndpoint, when set, replaces the chosen
 // audience with that one endpoint ("Send to me"). The checks are the
 // server's own (push.Notification.Validate, push.Message.Validate,
-// push.CheckTags, push.MaxBroadcastPayload), plus the form's: inputs that do
-// not parse, and two actions of one name, whose URLs data.actionUrls could
-// not tell apart. The audience's user ids are checked by the server only.
+// push.CheckTags, push.CheckUserID, push.CheckBroadcastSize), plus the
+// form's: inputs that do not parse, and two actions of one name, whose URLs
+// data.actionUrls could not tell apart.
 func (f composeForm) compose(clock localClock, toEndpoint string) composed {
 	var c composed
 	bad := func(field, format string, args ...any) {
@@ -178,6 +178,12 @@ func (f composeForm) compose(clock localClock, toEndpoint string) composed {
 		users := splitList(f.Users)
 		if len(users) == 0 {
 			bad("to.users", "names no user: enter user ids separated by commas")
+		}
+		for i, u := range users {
+			if err := push.CheckUserID(fmt.Sprintf("to.users[%d]", i), u); err != nil {
+				c.add(err)
+				break
+			}
 		}
 		b.To = &api.Audience{Users: users}
 	}

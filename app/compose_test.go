@@ -127,6 +127,9 @@ func TestComposeAudience(t *testing.T) {
 		}, field: "to.tags"},
 		{name: "users", edit: func(f *composeForm) { f.Audience, f.Users = audienceUsers, "ann, 42 ,, bob" }, want: &api.Audience{Users: []string{"ann", "42", "bob"}}},
 		{name: "no user", edit: func(f *composeForm) { f.Audience, f.Users = audienceUsers, " , " }, field: "to.users"},
+		{name: "user id too long", edit: func(f *composeForm) {
+			f.Audience, f.Users = audienceUsers, "u1, "+strings.Repeat("u", push.MaxUserIDLen+1)
+		}, field: "to.users[1]"},
 		{name: "send to me", edit: func(f *composeForm) { f.Audience = audienceTags }, toMe: "https://push.example/me", want: &api.Audience{Endpoints: []string{"https://push.example/me"}}},
 	}
 	for _, tt := range tests {

@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"pushstart/api"
 	"pushstart/internal/httpjson"
@@ -26,8 +25,7 @@ const (
 	// maxBroadcastBody holds a notification and an audience of
 	// maxAudience endpoints of the longest length accepted.
 	maxBroadcastBody = 4 << 20
-	maxAudience      = 1000 // users or endpoints in one broadcast's "to"
-	maxUserIDLen     = 128
+	maxAudience      = 1000                 // users or endpoints in one broadcast's "to"
 	maxSchedule      = 366 * 24 * time.Hour // how far ahead sendAt may be
 	defaultListLimit = 20
 	maxListLimit     = 100
@@ -136,8 +134,8 @@ func (s *Server) audience(to *api.Audience) (store.Audience, error) {
 		}
 	}
 	for i, u := range to.Users {
-		if err := checkUserID(u); err != nil {
-			return store.Audience{}, badField(fmt.Sprintf("to.users[%d]", i), fmt.Sprintf("to.users[%d] %v", i, err))
+		if err := push.CheckUserID(fmt.Sprintf("to.users[%d]", i), u); err != nil {
+			return store.Audience{}, err
 		}
 	}
 	for i, e := range to.Endpoints {
@@ -146,19 +144,6 @@ func (s *Server) audience(to *api.Audience) (store.Audience, error) {
 		}
 	}
 	return store.Audience{Tags: to.Tags, Users: to.Users, Endpoints: to.Endpoints}, nil
-}
-
-// checkUserID bounds a user ID, wherever it comes from.
-func checkUserID(u string) error {
-	if u == "" || len(u) > maxUserIDLen || !utf8.ValidString(u) {
-		return fmt.Errorf("must be 1 to %d bytes of UTF-8", maxUserIDLen)
-	}
-	for _, c := range u {
-		if c < 0x20 || c == 0x7f {
-			return errors.New("must not hold control characters")
-		}
-	}
-	return nil
 }
 
 // broadcastID is the request's {id}, or the 400 when it cannot be one.

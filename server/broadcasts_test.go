@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"pushstart/push"
 )
 
 const bearer = "Bearer " + testAdminToken
@@ -227,7 +229,7 @@ func TestIdentityRefusal(t *testing.T) {
 	if res.StatusCode != 401 || strings.Contains(fmt.Sprint(out), "session expired") {
 		t.Errorf("identity error: %d %v, want 401 without the function's text", res.StatusCode, out)
 	}
-	e.srv.userOf = identify(func(*http.Request) (string, error) { return strings.Repeat("u", maxUserIDLen+1), nil })
+	e.srv.userOf = identify(func(*http.Request) (string, error) { return strings.Repeat("u", push.MaxUserIDLen+1), nil })
 	if res, _ := e.do(t, "POST", "/api/subscriptions", newSubscription(t, e.push.URL+"/push/t")); res.StatusCode != 500 {
 		t.Errorf("an over-long user ID from the identity function: %d, want 500 (a server fault)", res.StatusCode)
 	}

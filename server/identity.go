@@ -3,8 +3,11 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
+
+	"pushstart/push"
 )
 
 // UserID maps a request that saves a subscription to the ID of the user
@@ -34,8 +37,9 @@ func identify(f func(*http.Request) (string, error)) func(*http.Request) (string
 		if id == "" {
 			return "", nil
 		}
-		if err := checkUserID(id); err != nil {
-			return "", fmt.Errorf("the user ID of this request %v", err)
+		var fe *push.FieldError
+		if errors.As(push.CheckUserID("", id), &fe) {
+			return "", fmt.Errorf("the user ID of this request %s", fe.Message)
 		}
 		return id, nil
 	}
