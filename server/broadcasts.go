@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -146,6 +147,19 @@ func (s *Server) audience(to *api.Audience) (store.Audience, error) {
 	return store.Audience{Tags: to.Tags, Users: to.Users, Endpoints: to.Endpoints}, nil
 }
 
+// listLimit reads a list's ?limit=: 1 to maxListLimit, def when absent.
+func listLimit(q url.Values, def int) (int, error) {
+	v := q.Get("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxListLimit {
+		return 0, badField("limit", fmt.Sprintf("limit must be a whole number from 1 to %d", maxListLimit))
+	}
+	return n, nil
+}
+
 // broadcastID is the request's {id}, or the 400 when it cannot be one.
 func (s *Server) broadcastID(w http.ResponseWriter, r *http.Request) (string, bool) {
 	id := r.PathValue("id")
@@ -193,14 +207,10 @@ func (s *Server) handleBroadcastList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	limit := defaultListLimit
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxListLimit {
-			s.writeError(w, r, badField("limit", fmt.Sprintf("limit must be a whole number from 1 to %d", maxListLimit)))
-			return
-		}
-		limit = n
+	limit, err := listLimit(q, defaultListLimit)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	before := q.Get("before")
 	if before != "" {

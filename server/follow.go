@@ -140,13 +140,8 @@ func (s *Server) handleSubscriptionStats(w http.ResponseWriter, r *http.Request)
 // pageQuery reads a page's limit (1 to maxListLimit, defaultPageLimit when
 // absent) and before (a positive ID, 0 when absent) from q.
 func pageQuery(q url.Values) (limit int, before int64, err error) {
-	limit = defaultPageLimit
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxListLimit {
-			return 0, 0, badField("limit", fmt.Sprintf("limit must be a whole number from 1 to %d", maxListLimit))
-		}
-		limit = n
+	if limit, err = listLimit(q, defaultPageLimit); err != nil {
+		return 0, 0, err
 	}
 	if v := q.Get("before"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)

@@ -101,7 +101,7 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 		return err
 	}
 	if tokenPath != "" {
-		log.Info("admin token for POST /api/notifications is in a file", "path", tokenPath, "generated", generated)
+		log.Info("admin token (sign in at /admin, or Authorization: Bearer) is in a file", "path", tokenPath, "generated", generated)
 	}
 
 	var local *localpush.Service
