@@ -82,6 +82,17 @@ type Unsubscribe struct {
 type TestSend struct {
 	Endpoint     string             `json:"endpoint"`
 	Notification *push.Notification `json:"notification"`
+	// TTL is the push's TTL header in seconds; nil for the default, 300.
+	// The Flow panel's offline switch sends one with 0, which a push
+	// service drops when the browser is away.
+	TTL *int `json:"ttl,omitempty"`
+	// Topic is the push's Topic header, "" for none: a newer push with the
+	// same Topic replaces one still waiting at the push service.
+	Topic string `json:"topic,omitempty"`
+	// SlowMotion spaces the server's steps out (a pause before the request
+	// and, in local mode, before the push service hands the message to the
+	// browser) so that a class can follow them in the Flow panel.
+	SlowMotion bool `json:"slowMotion,omitempty"`
 }
 
 // Result answers POST /api/subscriptions/test: what became of the push. The

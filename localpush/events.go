@@ -21,6 +21,10 @@ const (
 	EventNack       = "nack"       // Firefox reported that the service worker's push handler failed
 	EventReject     = "reject"     // a push request was refused (VAPID, headers, size, unknown or gone endpoint)
 	EventFault      = "fault"      // a push request got an injected fault
+	EventDrop       = "drop"       // an accepted message was not kept: TTL 0 and the browser away
+	EventReplace    = "replace"    // a waiting message was replaced by a newer one with the same Topic (Message is the replaced one)
+	EventExpire     = "expire"     // a waiting message's TTL ran out before the browser took it
+	EventOffline    = "offline"    // the offline fault dropped a browser's connection; it is refused until the fault ends
 )
 
 // Browser names used in events.
@@ -45,15 +49,52 @@ type Event struct {
 	Headers  map[string]string `json:"headers,omitempty"`
 	BodySize int               `json:"bodySize,omitempty"`
 	Detail   string            `json:"detail,omitempty"`
+	// Frame is the protocol message as it went to or came from the
+	// browser, for deliver and ack events: Mozilla's JSON frame, or the
+	// fields of Chromium's MCS stanza, as indented JSON with the encrypted
+	// body shortened.
+	Frame string `json:"frame,omitempty"`
 }
+
+// watcherBuffer is how many events a slow watcher may fall behind before
+// the newest are dropped for it.
+const watcherBuffer = 256
 
 // eventLog is a bounded ring of events with increasing sequence numbers.
 type eventLog struct {
-	mu    sync.Mutex
-	next  uint64
-	ring  []Event // circular once full; start is the oldest
-	start int
-	now   func() time.Time
+	mu       sync.Mutex
+	next     uint64
+	ring     []Event // circular once full; start is the oldest
+	start    int
+	now      func() time.Time
+	watchers map[*chan Event]struct{}
+}
+
+// Watch returns every event recorded from now on, in order, for a program
+// that runs the service in-process (the kit's server follows a subscription's
+// messages with it). A watcher that falls more than 256 events behind misses
+// the newest ones. stop ends the watch and closes the channel.
+func (s *Service) Watch() (events <-chan Event, stop func()) {
+	return s.events.watch()
+}
+
+func (l *eventLog) watch() (<-chan Event, func()) {
+	ch := make(chan Event, watcherBuffer)
+	l.mu.Lock()
+	if l.watchers == nil {
+		l.watchers = map[*chan Event]struct{}{}
+	}
+	l.watchers[&ch] = struct{}{}
+	l.mu.Unlock()
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			l.mu.Lock()
+			delete(l.watchers, &ch)
+			l.mu.Unlock()
+			close(ch)
+		})
+	}
 }
 
 func newEventLog(now func() time.Time) *eventLog {
@@ -67,6 +108,12 @@ func (l *eventLog) add(e Event) {
 	e.Seq = l.next
 	l.next++
 	e.Time = l.now().UTC()
+	for w := range l.watchers {
+		select {
+		case *w <- e:
+		default: // a watcher that does not keep up loses events, not the service
+		}
+	}
 	if len(l.ring) < eventCapacity {
 		l.ring = append(l.ring, e)
 		return

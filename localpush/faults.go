@@ -20,10 +20,28 @@ const faultHang = "hang"
 // Endpoint get the answer Kind instead of being processed.
 type FaultRequest struct {
 	Endpoint   string `json:"endpoint"`             // the endpoint URL as the browser gave it
-	Kind       string `json:"kind"`                 // "410", "429", "500" (any status 400-599), or "hang"
-	Count      int    `json:"count,omitempty"`      // how many requests; default 1
+	Kind       string `json:"kind"`                 // "410", "429", "500" (any status 400-599), "hang", "expire", "offline" or "latency"
+	Count      int    `json:"count,omitempty"`      // how many requests (status kinds, hang) or messages (latency); default 1
 	RetryAfter *int   `json:"retryAfter,omitempty"` // seconds for Retry-After on 429 and 503; default 1
+	Seconds    int    `json:"seconds,omitempty"`    // offline: how long the browser's connection is refused (1 to 600)
+	DelayMs    int    `json:"delayMs,omitempty"`    // latency: how long each of the next Count messages waits before it is handed to the browser (1 to 60000)
 }
+
+// SetFault arms a fault as POST /faults does, for a program that runs the
+// service in-process.
+func (s *Service) SetFault(req FaultRequest) error {
+	token, ft, err := parseFault(req)
+	if err != nil {
+		return err
+	}
+	s.faults.set(token, ft)
+	return nil
+}
+
+// Token returns the token that ends an endpoint of this service, whatever
+// its host (Chromium's endpoints name FCM hosts): two endpoints name the same
+// subscription when their tokens are equal.
+func Token(endpoint string) (string, error) { return tokenOf(endpoint) }
 
 // fault is an armed fault for one endpoint.
 type fault struct {
@@ -124,12 +142,10 @@ func (s *Service) handleSetFault(w http.ResponseWriter, r *http.Request) {
 		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": "body must be a JSON fault: " + err.Error()})
 		return
 	}
-	token, ft, err := parseFault(req)
-	if err != nil {
+	if err := s.SetFault(req); err != nil {
 		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
-	s.faults.set(token, ft)
 	w.WriteHeader(http.StatusNoContent)
 }
 
