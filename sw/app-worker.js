@@ -9,6 +9,8 @@
 //      page when one is clicked, renew the subscription when the push service
 //      replaces it, and report what became of a broadcast's notification
 //      (shown, clicked, closed) for its funnel.
+//   3. Flow trace: post each of its steps to the open pages of this origin,
+//      whose Flow panel shows them (see trace).
 
 "use strict";
 
@@ -147,6 +149,10 @@ const OPTION_FIELDS = [
  * empty, non-JSON or title-less payload shows a fallback notification, and so
  * does a payload whose options the browser rejects.
  *
+ * Each step (push received, decoded or the fallback and why, the options
+ * showNotification took) is traced to the open pages (see trace), after the
+ * work it describes or beside it, never in its way.
+ *
  * @param {PushEvent} event
  */
 self.addEventListener("push", (event) => {
@@ -154,23 +160,46 @@ self.addEventListener("push", (event) => {
 });
 
 /**
- * Shows the notification a push message describes, or the fallback.
+ * Shows the notification a push message describes, or the fallback, and
+ * traces each step: the push event, the decoded payload (or the fallback
+ * and why), and the options showNotification took.
  * @param {PushMessageData | null} data
  * @returns {Promise<void>}
  */
 async function showPush(data) {
-  let message = null;
+  const size = payloadSize(data);
+  trace("push", "Push event received", [
+    { name: "has data", value: data ? "yes" : "no" },
+    { name: "payload bytes", value: String(size) },
+  ], "The browser decrypted the message and woke this service worker with a push event.", true);
+  let read = { message: null, reason: "not JSON", detail: "" };
   try {
-    message = readPayload(data);
+    read = readPayload(data);
   } catch (err) {
     console.error("push payload could not be read:", err);
+    read.detail = String(err);
   }
+  const message = read.message;
   if (!message) {
-    await self.registration.showNotification(FALLBACK_TITLE, { body: FALLBACK_BODY });
+    const options = { body: FALLBACK_BODY };
+    trace("decoded", "Fallback notification: " + read.reason, [
+      { name: "fallback", value: read.reason },
+      { name: "why", value: FALLBACK_REASONS[read.reason] || read.reason },
+    ], read.detail, false);
+    await self.registration.showNotification(FALLBACK_TITLE, options);
+    trace("show", "showNotification resolved: the fallback", showFields(FALLBACK_TITLE, options),
+      JSON.stringify({ title: FALLBACK_TITLE, options }, null, 2), true, "browser");
+    await tracePosted();
     return;
   }
+  trace("decoded", "Payload decoded", [
+    { name: "title", value: message.title },
+    { name: "options", value: Object.keys(message.options).join(", ") || "(none)" },
+  ], read.detail, true);
   try {
     await self.registration.showNotification(message.title, message.options);
+    trace("show", "showNotification resolved", showFields(message.title, message.options),
+      JSON.stringify({ title: message.title, options: message.options }, null, 2), true, "browser");
   } catch (err) {
     // For example renotify without a tag, or vibrate on a silent one.
     console.error("showNotification refused the payload's options:", err);
@@ -182,33 +211,83 @@ async function showPush(data) {
       fallback.data = wrapData(undefined, message.messageId);
     }
     await self.registration.showNotification(message.title, fallback);
+    trace("show", "showNotification refused the options: the fallback was shown", [
+      { name: "error", value: String(err && err.message ? err.message : err) },
+      ...showFields(message.title, fallback),
+    ], JSON.stringify({ refused: message.options, shown: { title: message.title, options: fallback } }, null, 2),
+    false, "browser");
   }
-  await report(message.messageId, "shown", "");
+  await Promise.all([report(message.messageId, "shown", ""), tracePosted()]);
+}
+
+/** Why each fallback was shown, in the words of the Flow panel. */
+const FALLBACK_REASONS = {
+  "no data": "the push message carried no payload",
+  "not JSON": "the payload is not JSON",
+  "no title": "the payload is not a JSON object with a non-empty \"title\"",
+};
+
+/**
+ * The size of a push message's payload in bytes, 0 without one.
+ * @param {PushMessageData | null} data
+ * @returns {number}
+ */
+function payloadSize(data) {
+  if (!data) {
+    return 0;
+  }
+  try {
+    if (typeof data.arrayBuffer === "function") {
+      return data.arrayBuffer().byteLength;
+    }
+    return new TextEncoder().encode(data.text()).length;
+  } catch (err) {
+    return 0;
+  }
+}
+
+/**
+ * The fields of a show step: the title and each option given, data as
+ * JSON.
+ * @param {string} title
+ * @param {NotificationOptions} options
+ * @returns {{name: string, value: string}[]}
+ */
+function showFields(title, options) {
+  const fields = [{ name: "title", value: title }];
+  for (const [name, value] of Object.entries(options)) {
+    fields.push({ name, value: typeof value === "string" ? value : JSON.stringify(value) });
+  }
+  return fields;
 }
 
 /**
  * Reads a push message's payload into showNotification's arguments.
  * @param {PushMessageData | null} data
- * @returns {{title: string, options: NotificationOptions, messageId: string}
- *   | null} null when the payload is missing, not JSON, not an object, or
- *   has no title; messageId is "" when the payload has none.
+ * @returns {{message: {title: string, options: NotificationOptions,
+ *   messageId: string} | null, reason: string, detail: string}} message is
+ *   null when the payload is missing ("no data"), not JSON ("not JSON"), or
+ *   not an object with a title ("no title"), and reason says which; detail
+ *   is the payload as read, or the parser's error; messageId is "" when the
+ *   payload has none.
  */
 function readPayload(data) {
   if (!data) {
-    return null;
+    return { message: null, reason: "no data", detail: "" };
   }
   let payload;
   try {
     payload = data.json();
   } catch (err) {
     console.error("push payload is not JSON:", err);
-    return null;
+    return { message: null, reason: "not JSON", detail: String(err) };
   }
+  const detail = JSON.stringify(payload, null, 2);
   if (!payload || typeof payload !== "object" || Array.isArray(payload)) {
-    return null;
+    return { message: null, reason: "no title", detail };
   }
   if (typeof payload.title !== "string" || payload.title.trim() === "") {
-    return null;
+    return { message: null, reason: "no title", detail };
   }
   const options = {};
   for (const field of OPTION_FIELDS) {
@@ -231,7 +310,7 @@ function readPayload(data) {
   } else if ("data" in payload) {
     options.data = payload.data;
   }
-  return { title: payload.title, options, messageId };
+  return { message: { title: payload.title, options, messageId }, reason: "", detail };
 }
 
 /** Marks a notification.data that is the worker's envelope. */
@@ -305,30 +384,53 @@ async function report(messageId, type, action) {
  * clicked action's data.actionUrls entry if it has one, else data.url, else
  * "/". Only pages of this origin are opened; any other target becomes "/".
  * A window already showing the page is focused, otherwise a new one opens.
- * A broadcast's notification is reported clicked, beside the opening.
+ * A broadcast's notification is reported clicked, beside the opening, and
+ * the click is traced once the page is shown.
  *
  * @param {NotificationEvent} event
  */
 self.addEventListener("notificationclick", (event) => {
   event.notification.close();
   const { data, messageId } = unwrapData(event.notification.data);
-  const target = clickTarget(data, event.action);
-  event.waitUntil(
-    Promise.all([focusOrOpen(target), report(messageId, "clicked", event.action || "")])
+  const action = event.action || "";
+  const target = clickTarget(data, action);
+  const title = event.notification.title || "";
+  const fields = [
+    { name: "notification", value: title },
+    { name: "clicked", value: action ? "action " + action : "the notification's body" },
+    { name: "url", value: target },
+  ];
+  const opening = focusOrOpen(target).then(
+    (how) => {
+      trace("click", "Notification clicked: " + how, [...fields, { name: "window", value: how }], "", true, "page");
+      return tracePosted();
+    },
+    (err) => {
+      trace("click", "Notification clicked, but opening its page failed", [
+        ...fields,
+        { name: "error", value: String(err && err.message ? err.message : err) },
+      ], "", false, "page");
+      return tracePosted().then(() => {
+        throw err;
+      });
+    }
   );
+  event.waitUntil(Promise.all([opening, report(messageId, "clicked", action)]));
 });
 
 /**
  * notificationclose: the user dismissed a notification without clicking
- * it. A broadcast's notification is reported closed.
+ * it. A broadcast's notification is reported closed; the close is traced.
  *
  * @param {NotificationEvent} event
  */
 self.addEventListener("notificationclose", (event) => {
   const { messageId } = unwrapData(event.notification.data);
-  if (messageId) {
-    event.waitUntil(report(messageId, "closed", ""));
-  }
+  trace("close", "Notification closed without a click", [
+    { name: "notification", value: event.notification.title || "" },
+    { name: "tag", value: event.notification.tag || "" },
+  ], "", true);
+  event.waitUntil(Promise.all([report(messageId, "closed", ""), tracePosted()]));
 });
 
 /**
@@ -410,18 +512,22 @@ function isSameOriginPath(path) {
 /**
  * Focuses a window of this origin already at url, or opens one.
  * @param {string} url
- * @returns {Promise<WindowClient | null | void>}
+ * @returns {Promise<string>} what it did: "focused an existing window",
+ *   "opened a new window", or "opened nothing" when it could not
  */
 async function focusOrOpen(url) {
   const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
   for (const client of windows) {
     if (client.url === url && "focus" in client) {
-      return client.focus();
+      await client.focus();
+      return "focused an existing window";
     }
   }
   if (self.clients.openWindow) {
-    return self.clients.openWindow(url);
+    await self.clients.openWindow(url);
+    return "opened a new window";
   }
+  return "opened nothing";
 }
 
 /**
@@ -436,18 +542,35 @@ async function focusOrOpen(url) {
  * @param {PushSubscriptionChangeEvent} event
  */
 self.addEventListener("pushsubscriptionchange", (event) => {
+  const oldEndpoint = event.oldSubscription ? event.oldSubscription.endpoint : "";
   event.waitUntil(
-    renewSubscription(event.oldSubscription, event.newSubscription).catch((err) => {
-      console.error("renewing the push subscription failed:", err);
-      throw err;
-    })
+    renewSubscription(event.oldSubscription, event.newSubscription).then(
+      (newEndpoint) => {
+        trace("subscription", "Subscription renewed and stored on the server", [
+          { name: "old endpoint", value: shortEndpoint(oldEndpoint) },
+          { name: "new endpoint", value: shortEndpoint(newEndpoint) },
+          { name: "stored", value: "yes" },
+        ], "", true, "server");
+        return tracePosted();
+      },
+      (err) => {
+        console.error("renewing the push subscription failed:", err);
+        trace("subscription", "Renewing the subscription failed", [
+          { name: "old endpoint", value: shortEndpoint(oldEndpoint) },
+          { name: "error", value: String(err && err.message ? err.message : err) },
+        ], "", false, "server");
+        return tracePosted().then(() => {
+          throw err;
+        });
+      }
+    )
   );
 });
 
 /**
  * @param {PushSubscription | null} oldSubscription
  * @param {PushSubscription | null} newSubscription
- * @returns {Promise<void>}
+ * @returns {Promise<string>} the new subscription's endpoint
  */
 async function renewSubscription(oldSubscription, newSubscription) {
   let key = oldSubscription && oldSubscription.options
@@ -475,6 +598,7 @@ async function renewSubscription(oldSubscription, newSubscription) {
   if (!response.ok) {
     throw new Error("POST /api/subscriptions answered " + response.status + ": " + (await response.text()));
   }
+  return body.endpoint;
 }
 
 /**
@@ -503,4 +627,97 @@ function base64urlToBytes(s) {
     bytes[i] = raw.charCodeAt(i);
   }
   return bytes;
+}
+
+// -----------------------------------------------------------------------------
+// Flow trace
+// -----------------------------------------------------------------------------
+
+/**
+ * The posts of the trace, one after the other, so that the pages get the
+ * steps in the order they happened. Never rejects.
+ * @type {Promise<void>}
+ */
+let tracePosts = Promise.resolve();
+
+/**
+ * Posts one step of the worker to every window of this origin as
+ * {pushstartTrace: event}, event in the shape of the Go api.TraceEvent, for
+ * the page's Flow panel. The posting runs beside the worker's real work,
+ * never before it: it is not awaited by the caller, it never throws or
+ * rejects, and a page that cannot take the message is skipped. Values name
+ * endpoints by host and shortened path only (shortEndpoint), never keys.
+ * @param {string} step one of the Go api.Step* names of the worker
+ * @param {string} title one sentence
+ * @param {{name: string, value: string}[]} fields
+ * @param {string} detail preformatted, "" for none
+ * @param {boolean} ok false for a step that went wrong
+ * @param {string} [to] the actor it went to ("browser", "page", "server")
+ */
+function trace(step, title, fields, detail, ok, to) {
+  const event = {
+    at: new Date().toISOString(),
+    actor: "worker",
+    step,
+    title,
+    fields: fields.map((f) => ({ name: String(f.name), value: String(f.value) })),
+    ok,
+  };
+  if (to) {
+    event.to = to;
+  }
+  if (detail) {
+    event.detail = detail;
+  }
+  tracePosts = tracePosts.then(() => postTrace(event)).catch((err) => {
+    console.warn("posting a trace step failed:", err);
+  });
+}
+
+/**
+ * Resolves once every trace step so far was posted, so that an event's
+ * waitUntil can keep the worker alive for them. Never rejects.
+ * @returns {Promise<void>}
+ */
+function tracePosted() {
+  return tracePosts;
+}
+
+/**
+ * Posts event to every window client, each on its own: one that throws does
+ * not keep the others from getting it.
+ * @param {object} event
+ * @returns {Promise<void>}
+ */
+async function postTrace(event) {
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  for (const client of windows) {
+    try {
+      client.postMessage({ pushstartTrace: event });
+    } catch (err) {
+      console.warn("posting a trace step to", client.url, "failed:", err);
+    }
+  }
+}
+
+/**
+ * An endpoint as a trace may show it: its host and its path with the last
+ * segment (the push service's token) cut to its first 8 characters. The
+ * whole endpoint is a secret capability.
+ * @param {string} endpoint
+ * @returns {string}
+ */
+function shortEndpoint(endpoint) {
+  if (!endpoint) {
+    return "(none)";
+  }
+  try {
+    const url = new URL(endpoint);
+    const parts = url.pathname.split("/");
+    const last = parts.pop() || "";
+    parts.push(last.length > 8 ? last.slice(0, 8) + "…" : last);
+    return url.host + parts.join("/");
+  } catch (err) {
+    return "(not a URL)";
+  }
 }

@@ -7,7 +7,9 @@
 // notification's page on click, renews the subscription when the push
 // service replaces it, and reports a broadcast's notification shown, clicked
 // and closed to POST /api/events with the payload's message id. The push
-// message contract is push.Notification (and push.WithMessageID).
+// message contract is push.Notification (and push.WithMessageID). It posts
+// each of its steps to the open pages as {pushstartTrace: event}, event in
+// the shape of api.TraceEvent, for the page's Flow panel.
 //
 // go-app replaces two fields, by plain string replacement, when it serves the
 // worker: {{.Version}} with the app version and {{.ResourcesToCache}} with a

@@ -2,6 +2,7 @@ package sw
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -71,8 +72,60 @@ type observed struct {
 		ContentType string    `json:"contentType"`
 		Body        api.Event `json:"body"`
 	} `json:"reports"`
-	Opened   []string `json:"opened"`
-	Rejected []string `json:"rejected"`
+	Stored   []api.Subscription `json:"stored"`
+	Opened   []string           `json:"opened"`
+	Focused  []string           `json:"focused"`
+	Traces   []api.TraceEvent   `json:"traces"`
+	Rejected []string           `json:"rejected"`
+}
+
+// runWorker plays scenarios through the worker under Node.js
+// (sw/testdata/harness.js) and returns what it saw in each. A scenario's
+// "data" is the push's payload text, null for a push without one; "then" is
+// "click", "close", "change" (a pushsubscriptionchange instead of a push) or
+// "".
+func runWorker(t *testing.T, scenarios []map[string]any) []observed {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed: the worker's behaviour is checked by the Playwright suite only")
+	}
+	dir := t.TempDir()
+	worker := strings.NewReplacer("{{.Version}}", "test", "{{.ResourcesToCache}}", "[]").Replace(Template)
+	if err := os.WriteFile(filepath.Join(dir, "worker.js"), []byte(worker), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := json.Marshal(scenarios)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "scenarios.json"), raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(node, "testdata/harness.js", filepath.Join(dir, "worker.js"), filepath.Join(dir, "scenarios.json")).Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("node: %v\n%s", err, stderr)
+	}
+	var seen []observed
+	if err := json.Unmarshal(out, &seen); err != nil || len(seen) != len(scenarios) {
+		t.Fatalf("harness output %s: %v", out, err)
+	}
+	return seen
+}
+
+// payloadText is the text of a push whose payload is v, as the sender
+// encrypts it.
+func payloadText(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // TestWorkerReportsEvents runs the worker under Node.js, with the browser's
@@ -80,10 +133,6 @@ type observed struct {
 // notification to the server, and that the reports change nothing of what
 // the user sees: the notification, and the page a click opens.
 func TestWorkerReportsEvents(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node is not installed: the worker's behaviour is checked by the Playwright suite only")
-	}
 	const id = "0193f2a1b2c3d4e5f60718293a.7.AAAAAAAAAAAAAAAAAAAAAA"
 	broadcast := map[string]any{
 		"title": "Sale", "messageId": id,
@@ -118,32 +167,12 @@ func TestWorkerReportsEvents(t *testing.T) {
 		{name: "a messageId that is not a string is ignored", payload: map[string]any{"title": "Odd", "messageId": 7}, then: "close", wantShown: "Odd"},
 		{name: "no payload to read reports nothing", payload: "not an object", wantShown: "New notification"},
 	}
-	dir := t.TempDir()
-	worker := strings.NewReplacer("{{.Version}}", "test", "{{.ResourcesToCache}}", "[]").Replace(Template)
-	if err := os.WriteFile(filepath.Join(dir, "worker.js"), []byte(worker), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	var scenarios []map[string]any
 	for _, tt := range tests {
-		scenarios = append(scenarios, map[string]any{"payload": tt.payload, "then": tt.then, "action": tt.action,
+		scenarios = append(scenarios, map[string]any{"data": payloadText(t, tt.payload), "then": tt.then, "action": tt.action,
 			"refuseOptions": tt.refuseOptions, "reportsFail": tt.reportsFail})
 	}
-	raw, _ := json.Marshal(scenarios)
-	if err := os.WriteFile(filepath.Join(dir, "scenarios.json"), raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(node, "testdata/harness.js", filepath.Join(dir, "worker.js"), filepath.Join(dir, "scenarios.json")).Output()
-	if err != nil {
-		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = ee.Stderr
-		}
-		t.Fatalf("node: %v\n%s", err, stderr)
-	}
-	var seen []observed
-	if err := json.Unmarshal(out, &seen); err != nil || len(seen) != len(tests) {
-		t.Fatalf("harness output %s: %v", out, err)
-	}
+	seen := runWorker(t, scenarios)
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := seen[i]
@@ -177,4 +206,167 @@ func TestWorkerReportsEvents(t *testing.T) {
 	if data := seen[6].Shown[0].Options["data"]; !reflect.DeepEqual(data, map[string]any{"url": "/t"}) {
 		t.Errorf("a test send's notification.data is %v, want the payload's data as it was", data)
 	}
+}
+
+// TestWorkerTracesItsSteps runs the worker under Node.js and checks the
+// steps it posts to the page for the Flow panel: their order, the fallback
+// and its reason, what a click did, a renewed subscription named without its
+// secret, and that a page refusing the posts changes nothing the user sees.
+func TestWorkerTracesItsSteps(t *testing.T) {
+	test := map[string]any{"title": "Test", "tag": "pushstart-test", "data": map[string]any{"url": "/t"}}
+	tests := []struct {
+		name     string
+		scenario map[string]any
+		// wantSteps is each step posted, "step ok" in order.
+		wantSteps []string
+		// wantFields are fields a step must carry: "step field" = value.
+		wantFields  map[string]string
+		wantShown   string
+		wantOpened  string
+		wantFocused string
+		wantFailed  bool // a handler's promise rejected
+	}{
+		{
+			name:      "a test send",
+			scenario:  map[string]any{"data": payloadText(t, test)},
+			wantSteps: []string{"push true", "decoded true", "show true"},
+			wantFields: map[string]string{
+				"push has data": "yes", "push payload bytes": fmt.Sprint(len(payloadText(t, test))),
+				"decoded title": "Test", "show title": "Test", "show tag": "pushstart-test", "show data": `{"url":"/t"}`,
+			},
+			wantShown: "Test",
+		},
+		{
+			name:       "clicked: a new window",
+			scenario:   map[string]any{"data": payloadText(t, test), "then": "click"},
+			wantSteps:  []string{"push true", "decoded true", "show true", "click true"},
+			wantFields: map[string]string{"click url": "https://kit.example/t", "click window": "opened a new window", "click clicked": "the notification's body"},
+			wantShown:  "Test", wantOpened: "https://kit.example/t",
+		},
+		{
+			name: "clicked: the page is focused",
+			scenario: map[string]any{"data": payloadText(t, map[string]any{"title": "Here", "data": map[string]any{"url": "/?page"}}),
+				"then": "click"},
+			wantSteps:  []string{"push true", "decoded true", "show true", "click true"},
+			wantFields: map[string]string{"click window": "focused an existing window"},
+			wantShown:  "Here", wantFocused: "https://kit.example/?page",
+		},
+		{
+			name:       "closed",
+			scenario:   map[string]any{"data": payloadText(t, test), "then": "close"},
+			wantSteps:  []string{"push true", "decoded true", "show true", "close true"},
+			wantFields: map[string]string{"close notification": "Test", "close tag": "pushstart-test"},
+			wantShown:  "Test",
+		},
+		{
+			name:       "no data: the fallback",
+			scenario:   map[string]any{"data": nil},
+			wantSteps:  []string{"push true", "decoded false", "show true"},
+			wantFields: map[string]string{"push has data": "no", "push payload bytes": "0", "decoded fallback": "no data", "show title": "New notification"},
+			wantShown:  "New notification",
+		},
+		{
+			name:       "not JSON: the fallback",
+			scenario:   map[string]any{"data": "hello"},
+			wantSteps:  []string{"push true", "decoded false", "show true"},
+			wantFields: map[string]string{"push payload bytes": "5", "decoded fallback": "not JSON"},
+			wantShown:  "New notification",
+		},
+		{
+			name:       "no title: the fallback",
+			scenario:   map[string]any{"data": `{"body":"no title here"}`},
+			wantSteps:  []string{"push true", "decoded false", "show true"},
+			wantFields: map[string]string{"decoded fallback": "no title"},
+			wantShown:  "New notification",
+		},
+		{
+			name:       "options refused",
+			scenario:   map[string]any{"data": payloadText(t, test), "refuseOptions": true},
+			wantSteps:  []string{"push true", "decoded true", "show false"},
+			wantFields: map[string]string{"show error": "options refused", "show title": "Test"},
+			wantShown:  "Test",
+		},
+		{
+			name:       "posting fails: shown and opened all the same",
+			scenario:   map[string]any{"data": payloadText(t, test), "then": "click", "postFails": true},
+			wantShown:  "Test",
+			wantOpened: "https://kit.example/t",
+		},
+		{
+			name:      "subscription renewed",
+			scenario:  map[string]any{"then": "change"},
+			wantSteps: []string{"subscription true"},
+			wantFields: map[string]string{
+				"subscription old endpoint": "push.example/wpush/v2/old-toke…",
+				"subscription new endpoint": "push.example/wpush/v2/new-toke…",
+				"subscription stored":       "yes",
+			},
+		},
+		{
+			name:       "subscription renewal not stored",
+			scenario:   map[string]any{"then": "change", "storeFails": true},
+			wantSteps:  []string{"subscription false"},
+			wantFields: map[string]string{"subscription error": "POST /api/subscriptions answered 500: {}"},
+			wantFailed: true,
+		},
+	}
+	var scenarios []map[string]any
+	for _, tt := range tests {
+		scenarios = append(scenarios, tt.scenario)
+	}
+	seen := runWorker(t, scenarios)
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := seen[i]
+			var steps []string
+			fields := map[string]string{}
+			for _, ev := range got.Traces {
+				steps = append(steps, fmt.Sprintf("%s %v", ev.Step, ev.OK))
+				if ev.Actor != api.ActorWorker || ev.At.IsZero() || ev.Title == "" {
+					t.Errorf("step %+v: want actor %q, a time and a title", ev, api.ActorWorker)
+				}
+				for _, f := range ev.Fields {
+					fields[ev.Step+" "+f.Name] = f.Value
+				}
+			}
+			if !slices.Equal(steps, tt.wantSteps) {
+				t.Errorf("steps %q, want %q", steps, tt.wantSteps)
+			}
+			for k, want := range tt.wantFields {
+				if fields[k] != want {
+					t.Errorf("%s = %q, want %q", k, fields[k], want)
+				}
+			}
+			raw, _ := json.Marshal(got.Traces)
+			for _, secret := range []string{"old-token-0123456789", "new-token-9876543210", "auth-secret", "p256dh-key"} {
+				if strings.Contains(string(raw), secret) {
+					t.Errorf("a step gives away %q: %s", secret, raw)
+				}
+			}
+			var shown string
+			if len(got.Shown) > 0 {
+				shown = got.Shown[len(got.Shown)-1].Title
+			}
+			if shown != tt.wantShown {
+				t.Errorf("shown %+v, want %q", got.Shown, tt.wantShown)
+			}
+			if fmt.Sprint(got.Opened) != fmt.Sprint(nonEmpty(tt.wantOpened)) || fmt.Sprint(got.Focused) != fmt.Sprint(nonEmpty(tt.wantFocused)) {
+				t.Errorf("opened %v, focused %v; want %q, %q", got.Opened, got.Focused, tt.wantOpened, tt.wantFocused)
+			}
+			if (len(got.Rejected) > 0) != tt.wantFailed {
+				t.Errorf("handlers failed: %v, want failed %v", got.Rejected, tt.wantFailed)
+			}
+		})
+	}
+	if stored := seen[9].Stored; len(stored) != 1 || stored[0].OldEndpoint != "https://push.example/wpush/v2/old-token-0123456789" {
+		t.Errorf("renewal stored %+v, want the new subscription with the old endpoint", stored)
+	}
+}
+
+// nonEmpty is s as a list of one, or none for "".
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
 }

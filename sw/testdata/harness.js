@@ -1,8 +1,11 @@
 // Runs app-worker.js (argv[2], its template fields filled in) in a sandbox
 // that stands in for a service worker's global scope, plays the scenarios of
-// argv[3] (a JSON array) through its push, notificationclick and
-// notificationclose handlers, and prints what it observed as JSON. Used by
-// sw_test.go: the browser's part is faked, the worker's code is not.
+// argv[3] (a JSON array) through its push, notificationclick,
+// notificationclose and pushsubscriptionchange handlers, and prints what it
+// observed as JSON: the notifications shown, the reports and subscriptions
+// posted to the server, the windows opened or focused, the trace steps
+// posted to the page. Used by sw_test.go: the browser's part is faked, the
+// worker's code is not.
 
 "use strict";
 
@@ -12,10 +15,41 @@ const vm = require("vm");
 const source = fs.readFileSync(process.argv[2], "utf8");
 const scenarios = JSON.parse(fs.readFileSync(process.argv[3], "utf8"));
 
+/**
+ * A push event's data as the browser gives it, holding text; null for a push
+ * without a payload.
+ * @param {string | null} text
+ */
+function pushData(text) {
+  if (text === null) {
+    return null;
+  }
+  return {
+    text: () => text,
+    json: () => JSON.parse(text),
+    arrayBuffer: () => new TextEncoder().encode(text).buffer,
+  };
+}
+
 async function play(scenario) {
-  const seen = { shown: [], reports: [], opened: [], rejected: [] };
+  const seen = { shown: [], reports: [], stored: [], opened: [], focused: [], traces: [], rejected: [] };
   const listeners = {};
   let refusals = scenario.refuseOptions ? 1 : 0;
+  // The page that follows the flow; a click on a notification whose url is
+  // its own focuses it.
+  const page = {
+    url: "https://kit.example/?page",
+    postMessage: (message) => {
+      if (scenario.postFails) {
+        throw new DOMException("The object could not be cloned.", "DataCloneError");
+      }
+      seen.traces.push(structuredClone(message.pushstartTrace));
+    },
+    focus: async () => {
+      seen.focused.push(page.url);
+      return page;
+    },
+  };
   const self = {
     location: { origin: "https://kit.example" },
     addEventListener: (type, fn) => {
@@ -32,7 +66,7 @@ async function play(scenario) {
       },
     },
     clients: {
-      matchAll: async () => [],
+      matchAll: async () => [page],
       openWindow: async (url) => {
         seen.opened.push(url);
         return null;
@@ -40,6 +74,10 @@ async function play(scenario) {
     },
   };
   const fetch = async (url, init) => {
+    if (url === "/api/subscriptions") {
+      seen.stored.push(JSON.parse(init.body));
+      return { ok: !scenario.storeFails, status: scenario.storeFails ? 500 : 201, text: async () => "{}" };
+    }
     seen.reports.push({
       url,
       method: init.method,
@@ -53,7 +91,7 @@ async function play(scenario) {
     return { ok: true, status: 204, text: async () => "" };
   };
   const quiet = { log() {}, warn() {}, error() {} };
-  const context = vm.createContext({ self, fetch, console: quiet, URL, atob, caches: {} });
+  const context = vm.createContext({ self, fetch, console: quiet, URL, atob, TextEncoder, caches: {} });
   vm.runInContext(source, context);
 
   // Each event's waitUntil promises, settled before the next event.
@@ -66,10 +104,27 @@ async function play(scenario) {
       }
     }
   };
-  const payload = JSON.stringify(scenario.payload);
-  await dispatch("push", { data: { json: () => JSON.parse(payload) } });
+  if (scenario.then === "change") {
+    const sub = (endpoint) => ({
+      endpoint,
+      options: { applicationServerKey: new Uint8Array([4, 1, 2]) },
+      toJSON: () => ({ endpoint, expirationTime: null, keys: { p256dh: "p256dh-key", auth: "auth-secret" } }),
+    });
+    await dispatch("pushsubscriptionchange", {
+      oldSubscription: sub("https://push.example/wpush/v2/old-token-0123456789"),
+      newSubscription: sub("https://push.example/wpush/v2/new-token-9876543210"),
+    });
+    return seen;
+  }
+  // data: the payload's text, null for a push without one.
+  await dispatch("push", { data: pushData(scenario.data) });
   const last = seen.shown[seen.shown.length - 1];
-  const notification = { data: last ? last.options.data : undefined, close() {} };
+  const notification = {
+    title: last ? last.title : "",
+    tag: last && last.options.tag ? last.options.tag : "",
+    data: last ? last.options.data : undefined,
+    close() {},
+  };
   if (scenario.then === "click") {
     await dispatch("notificationclick", { notification, action: scenario.action || "" });
   } else if (scenario.then === "close") {
