@@ -196,11 +196,10 @@ func (c *apiClient) deleteSubscription(ctx context.Context, endpoint string) (ex
 		http.StatusNoContent, http.StatusOK)
 }
 
-// sendTest asks the server to push n to this browser's endpoint. The
-// server's outcome is returned whenever it sent one, also when the push
-// service refused the message.
-func (c *apiClient) sendTest(ctx context.Context, endpoint string, n push.Notification) (api.Result, exchange, error) {
-	body := api.TestSend{Endpoint: endpoint, Notification: &n}
+// sendTest asks the server to push a notification to this browser's
+// endpoint. The server's outcome is returned whenever it sent one, also
+// when the push service refused the message.
+func (c *apiClient) sendTest(ctx context.Context, body api.TestSend) (api.Result, exchange, error) {
 	ex, err := c.do(ctx, apiTestTimeout, http.MethodPost, api.PathTestSend, body, http.StatusOK)
 	var res api.Result
 	if ex.Status != 0 && json.Unmarshal(ex.Response, &res) == nil && res.Outcome != "" {
@@ -213,7 +212,7 @@ func (c *apiClient) sendTest(ctx context.Context, endpoint string, n push.Notifi
 				msg += ": " + res.Error
 			}
 			if res.Pruned {
-				msg += " (the server deleted this subscription: disable, then enable notifications to subscribe again)"
+				msg += " (the server deleted this subscription: click Subscribe again)"
 			}
 			return res, ex, &apiError{Method: ex.Method, Path: ex.Path, Status: ex.Status, Message: msg}
 		}

@@ -193,7 +193,7 @@ func TestSendTest(t *testing.T) {
 	t.Run("sent", func(t *testing.T) {
 		f := &fakeServer{status: 200, reply: `{"outcome":"sent","status":201,"attempts":1,"pruned":false}`}
 		c := f.start(t)
-		res, _, err := c.sendTest(t.Context(), "https://push.example/abc", n)
+		res, _, err := c.sendTest(t.Context(), api.TestSend{Endpoint: "https://push.example/abc", Notification: &n})
 		if err != nil || res.Outcome != "sent" || res.Status != 201 {
 			t.Fatalf("sendTest = %+v, %v", res, err)
 		}
@@ -207,15 +207,34 @@ func TestSendTest(t *testing.T) {
 		if f.path != "/api/subscriptions/test" || body.Endpoint != "https://push.example/abc" || body.Notification.Title != "Hi" || string(body.Notification.Data) != `{"url":"/"}` {
 			t.Fatalf("request %s %s", f.path, f.body)
 		}
+		if strings.Contains(string(f.body), "ttl") || strings.Contains(string(f.body), "topic") || strings.Contains(string(f.body), "slowMotion") {
+			t.Errorf("a plain test send names headers it does not set: %s", f.body)
+		}
+	})
+	t.Run("TTL 0, a topic, slow motion", func(t *testing.T) {
+		f := &fakeServer{status: 200, reply: `{"outcome":"sent","status":201,"attempts":1,"pruned":false}`}
+		c := f.start(t)
+		zero := 0
+		if _, _, err := c.sendTest(t.Context(), api.TestSend{Endpoint: "https://push.example/abc", Notification: &n, TTL: &zero, Topic: "flow-demo", SlowMotion: true}); err != nil {
+			t.Fatal(err)
+		}
+		var body map[string]any
+		if err := json.Unmarshal(f.body, &body); err != nil {
+			t.Fatal(err)
+		}
+		// TTL 0 must go as 0: left out, the server would use its default.
+		if body["ttl"] != 0.0 || body["topic"] != "flow-demo" || body["slowMotion"] != true {
+			t.Errorf("request %s, want ttl 0, topic flow-demo, slowMotion true", f.body)
+		}
 	})
 	t.Run("gone", func(t *testing.T) {
 		f := &fakeServer{status: 502, reply: `{"outcome":"gone","status":410,"attempts":1,"pruned":true,"error":"push service answered 410"}`}
 		c := f.start(t)
-		res, ex, err := c.sendTest(t.Context(), "https://push.example/abc", n)
+		res, ex, err := c.sendTest(t.Context(), api.TestSend{Endpoint: "https://push.example/abc", Notification: &n})
 		if err == nil || !res.Pruned || ex.Status != 502 {
 			t.Fatalf("sendTest = %+v, %v", res, err)
 		}
-		for _, want := range []string{`outcome "gone"`, "status 410", "then enable notifications to subscribe again"} {
+		for _, want := range []string{`outcome "gone"`, "status 410", "click Subscribe again"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("error %q lacks %q", err, want)
 			}
@@ -224,7 +243,7 @@ func TestSendTest(t *testing.T) {
 	t.Run("unknown endpoint", func(t *testing.T) {
 		f := &fakeServer{status: 404, reply: `{"error":"subscription not found"}`}
 		c := f.start(t)
-		_, _, err := c.sendTest(t.Context(), "https://push.example/abc", n)
+		_, _, err := c.sendTest(t.Context(), api.TestSend{Endpoint: "https://push.example/abc", Notification: &n})
 		if err == nil || !strings.Contains(err.Error(), "404 Not Found: subscription not found") {
 			t.Fatalf("err = %v", err)
 		}

@@ -33,6 +33,9 @@ type flows struct {
 	// lateWatch and latePoll are how long and how often the page looks for
 	// a subscription after it stopped waiting for pushManager.subscribe.
 	lateWatch, latePoll time.Duration
+	// traceRetry is how long the page waits before it opens a dropped
+	// trace stream again.
+	traceRetry time.Duration
 
 	// actions counts the actions started; a background watch ends when the
 	// user starts another one.
@@ -49,7 +52,7 @@ const (
 
 // newFlows runs the flows against b and server, reporting to ui.
 func newFlows(b browser, server *apiClient, ui pageUI) *flows {
-	return &flows{browser: b, server: server, ui: ui, lateWatch: lateWatch, latePoll: latePoll}
+	return &flows{browser: b, server: server, ui: ui, lateWatch: lateWatch, latePoll: latePoll, traceRetry: traceRetry}
 }
 
 // begin counts an action the user started, which ends any background watch
@@ -73,11 +76,11 @@ func (fl *flows) load(ctx context.Context) error {
 	perm := fl.browser.Permission()
 	fl.ui.update(func(s *pageState) { s.Features, s.SupportErr, s.Permission = f, supErr, perm })
 	if supErr != nil {
-		fl.log(flowError, "Support check: push is unavailable here", featuresDetail(f))
+		fl.log(flowError, onPage, "Support check: push is unavailable here", featuresDetail(f))
 		return supErr
 	}
-	fl.log(flowOK, "Support check: service worker, Push API and Notification API present", featuresDetail(f))
-	fl.log(flowInfo, "Permission: "+string(perm), permissionDetail(perm))
+	fl.log(flowOK, onPage, "Support check: service worker, Push API and Notification API present", featuresDetail(f))
+	fl.log(flowInfo, browserToPage, "Permission: "+string(perm), permissionDetail(perm))
 
 	if err := fl.ready(ctx); err != nil {
 		return err
@@ -87,7 +90,7 @@ func (fl *flows) load(ctx context.Context) error {
 		return err
 	}
 	if sub == nil {
-		fl.log(flowInfo, "No push subscription in this browser", "pushManager.getSubscription() returned null.")
+		fl.log(flowInfo, browserToPage, "No push subscription in this browser", "pushManager.getSubscription() returned null.")
 		return nil
 	}
 	sj, err := sub.JSON()
@@ -103,19 +106,19 @@ func (fl *flows) load(ctx context.Context) error {
 	subKey := sub.ApplicationServerKey()
 	if subKey == "" || sameKey(subKey, key) {
 		if subKey != "" {
-			fl.log(flowOK, "The subscription uses the server's current VAPID key", "options.applicationServerKey:\n"+subKey)
+			fl.log(flowOK, onPage, "The subscription uses the server's current VAPID key", "options.applicationServerKey:\n"+subKey)
 		}
 		_, err := fl.save(ctx, sj)
 		return err
 	}
 
-	fl.log(flowInfo, "The server's VAPID key changed: subscribing again", fmt.Sprintf(
+	fl.log(flowInfo, onPage, "The server's VAPID key changed: subscribing again", fmt.Sprintf(
 		"Subscription made with:\n%s\nServer key now:\n%s\n\nPush services refuse messages signed with another key than the subscription's, so the old subscription is replaced.",
 		subKey, key))
 	if err := sub.Unsubscribe(ctx); err != nil {
 		return err
 	}
-	fl.log(flowOK, "Unsubscribed the old subscription", "")
+	fl.log(flowOK, pageToBrowser, "Unsubscribed the old subscription", "")
 	fl.ui.update(func(s *pageState) { s.unsubscribed() })
 	if perm != PermissionGranted {
 		_ = fl.deleteOnServer(ctx, sj.Endpoint)
@@ -128,13 +131,13 @@ func (fl *flows) load(ctx context.Context) error {
 // enable is the Enable notifications flow: it asks for permission, then
 // subscribes and stores the subscription.
 func (fl *flows) enable(ctx context.Context) error {
-	fl.log(flowInfo, "Asking for permission", "Notification.requestPermission(): the browser shows its prompt.")
+	fl.log(flowInfo, pageToBrowser, "Asking for permission", "Notification.requestPermission(): the browser shows its prompt.")
 	perm, err := fl.browser.RequestPermission(ctx)
 	fl.ui.update(func(s *pageState) { s.Permission = perm })
 	if err != nil {
 		return err
 	}
-	fl.log(flowOK, "Permission: granted", "")
+	fl.log(flowOK, browserToPage, "Permission: granted", "")
 
 	key, err := fl.fetchKey(ctx)
 	if err != nil {
@@ -159,9 +162,9 @@ func (fl *flows) disable(ctx context.Context, endpoint string) error {
 		if err := sub.Unsubscribe(ctx); err != nil {
 			return err
 		}
-		fl.log(flowOK, "Unsubscribed in the browser", "PushSubscription.unsubscribe() resolved true: the push service forgot this endpoint.")
+		fl.log(flowOK, pageToBrowser, "Unsubscribed in the browser", "PushSubscription.unsubscribe() resolved true: the push service forgot this endpoint.")
 	} else {
-		fl.log(flowInfo, "The browser has no subscription any more", "pushManager.getSubscription() returned null.")
+		fl.log(flowInfo, browserToPage, "The browser has no subscription any more", "pushManager.getSubscription() returned null.")
 	}
 	fl.ui.update(func(s *pageState) { s.unsubscribed() })
 	if endpoint == "" {
@@ -174,38 +177,65 @@ func (fl *flows) disable(ctx context.Context, endpoint string) error {
 // (and, with renotify, alerts again) instead of piling up.
 const testTag = "pushstart-test"
 
+// testPush is one test notification: its texts, and how it is sent.
+type testPush struct {
+	Title, Body string
+	// Tag is the notification's tag; "" for testTag. The break scenarios
+	// give each of their pushes its own, so that both would show.
+	Tag string
+	// TTL and Topic are the push's headers: nil for the server's default
+	// TTL, "" for no Topic.
+	TTL   *int
+	Topic string
+	// Slow asks the server to space its steps out (slow motion).
+	Slow bool
+}
+
 // sendTest is the Send test notification flow: it asks the server to push a
 // notification to this browser's endpoint.
-func (fl *flows) sendTest(ctx context.Context, endpoint, title, body string) error {
+func (fl *flows) sendTest(ctx context.Context, endpoint string, p testPush) error {
+	res, err := fl.pushTest(ctx, endpoint, p)
+	if err != nil {
+		return err
+	}
+	fl.log(flowOK, serverToPage, "The push service accepted the message",
+		fmt.Sprintf("Push service status %d after %d attempt(s). The browser now decrypts it and the service worker's push handler shows it.", res.Status, res.Attempts))
+	return nil
+}
+
+// pushTest sends p to endpoint through the server and shows the server's
+// answer; a push the server found gone shows the subscription pruned. The
+// server's result comes back whenever it sent one, also with the error of a
+// push that was not delivered.
+func (fl *flows) pushTest(ctx context.Context, endpoint string, p testPush) (api.Result, error) {
+	tag := p.Tag
+	if tag == "" {
+		tag = testTag
+	}
 	n := push.Notification{
-		Title:    title,
-		Body:     body,
+		Title:    p.Title,
+		Body:     p.Body,
 		Icon:     iconPath,
 		Badge:    badgePath,
-		Tag:      testTag,
+		Tag:      tag,
 		Renotify: true,
 		Data:     json.RawMessage(`{"url":"/"}`),
 	}
 	// The same checks as the server's, so an oversized message is refused
 	// here with the limit it breaks.
 	if _, err := n.Marshal(); err != nil {
-		return err
+		return api.Result{}, err
 	}
-	res, ex, err := fl.server.sendTest(ctx, endpoint, n)
+	res, ex, err := fl.server.sendTest(ctx, api.TestSend{Endpoint: endpoint, Notification: &n, TTL: p.TTL, Topic: p.Topic, SlowMotion: p.Slow})
 	fl.logExchange(ex)
 	if ex.Status != 0 {
 		out := prettyJSON(ex.Response)
 		fl.ui.update(func(s *pageState) { s.Outcome = out })
 	}
 	if res.Pruned {
-		fl.ui.update(func(s *pageState) { s.Saved = false })
+		fl.ui.update(func(s *pageState) { s.pruned(endpoint) })
 	}
-	if err != nil {
-		return err
-	}
-	fl.log(flowOK, "The push service accepted the message",
-		fmt.Sprintf("Push service status %d after %d attempt(s). The browser now decrypts it and the service worker's push handler shows it.", res.Status, res.Attempts))
-	return nil
+	return res, err
 }
 
 // ready waits for the active service worker and logs it.
@@ -214,7 +244,7 @@ func (fl *flows) ready(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fl.log(flowOK, "Service worker active", fmt.Sprintf("scope: %s\nscript: %s\nstate: %s", info.Scope, info.ScriptURL, info.State))
+	fl.log(flowOK, workerToPage, "Service worker active", fmt.Sprintf("scope: %s\nscript: %s\nstate: %s", info.Scope, info.ScriptURL, info.State))
 	return nil
 }
 
@@ -228,7 +258,7 @@ func (fl *flows) fetchKey(ctx context.Context) (string, error) {
 	if _, err := decodeKey(key); err != nil {
 		return "", err
 	}
-	fl.log(flowOK, "VAPID public key fetched", key+"\n\n65-byte P-256 public key, base64url: the applicationServerKey of the subscription.")
+	fl.log(flowOK, serverToPage, "VAPID public key fetched", key+"\n\n65-byte P-256 public key, base64url: the applicationServerKey of the subscription.")
 	return key, nil
 }
 
@@ -237,7 +267,7 @@ func (fl *flows) fetchKey(ctx context.Context) (string, error) {
 // When the push service does not answer in time, the page reports it and
 // keeps watching in the background for the browser's late answer.
 func (fl *flows) subscribeAndStore(ctx context.Context, key, oldEndpoint string) error {
-	fl.log(flowInfo, "Subscribing at the browser's push service",
+	fl.log(flowInfo, pageToBrowser, "Subscribing at the browser's push service",
 		"pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: <the key's 65 bytes> })")
 	sub, err := fl.browser.Subscribe(ctx, key)
 	if errors.Is(err, context.DeadlineExceeded) {
@@ -307,12 +337,12 @@ func (fl *flows) watchLate(ctx context.Context, gen uint64, key, oldEndpoint str
 		})
 		return
 	}
-	fl.log(flowInfo, "Stopped waiting for the push service", "No subscription appeared within "+humanDuration(fl.lateWatch)+" after the timeout.")
+	fl.log(flowInfo, onPage, "Stopped waiting for the push service", "No subscription appeared within "+humanDuration(fl.lateWatch)+" after the timeout.")
 }
 
 // gotSubscription shows sj as the browser's subscription.
 func (fl *flows) gotSubscription(title string, sj api.Subscription) {
-	fl.log(flowOK, title, "Endpoint: "+sj.Endpoint+"\n\n"+prettySubscription(sj))
+	fl.log(flowOK, browserToPage, title, "Endpoint: "+sj.Endpoint+"\n\n"+prettySubscription(sj))
 	fl.ui.update(func(s *pageState) { s.subscribed(sj) })
 }
 
@@ -329,7 +359,7 @@ func (fl *flows) save(ctx context.Context, sj api.Subscription) (api.Saved, erro
 	if saved.Created {
 		what = "The server stored a new subscription (201)."
 	}
-	fl.log(flowOK, "Subscription stored on the server", what+"\n"+topicsDetail(saved.Tags))
+	fl.log(flowOK, serverToPage, "Subscription stored on the server", what+"\n"+topicsDetail(saved.Tags))
 	fl.ui.update(func(s *pageState) { s.stored(sj.Endpoint, saved.Tags) })
 	return saved, nil
 }
@@ -365,7 +395,7 @@ func (fl *flows) setTopics(ctx context.Context, endpoint string, tags []string) 
 	if sj.Endpoint != endpoint {
 		fl.gotSubscription("The browser's subscription changed since the page showed it", sj)
 	}
-	fl.log(flowInfo, "Saving the topics",
+	fl.log(flowInfo, onPage, "Saving the topics",
 		"The subscription is posted again with \"tags\", the full list: it replaces the topics the server stores.\n"+topicsDetail(tags))
 	sj.Tags = &tags
 	saved, err := fl.save(ctx, sj)
@@ -376,7 +406,7 @@ func (fl *flows) setTopics(ctx context.Context, endpoint string, tags []string) 
 	if len(saved.Tags) == 0 {
 		what = "Broadcasts to tags no longer reach this browser; those to everyone still do."
 	}
-	fl.log(flowOK, "Topics saved", what+"\n"+topicsDetail(saved.Tags))
+	fl.log(flowOK, serverToPage, "Topics saved", what+"\n"+topicsDetail(saved.Tags))
 	return nil
 }
 
@@ -387,9 +417,10 @@ func (fl *flows) deleteOnServer(ctx context.Context, endpoint string) error {
 	return err
 }
 
-// log appends a step to the flow log.
-func (fl *flows) log(level flowLevel, title, detail string) {
-	e := flowEntry{At: time.Now(), Level: level, Title: title, Detail: detail}
+// log appends a step of the page to the flow log: r is who took it and
+// whom it went to.
+func (fl *flows) log(level flowLevel, r route, title, detail string) {
+	e := flowEntry{At: time.Now(), Level: level, Actor: r.from, To: r.to, Title: title, Detail: detail}
 	fl.ui.update(func(s *pageState) { s.addEntry(e) })
 }
 
@@ -402,5 +433,5 @@ func (fl *flows) logExchange(ex exchange) {
 	if ex.Status < 200 || ex.Status > 299 {
 		level = flowError
 	}
-	fl.log(level, exchangeTitle(ex), exchangeDetail(ex))
+	fl.log(level, pageToServer, exchangeTitle(ex), exchangeDetail(ex))
 }

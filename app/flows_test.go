@@ -277,7 +277,9 @@ func (e *flowEnv) disable(ctx context.Context) error {
 
 func (e *flowEnv) sendTest(ctx context.Context, title, body string) error {
 	endpoint := e.ui.now().Sub.Endpoint
-	return e.click(ctx, func(ctx context.Context) error { return e.flows.sendTest(ctx, endpoint, title, body) })
+	return e.click(ctx, func(ctx context.Context) error {
+		return e.flows.sendTest(ctx, endpoint, testPush{Title: title, Body: body})
+	})
 }
 
 // setTopic ticks (on) or unticks tag's checkbox as the page does: the full
@@ -712,12 +714,15 @@ func TestSendTestShowsTheOutcome(t *testing.T) {
 		}
 		e.kit.setPushGone()
 		err := e.sendTest(t.Context(), "Hello", "World")
-		if err == nil || !strings.Contains(err.Error(), "then enable notifications to subscribe again") {
+		if err == nil || !strings.Contains(err.Error(), "click Subscribe again") {
 			t.Fatalf("sendTest: %v", err)
 		}
 		s := e.ui.now()
-		if s.Saved || s.serverText() != "Server: not confirmed" {
+		if s.Saved || s.serverText() != "Server: deleted this subscription, gone at the push service" {
 			t.Errorf("page still shows the subscription stored: %q", s.serverText())
+		}
+		if !s.Pruned || !s.canSubscribeAgain() {
+			t.Errorf("pruned %v, can subscribe again %v: the page must offer Subscribe again", s.Pruned, s.canSubscribeAgain())
 		}
 		if !strings.Contains(s.Outcome, `"outcome": "gone"`) {
 			t.Errorf("outcome %q", s.Outcome)

@@ -28,6 +28,18 @@ type pageState struct {
 	Alert      string           // the last error, shown in the role="alert" region
 	Outcome    string           // the server's reply to the last test send, pretty-printed
 	Entries    []flowEntry      // the flow log, oldest first
+	// Pruned: a push to this subscription found it gone (404/410) and the
+	// server deleted it; the browser still holds the dead subscription
+	// until the user subscribes again.
+	Pruned bool
+	// Flow is what the server offers for the live flow (GET /api/flow);
+	// FlowKnown is false until it answered.
+	Flow      api.FlowInfo
+	FlowKnown bool
+	// Slow is the "Slow motion" choice: trace steps wait in Pending and
+	// are revealed one at a time (revealNext).
+	Slow    bool
+	Pending []flowEntry
 }
 
 // begin marks an action as running.
@@ -52,18 +64,26 @@ func (s *pageState) finish(err error) {
 // fail shows err in the alert region and the flow log.
 func (s *pageState) fail(err error) {
 	s.Alert = err.Error()
-	s.addEntry(flowEntry{At: time.Now(), Level: flowError, Title: errorTitle(err), Detail: errorDetail(err)})
+	s.addEntry(flowEntry{At: time.Now(), Level: flowError, Actor: api.ActorPage, Title: errorTitle(err), Detail: errorDetail(err)})
 }
 
 // subscribed shows sub as the browser's subscription, not yet confirmed by
 // the server.
 func (s *pageState) subscribed(sub api.Subscription) {
-	s.Subscribed, s.Saved, s.Sub, s.Tags = true, false, sub, nil
+	s.Subscribed, s.Saved, s.Sub, s.Tags, s.Pruned = true, false, sub, nil, false
 }
 
 // unsubscribed shows that the browser has no subscription.
 func (s *pageState) unsubscribed() {
-	s.Subscribed, s.Saved, s.Sub, s.Tags = false, false, api.Subscription{}, nil
+	s.Subscribed, s.Saved, s.Sub, s.Tags, s.Pruned = false, false, api.Subscription{}, nil, false
+}
+
+// pruned shows that the server deleted the subscription of endpoint after
+// its push service answered that it is gone.
+func (s *pageState) pruned(endpoint string) {
+	if s.Sub.Endpoint == endpoint {
+		s.Saved, s.Tags, s.Pruned = false, nil, true
+	}
 }
 
 // stored shows that the server stores the subscription of endpoint, with
@@ -81,12 +101,86 @@ func (s *pageState) chooseTopics(tags []string) { s.Choosing = tags }
 // maxFlowEntries bounds the flow log of a long session; the oldest go first.
 const maxFlowEntries = 300
 
-// addEntry appends e to the flow log.
+// addEntry appends e to the flow log; after the steps still waiting to be
+// revealed, if any, so that the log keeps the order things happened in.
 func (s *pageState) addEntry(e flowEntry) {
-	s.Entries = append(s.Entries, e)
-	if n := len(s.Entries) - maxFlowEntries; n > 0 {
-		s.Entries = append([]flowEntry(nil), s.Entries[n:]...)
+	if len(s.Pending) > 0 {
+		s.Pending = bounded(append(s.Pending, e))
+		return
 	}
+	s.Entries = bounded(append(s.Entries, e))
+}
+
+// bounded keeps the newest maxFlowEntries of entries.
+func bounded(entries []flowEntry) []flowEntry {
+	if n := len(entries) - maxFlowEntries; n > 0 {
+		return append([]flowEntry(nil), entries[n:]...)
+	}
+	return entries
+}
+
+// reveal shows a trace step: at once, or, in slow motion, after the steps
+// waiting before it (revealNext).
+func (s *pageState) reveal(e flowEntry) {
+	if s.Slow {
+		s.Pending = bounded(append(s.Pending, e))
+		return
+	}
+	s.addEntry(e)
+}
+
+// revealNext moves the oldest waiting step to the log, and reports whether
+// more wait.
+func (s *pageState) revealNext() bool {
+	if len(s.Pending) == 0 {
+		return false
+	}
+	e := s.Pending[0]
+	s.Pending = s.Pending[1:]
+	s.Entries = bounded(append(s.Entries, e))
+	return len(s.Pending) > 0
+}
+
+// setSlow turns slow motion on or off; off reveals every waiting step at
+// once.
+func (s *pageState) setSlow(on bool) {
+	s.Slow = on
+	if !on {
+		s.Entries = bounded(append(s.Entries, s.Pending...))
+		s.Pending = nil
+	}
+}
+
+// traceWanted is the endpoint whose trace the page should follow, given
+// that it follows current ("" for none): the subscription once the server
+// stores it, and still after the server pruned it, to show what came of
+// that; none without a subscription.
+func (s pageState) traceWanted(current string) string {
+	switch {
+	case !s.Subscribed:
+		return ""
+	case s.Saved || s.Sub.Endpoint == current:
+		return s.Sub.Endpoint
+	default:
+		return ""
+	}
+}
+
+// canBreak: the break switches are offered by a server in local mode, for
+// the subscription it stores, while nothing else runs.
+func (s pageState) canBreak() bool {
+	return s.supported() && s.Busy == "" && s.showBreaks()
+}
+
+// showBreaks: the "Break it" card is shown in local mode while the browser
+// is subscribed and the server stores the subscription.
+func (s pageState) showBreaks() bool {
+	return s.FlowKnown && s.Flow.Local && s.Subscribed && s.Saved && len(s.Flow.Breaks) > 0
+}
+
+// canSubscribeAgain: the server pruned the subscription and nothing runs.
+func (s pageState) canSubscribeAgain() bool {
+	return s.supported() && s.Busy == "" && s.Subscribed && s.Pruned
 }
 
 func (s pageState) supported() bool { return s.Checked && s.SupportErr == nil }
@@ -184,6 +278,8 @@ func (s pageState) serverText() string {
 		return "Server: no subscription to store"
 	case s.Saved:
 		return "Server: stores this subscription"
+	case s.Pruned:
+		return "Server: deleted this subscription, gone at the push service"
 	default:
 		return "Server: not confirmed"
 	}
@@ -274,10 +370,30 @@ const (
 	flowError flowLevel = "error"
 )
 
-// flowEntry is one step of the flow log, with the real data it saw.
+// flowEntry is one step of the flow log, with the real data it saw: a step
+// of the page itself, or a trace step of the server, the push service or the
+// service worker (traceEntry).
 type flowEntry struct {
 	At     time.Time
 	Level  flowLevel
+	Actor  string // who took the step: one of the api.Actor* names
+	To     string // whom it went to, "" for a step within Actor
+	Step   string // the api.Step* name of a trace step; "" for the page's own
+	Push   string // the push it belongs to (api.TraceEvent.Push); "" for none
 	Title  string
+	Fields []api.TraceField
 	Detail string // preformatted: JSON, request and answer, error text
 }
+
+// route is who took one of the page's steps and whom it went to.
+type route struct{ from, to string }
+
+// The routes of the page's own steps.
+var (
+	onPage        = route{api.ActorPage, ""}
+	pageToBrowser = route{api.ActorPage, api.ActorBrowser}
+	browserToPage = route{api.ActorBrowser, api.ActorPage}
+	pageToServer  = route{api.ActorPage, api.ActorServer}
+	serverToPage  = route{api.ActorServer, api.ActorPage}
+	workerToPage  = route{api.ActorWorker, api.ActorPage}
+)

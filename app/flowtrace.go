@@ -1,0 +1,157 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"pushstart/api"
+)
+
+// The live flow: the steps the server, the local push service and the
+// service worker take for this browser's subscription, shown in the Flow
+// panel beside the page's own.
+
+// How the page keeps its trace stream open.
+const (
+	// traceRetry is how long the page waits before opening a dropped
+	// trace again: the server may be restarting.
+	traceRetry = 3 * time.Second
+	// traceMaxDrops is how many drops in a row the page takes before it
+	// gives up; a stream that lasted traceStable or brought a step starts
+	// the count again.
+	traceMaxDrops = 5
+	traceStable   = 30 * time.Second
+)
+
+// pushServiceHidden is what the Flow panel says outside local mode.
+const pushServiceHidden = "The push service's part happens inside FCM, Mozilla's autopush or Apple's push service and cannot be seen from here: only the server's request and the push service's answer can."
+
+// followTrace shows the trace of sub in the flow log until ctx ends: it
+// asks the server what it offers (GET /api/flow), then opens the trace
+// stream, and opens it again after a drop, a few seconds later and a
+// bounded number of times. A server that does not know the subscription
+// (404) or refuses the trace otherwise is reported, and not asked again.
+func (fl *flows) followTrace(ctx context.Context, sub api.Subscription) {
+	info, ex, err := fl.server.flowInfo(ctx)
+	if ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		fl.logExchange(ex)
+		fl.log(flowError, onPage, "No live trace: the server did not say what it offers", err.Error())
+		return
+	}
+	fl.ui.update(func(s *pageState) { s.Flow, s.FlowKnown = info, true })
+
+	req := api.FlowTraceRequest{Endpoint: sub.Endpoint, Auth: sub.Keys.Auth}
+	drops := 0
+	for {
+		opened, stepped := time.Time{}, false
+		err := fl.server.followTrace(ctx, req,
+			func() {
+				opened = time.Now()
+				fl.log(flowOK, serverToPage, "Following this subscription's pushes live", traceOpenDetail(info))
+			},
+			func(ev api.TraceEvent) {
+				stepped = true
+				if ctx.Err() != nil {
+					return // the page follows another subscription now
+				}
+				e := traceEntry(ev)
+				fl.ui.update(func(s *pageState) { s.reveal(e) })
+			})
+		if ctx.Err() != nil {
+			return
+		}
+		var ae *apiError
+		if errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 {
+			title := "The server refused the live trace"
+			if ae.Status == http.StatusNotFound {
+				title = "The server does not know this subscription: no live trace"
+			}
+			fl.log(flowError, serverToPage, title, err.Error())
+			return
+		}
+		if stepped || (!opened.IsZero() && time.Since(opened) >= traceStable) {
+			drops = 0
+		}
+		drops++
+		if drops > traceMaxDrops {
+			fl.log(flowError, onPage, "Stopped following the live trace",
+				fmt.Sprintf("The trace stream dropped %d times in a row: %v\nReload the page to try again.", drops, err))
+			return
+		}
+		fl.log(flowInfo, onPage, "The live trace dropped: opening it again in "+humanDuration(fl.traceRetry), err.Error())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(fl.traceRetry):
+		}
+	}
+}
+
+// traceOpenDetail says what the trace will show.
+func traceOpenDetail(info api.FlowInfo) string {
+	d := "POST " + api.PathFlowTrace + " with this subscription's endpoint and auth secret in the body (never in a URL): a Server-Sent Events stream of every step the server takes for a push to it."
+	if info.Local {
+		return d + "\nLocal mode: the local push service's steps (queued, delivered with its protocol frame, acknowledged) come too."
+	}
+	return d + "\n" + pushServiceHidden
+}
+
+// traceEntry is a trace step as the flow log shows it: a step that went
+// wrong is an error, any other one done.
+func traceEntry(ev api.TraceEvent) flowEntry {
+	level := flowOK
+	if !ev.OK {
+		level = flowError
+	}
+	at := ev.At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	return flowEntry{
+		At:     at,
+		Level:  level,
+		Actor:  ev.Actor,
+		To:     ev.To,
+		Step:   ev.Step,
+		Push:   ev.Push,
+		Title:  ev.Title,
+		Fields: ev.Fields,
+		Detail: ev.Detail,
+	}
+}
+
+// Bounds of a step the service worker posts: the page reads nothing
+// larger.
+const (
+	maxWorkerStep   = 64 << 10
+	maxWorkerFields = 32
+)
+
+// workerStep reads a step the service worker posted ({pushstartTrace:
+// event}, event as JSON text). Only the worker's own steps are taken: the
+// server's come from the server.
+func workerStep(text string) (api.TraceEvent, error) {
+	if len(text) > maxWorkerStep {
+		return api.TraceEvent{}, fmt.Errorf("a worker step of %d bytes, more than %d", len(text), maxWorkerStep)
+	}
+	var ev api.TraceEvent
+	if err := json.Unmarshal([]byte(text), &ev); err != nil {
+		return api.TraceEvent{}, fmt.Errorf("a worker step that is not a trace event: %w", err)
+	}
+	switch {
+	case ev.Actor != api.ActorWorker:
+		return api.TraceEvent{}, fmt.Errorf("a worker step with actor %q", ev.Actor)
+	case ev.Step == "" || ev.Title == "":
+		return api.TraceEvent{}, errors.New("a worker step without a step or a title")
+	case len(ev.Fields) > maxWorkerFields:
+		return api.TraceEvent{}, fmt.Errorf("a worker step with %d fields, more than %d", len(ev.Fields), maxWorkerFields)
+	}
+	return ev, nil
+}
