@@ -31,18 +31,28 @@ type fakeKit struct {
 	during   func(route string) // when set, called as each request arrives
 	requests []kitRequest
 	url      string
+
+	// The live flow: what GET /api/flow answers, the handler of the
+	// trace stream (404 when nil), and the switch armed for each endpoint,
+	// which the next test send to it plays as the local push service and
+	// the server would.
+	flow  api.FlowInfo
+	trace http.HandlerFunc
+	armed map[string]string
 }
 
 // kitRequest is one request the fake kit received.
 type kitRequest struct {
-	Route string // "METHOD path"
-	Body  string
+	Route  string // "METHOD path"
+	Body   string
+	URI    string // as sent: path and query
+	Accept string
 }
 
 // startFakeKit serves the API with key as the server's VAPID public key.
 func startFakeKit(t *testing.T, key string) *fakeKit {
 	t.Helper()
-	k := &fakeKit{key: key, subs: map[string]api.Subscription{}, fail: map[string]int{}}
+	k := &fakeKit{key: key, subs: map[string]api.Subscription{}, fail: map[string]int{}, armed: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+api.PathVAPIDKey, func(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusOK, api.VAPIDKey{PublicKey: k.key})
@@ -99,27 +109,67 @@ func startFakeKit(t *testing.T, key string) *fakeKit {
 			reply(w, http.StatusNotFound, api.Error{Error: "subscription not found"})
 			return
 		}
-		if k.pushGone {
+		kind := k.armed[ts.Endpoint]
+		delete(k.armed, ts.Endpoint)
+		switch {
+		case k.pushGone || kind == api.BreakExpire:
 			delete(k.subs, ts.Endpoint)
 			reply(w, http.StatusGone, api.Result{Outcome: push.Gone, Status: 410, Attempts: 1, Pruned: true, Error: "push service answered 410"})
+		case kind == api.BreakWrongKey:
+			reply(w, http.StatusBadGateway, api.Result{Outcome: push.Unauthorized, Status: 403, Attempts: 1, Error: "push service answered 403: VAPID signature refused"})
+		case kind == api.BreakThrottle:
+			reply(w, http.StatusOK, api.Result{Outcome: push.Sent, Status: 201, Attempts: 2})
+		case kind == api.BreakError:
+			reply(w, http.StatusOK, api.Result{Outcome: push.Sent, Status: 201, Attempts: 3})
+		default:
+			if kind == api.BreakOffline {
+				k.armed[ts.Endpoint] = kind // still offline for the next push
+			}
+			reply(w, http.StatusOK, api.Result{Outcome: push.Sent, Status: 201, Attempts: 1})
+		}
+	})
+	mux.HandleFunc("GET "+api.PathFlow, func(w http.ResponseWriter, r *http.Request) {
+		reply(w, http.StatusOK, k.flow)
+	})
+	mux.HandleFunc("POST "+api.PathFlowBreak, func(w http.ResponseWriter, r *http.Request) {
+		var req api.FlowBreakRequest
+		if !decode(w, r, &req) {
 			return
 		}
-		reply(w, http.StatusOK, api.Result{Outcome: push.Sent, Status: 201, Attempts: 1})
+		sub, ok := k.subs[req.Endpoint]
+		if !k.flow.Local || !ok || sub.Keys.Auth != req.Auth || !slices.Contains(k.flow.Breaks, req.Kind) {
+			reply(w, http.StatusNotFound, api.Error{Error: "no such subscription or switch here"})
+			return
+		}
+		k.armed[req.Endpoint] = req.Kind
+		w.WriteHeader(http.StatusNoContent)
 	})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		route := r.Method + " " + r.URL.Path
 		k.mu.Lock()
-		defer k.mu.Unlock()
-		k.requests = append(k.requests, kitRequest{Route: route, Body: string(body)})
+		k.requests = append(k.requests, kitRequest{Route: route, Body: string(body), URI: r.RequestURI, Accept: r.Header.Get("Accept")})
 		if k.during != nil {
 			k.during(route)
 		}
 		if status := k.fail[route]; status != 0 {
+			k.mu.Unlock()
 			reply(w, status, api.Error{Error: "database is locked"})
 			return
 		}
+		if route == "POST "+api.PathFlowTrace {
+			// A stream lasts: the other requests go on meanwhile.
+			trace := k.trace
+			k.mu.Unlock()
+			if trace == nil {
+				reply(w, http.StatusNotFound, api.Error{Error: "subscription not found"})
+				return
+			}
+			trace(w, r)
+			return
+		}
+		defer k.mu.Unlock()
 		mux.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
@@ -167,6 +217,19 @@ func (k *fakeKit) body(t *testing.T, route string) string {
 	}
 	t.Fatalf("no request %s", route)
 	return ""
+}
+
+// bodies is the bodies of every request to route, in order.
+func (k *fakeKit) bodies(route string) []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []string
+	for _, r := range k.requests {
+		if r.Route == route {
+			out = append(out, r.Body)
+		}
+	}
+	return out
 }
 
 // stored is the subscriptions the server holds.
