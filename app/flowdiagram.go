@@ -153,7 +153,10 @@ func shorten(s string, n int) string {
 // diagramLabel is the diagram's accessible name.
 const diagramLabel = "Sequence diagram of the push flow"
 
-// diagramSVG writes d as one <svg> element. Texts are escaped.
+// diagramSVG writes d as one <svg> element. Texts are escaped. Its lanes
+// and rows carry data-lane, data-diagram-step and data-from, not the log's
+// data-actor and data-step, so that a selector of the log's steps finds
+// each step once.
 func diagramSVG(d diagram) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="flow-diagram" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="%s" viewBox="0 0 %d %d" width="100%%" preserveAspectRatio="xMidYMin meet">`,
@@ -168,7 +171,7 @@ func diagramSVG(d diagram) string {
 		if l.Lit {
 			class += " lit"
 		}
-		fmt.Fprintf(&b, `<g class="%s" data-actor="%s">`, class, html.EscapeString(l.Actor))
+		fmt.Fprintf(&b, `<g class="%s" data-lane="%s">`, class, html.EscapeString(l.Actor))
 		fmt.Fprintf(&b, `<rect class="actor" x="%d" y="4" width="%d" height="28" rx="6"></rect>`, l.X-diagramLaneGap/2+4, diagramLaneGap-8)
 		fmt.Fprintf(&b, `<text class="actor-name" x="%d" y="18" text-anchor="middle" dominant-baseline="middle">%s</text>`, l.X, html.EscapeString(l.Label))
 		fmt.Fprintf(&b, `<line class="lifeline" x1="%d" y1="32" x2="%d" y2="%d"></line>`, l.X, l.X, d.Height)
@@ -179,7 +182,7 @@ func diagramSVG(d diagram) string {
 		if r.Newest {
 			class += " newest"
 		}
-		fmt.Fprintf(&b, `<g class="%s" data-step="%s" data-actor="%s">`, class, html.EscapeString(r.Step), html.EscapeString(r.Actor))
+		fmt.Fprintf(&b, `<g class="%s" data-diagram-step="%s" data-from="%s">`, class, html.EscapeString(r.Step), html.EscapeString(r.Actor))
 		if r.Self {
 			fmt.Fprintf(&b, `<circle class="note" cx="%d" cy="%d" r="4"></circle>`, r.X1, r.Y)
 		} else {

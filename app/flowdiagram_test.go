@@ -155,7 +155,7 @@ func TestDiagramSVG(t *testing.T) {
 	}
 	for _, want := range []string{
 		`role="img"`, `aria-label="Sequence diagram of the push flow"`, `<title>Sequence diagram of the push flow`,
-		`class="lane lit" data-actor="push-service"`, `data-step="request"`, `class="step error newest" data-step="refused"`,
+		`class="lane lit" data-lane="push-service"`, `data-diagram-step="request"`, `class="step error newest" data-diagram-step="refused"`,
 		`&lt;script&gt;`, `viewBox="0 0 500 `,
 	} {
 		if !strings.Contains(svg, want) {
