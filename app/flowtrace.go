@@ -110,8 +110,9 @@ func traceEntry(ev api.TraceEvent) flowEntry {
 	if !ev.OK {
 		level = flowError
 	}
-	at := ev.At
-	if at.IsZero() {
+	// The page's own steps show local times; so do the server's.
+	at := ev.At.Local()
+	if ev.At.IsZero() {
 		at = time.Now()
 	}
 	return flowEntry{

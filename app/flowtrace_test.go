@@ -196,7 +196,7 @@ func TestFlowsFollowTraceShowsTheSteps(t *testing.T) {
 	if server == nil || service == nil {
 		t.Fatalf("log lacks the trace steps: %+v", s.Entries)
 	}
-	want := flowEntry{At: at, Level: flowOK, Actor: api.ActorServer, To: api.ActorPushService, Step: api.StepRequest, Push: "p1",
+	want := flowEntry{At: at.Local(), Level: flowOK, Actor: api.ActorServer, To: api.ActorPushService, Step: api.StepRequest, Push: "p1",
 		Title: "POST to the push service", Fields: []api.TraceField{{Name: "TTL", Value: "300"}}, Detail: "POST /wpush/…"}
 	if fmt.Sprint(*server) != fmt.Sprint(want) {
 		t.Errorf("entry %+v, want %+v", *server, want)
