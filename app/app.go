@@ -10,6 +10,11 @@
 // The page's flows (flows.go) reach the browser through the small browser
 // interface (browser.go) and the server through its JSON API (package api),
 // so native tests run them against a fake browser and an httptest server.
+// The Flow panel adds, for the page's own subscription, the server's and the
+// push service's steps from the trace stream (flowtrace.go) and the service
+// worker's from its messages, draws them as a sequence diagram
+// (flowdiagram.go), and in local mode offers the break switches
+// (flowbreak.go).
 package app
 
 import (
