@@ -107,6 +107,7 @@ type Ack struct {
 	// "DataMessageStanza" (each through its last_stream_id_received, but
 	// SelectiveAck) or "LoginRequest" (its received_persistent_id).
 	Frame string
+	Tag   byte // the frame's MCS tag
 	// LastStreamIDReceived is the frame's last_stream_id_received: every
 	// message sent with a stream id up to it has arrived. 0 for a
 	// SelectiveAck or a login.

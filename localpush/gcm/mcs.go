@@ -394,7 +394,7 @@ func (c *Conn) login() (*bufio.Reader, error) {
 	if len(req.ReceivedPersistentIDs) > 0 {
 		c.s.acked(c.androidID, Ack{
 			PersistentIDs: req.ReceivedPersistentIDs, StreamIDs: make([]int32, len(req.ReceivedPersistentIDs)),
-			Frame: "LoginRequest",
+			Frame: "LoginRequest", Tag: tagLoginRequest,
 		})
 	}
 
@@ -514,7 +514,7 @@ func (c *Conn) handle(tag byte, body []byte) error {
 		if err != nil {
 			return err
 		}
-		c.streamAcked(hb.LastStreamIDReceived, "HeartbeatPing")
+		c.streamAcked(hb.LastStreamIDReceived, "HeartbeatPing", tag)
 		_, err = c.write(tagHeartbeatAck, func(_, in int32) []byte {
 			return heartbeat{LastStreamIDReceived: in}.marshal()
 		})
@@ -524,7 +524,7 @@ func (c *Conn) handle(tag byte, body []byte) error {
 		if err != nil {
 			return err
 		}
-		c.streamAcked(hb.LastStreamIDReceived, "HeartbeatAck")
+		c.streamAcked(hb.LastStreamIDReceived, "HeartbeatAck", tag)
 		return nil
 	case tagIqStanza:
 		iq, err := parseIqStanza(body)
@@ -543,7 +543,7 @@ func (c *Conn) handle(tag byte, body []byte) error {
 				frame = "IqStanza SelectiveAck"
 			}
 		}
-		c.streamAcked(iq.LastStreamIDReceived, frame)
+		c.streamAcked(iq.LastStreamIDReceived, frame, tag)
 		if iq.Extension == nil {
 			c.log.Debug("gcm mcs iq without extension", "type", iq.Type)
 			return nil
@@ -571,7 +571,7 @@ func (c *Conn) handle(tag byte, body []byte) error {
 		if err != nil {
 			return err
 		}
-		c.streamAcked(dm.LastStreamIDReceived, "DataMessageStanza")
+		c.streamAcked(dm.LastStreamIDReceived, "DataMessageStanza", tag)
 		c.log.Debug("gcm mcs data message from client", "category", dm.Category, "app_data", len(dm.AppData))
 		return nil
 	case tagClose:
@@ -586,9 +586,9 @@ func (c *Conn) handle(tag byte, body []byte) error {
 }
 
 // streamAcked handles a client's last_stream_id_received, carried by a
-// frame named frame: every push sent in a frame up to that stream id has
-// arrived.
-func (c *Conn) streamAcked(last int32, frame string) {
+// frame named frame with tag: every push sent in a frame up to that stream
+// id has arrived.
+func (c *Conn) streamAcked(last int32, frame string, tag byte) {
 	if last <= 0 {
 		return
 	}
@@ -597,7 +597,7 @@ func (c *Conn) streamAcked(last int32, frame string) {
 	for n < len(c.pending) && c.pending[n].stream <= last {
 		n++
 	}
-	a := Ack{PersistentIDs: make([]string, n), StreamIDs: make([]int32, n), Frame: frame, LastStreamIDReceived: last}
+	a := Ack{PersistentIDs: make([]string, n), StreamIDs: make([]int32, n), Frame: frame, Tag: tag, LastStreamIDReceived: last}
 	for i, p := range c.pending[:n] {
 		a.PersistentIDs[i], a.StreamIDs[i] = p.id, p.stream
 	}
@@ -629,7 +629,7 @@ func (c *Conn) selectiveAcked(ids []string) {
 	}
 	c.pending = kept
 	c.mu.Unlock()
-	a := Ack{PersistentIDs: ids, StreamIDs: make([]int32, len(ids)), Frame: "IqStanza SelectiveAck"}
+	a := Ack{PersistentIDs: ids, StreamIDs: make([]int32, len(ids)), Frame: "IqStanza SelectiveAck", Tag: tagIqStanza}
 	for i, id := range ids {
 		a.StreamIDs[i] = streams[id]
 	}

@@ -93,15 +93,16 @@ func TestSendOnWriteAndAckedBy(t *testing.T) {
 		name      string
 		ack       func(stream int32)
 		frame     string
+		tag       byte
 		lastRecvd bool
 	}{
 		{"StreamAck", func(s int32) {
 			c.send(7, pb{}.varint(2, 1).str(3, "").raw(7, pb{}.varint(1, 13).raw(2, nil)).varint(10, uint64(s)))
-		}, "IqStanza StreamAck", true},
+		}, "IqStanza StreamAck", 7, true},
 		{"SelectiveAck", func(int32) {
 			c.send(7, pb{}.varint(2, 1).str(3, "").raw(7, pb{}.varint(1, 12).raw(2, pb{}.str(1, "m2"))))
-		}, "IqStanza SelectiveAck", false},
-		{"HeartbeatPing", func(s int32) { c.send(0, pb{}.varint(2, uint64(s))) }, "HeartbeatPing", true},
+		}, "IqStanza SelectiveAck", 7, false},
+		{"HeartbeatPing", func(s int32) { c.send(0, pb{}.varint(2, uint64(s))) }, "HeartbeatPing", 0, true},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -113,7 +114,7 @@ func TestSendOnWriteAndAckedBy(t *testing.T) {
 			stream := seen[len(seen)-1].StreamID
 			tc.ack(stream)
 			a := h.expectAck(t)
-			if !slices.Equal(a.PersistentIDs, []string{id}) || !slices.Equal(a.StreamIDs, []int32{stream}) || a.Frame != tc.frame {
+			if !slices.Equal(a.PersistentIDs, []string{id}) || !slices.Equal(a.StreamIDs, []int32{stream}) || a.Frame != tc.frame || a.Tag != tc.tag {
 				t.Errorf("AckedBy %+v, want %s with stream %d by %s", a, id, stream, tc.frame)
 			}
 			if tc.lastRecvd != (a.LastStreamIDReceived == stream) {
@@ -134,7 +135,7 @@ func TestSendOnWriteAndAckedBy(t *testing.T) {
 	c2 := e.dial(t)
 	c2.login(aid, tok, "m9")
 	a := h.expectAck(t)
-	if a.Frame != "LoginRequest" || !slices.Equal(a.PersistentIDs, []string{"m9"}) || !slices.Equal(a.StreamIDs, []int32{0}) {
+	if a.Frame != "LoginRequest" || a.Tag != 2 || !slices.Equal(a.PersistentIDs, []string{"m9"}) || !slices.Equal(a.StreamIDs, []int32{0}) {
 		t.Errorf("AckedBy at login %+v", a)
 	}
 }
