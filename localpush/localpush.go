@@ -94,6 +94,9 @@ type Service struct {
 	events *eventLog
 	faults faults
 	now    func() time.Time
+	// sweepEvery is how often messages whose TTL ran out are looked for;
+	// tests shorten it before Serve.
+	sweepEvery time.Duration
 
 	// ctx is cancelled by Close: it ends hanging requests, WebSocket
 	// connections and deliveries.
@@ -123,10 +126,11 @@ func New(cfg Config) (*Service, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{
-		log:    log,
-		state:  newState(),
-		events: newEventLog(time.Now),
-		now:    time.Now,
+		log:        log,
+		state:      newState(),
+		events:     newEventLog(time.Now),
+		now:        time.Now,
+		sweepEvery: time.Second,
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 
@@ -221,6 +225,12 @@ func (s *Service) Serve(ctx context.Context) error {
 	errc := make(chan error, 2)
 	go func() { errc <- s.srv.Serve(s.ln) }()
 	go func() { errc <- s.gcm.ServeMCS(s.mcsLn) }()
+	if s.enter() {
+		go func() {
+			defer s.wg.Done()
+			s.sweepExpired(s.sweepEvery)
+		}()
+	}
 
 	var err error
 	running := 2
