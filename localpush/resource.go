@@ -154,10 +154,11 @@ func (s *Service) handlePush(w http.ResponseWriter, r *http.Request, browser, or
 		s.state.setEndpoint(sub, endpoint)
 	}
 	now := s.now()
+	delay := s.faults.takeLatency(token)
 	m := &message{
 		id: randomID(16), sub: sub, body: body, ttl: ttl, urgency: urgency, topic: topic,
 		received: now, expires: now.Add(time.Duration(ttl) * time.Second),
-		delay: s.faults.takeLatency(token),
+		delay: delay,
 	}
 	res := s.state.push(m)
 	s.recordExpired(res.expired)
@@ -177,8 +178,8 @@ func (s *Service) handlePush(w http.ResponseWriter, r *http.Request, browser, or
 	if res.evicted != nil {
 		ev.Detail += fmt.Sprintf("; dropped the oldest pending message %s (at most %d kept)", res.evicted.id, maxPendingPerSubscription)
 	}
-	if m.delay > 0 && !res.dropped {
-		ev.Detail += fmt.Sprintf("; handed over %d ms late (latency fault)", m.delay.Milliseconds())
+	if delay > 0 && !res.dropped {
+		ev.Detail += fmt.Sprintf("; handed over %d ms late (latency fault)", delay.Milliseconds())
 	}
 	s.events.add(ev)
 	s.log.Debug("push accepted", "endpoint", push.Fingerprint(endpoint), "bytes", len(body), "ttl", ttl, "detail", ev.Detail)
