@@ -328,6 +328,11 @@ func (s *Service) Browser() BrowserConfig {
 			"dom.push.testing.allowInsecureServerURL": true,  // ws:// instead of wss://
 			"dom.push.connection.enabled":             true,  // automation turns it off otherwise
 			"alerts.useSystemBackend":                 false, // headless without D-Bus
+			// Firefox waits this long before its first reconnection after a
+			// lost connection, doubling per failure (default 5000 ms): a
+			// service restarted, or an offline fault shorter than 5 s, would
+			// keep it away seconds longer than needed on loopback.
+			"dom.push.retryBaseInterval": 1000,
 		},
 		URL: s.url,
 	}
