@@ -56,7 +56,9 @@
 //     subscription loses its connection now, and its reconnections are held
 //     unanswered (Mozilla's hello, MCS's LoginRequest) until the time is up,
 //     so that it is back as soon as the window ends (a refused reconnection
-//     would send it into its back-off). Meanwhile messages wait as for any
+//     would send it into its back-off; Chromium waits 30 s for its
+//     LoginResponse, so a login is held at most 25 s, then closed, and
+//     Chromium tries again after its back-off). Meanwhile messages wait as for any
 //     browser that is away: TTL 0 ones are dropped, a Topic one replaces a
 //     waiting one.
 //   - "latency", with "delayMs": 1 to 60000 and "count": N: each of the
