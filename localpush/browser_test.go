@@ -312,12 +312,16 @@ func exercise(t *testing.T, s *Service, page *pageServer, app appServer, sub web
 	client *http.Client, browser string, running *browserProcess, relaunch func(url string) *browserProcess,
 	away time.Duration, acked func(Event) bool) {
 	t.Helper()
-	push := func(text string, ttl int) int {
+	push := func(text string, ttl int, topic ...string) int {
 		t.Helper()
-		resp, err := webpush.SendNotification([]byte(text), &sub, &webpush.Options{
+		o := &webpush.Options{
 			Subscriber: "ops@example.com", VAPIDPublicKey: app.pub, VAPIDPrivateKey: app.priv, TTL: ttl,
 			HTTPClient: client,
-		})
+		}
+		if len(topic) > 0 {
+			o.Topic = topic[0]
+		}
+		resp, err := webpush.SendNotification([]byte(text), &sub, o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -330,6 +334,8 @@ func exercise(t *testing.T, s *Service, page *pageServer, app appServer, sub web
 	}
 	page.expectReceived(t, "first", 30*time.Second)
 	waitEvent(t, s, EventAck, acked)
+
+	offlineWindow(t, s, page, sub, browser, push)
 
 	// The closed browser's message waits for it. Restarted on the same
 	// profile, it says hello with its old identity, keeps its subscription
@@ -349,4 +355,79 @@ func exercise(t *testing.T, s *Service, page *pageServer, app appServer, sub web
 	if st := push("after unsubscribe", 60); st != http.StatusGone {
 		t.Fatalf("push after unsubscribe: %d, want 410", st)
 	}
+}
+
+// offlineSeconds is the offline window of the real-browser tests.
+const offlineSeconds = 8
+
+// offlineWindow arms the offline fault for sub: while the browser is kept
+// away a TTL 0 push is dropped, and of a TTL push and two pushes with one
+// Topic only the TTL push and the newer topic push arrive once it is back.
+// It logs how long after the window's end the browser was back.
+func offlineWindow(t *testing.T, s *Service, page *pageServer, sub webpush.Subscription, browser string,
+	push func(text string, ttl int, topic ...string) int) {
+	t.Helper()
+	// Chromium restores its reconnection back-off for a connection lost
+	// within 10 s of its login (kConnectionResetWindowSecs): let the
+	// connection age, as a browser's would in use, so that what is measured
+	// is the fault, not a browser that just started.
+	connects := eventsOf(t, s, EventConnect)
+	if len(connects) > 0 {
+		if age := time.Since(connects[len(connects)-1].Time); age < 11*time.Second {
+			time.Sleep(11*time.Second - age)
+		}
+	}
+	since := len(connects)
+	start := time.Now()
+	if err := s.SetFault(FaultRequest{Endpoint: sub.Endpoint, Kind: "offline", Seconds: offlineSeconds}); err != nil {
+		t.Fatal(err)
+	}
+	end := start.Add(offlineSeconds * time.Second)
+	waitEvent(t, s, EventDisconnect, func(e Event) bool { return e.Browser == browser && e.Time.After(start) })
+
+	if st := push("now or never", 0); st != 201 {
+		t.Fatalf("TTL 0 push while offline: %d", st)
+	}
+	if st := push("kept", 60); st != 201 {
+		t.Fatalf("push while offline: %d", st)
+	}
+	for _, text := range []string{"score 1", "score 2"} {
+		if st := push(text, 60, "score"); st != 201 {
+			t.Fatalf("topic push %q while offline: %d", text, st)
+		}
+	}
+	waitEvent(t, s, EventDrop, func(e Event) bool { return e.Endpoint == sub.Endpoint })
+	waitEvent(t, s, EventReplace, func(e Event) bool { return e.Endpoint == sub.Endpoint })
+
+	got := map[string]bool{}
+	for range 2 {
+		select {
+		case text := <-page.received:
+			if time.Now().Before(end) {
+				t.Fatalf("%q arrived %v before the offline window ended", text, time.Until(end))
+			}
+			got[text] = true
+		case <-time.After(offlineSeconds*time.Second + 60*time.Second):
+			t.Fatalf("after the offline window: got %v, want kept and score 2; events: %s", got, page.events(t))
+		}
+	}
+	if !got["kept"] || !got["score 2"] {
+		t.Fatalf("after the offline window: got %v, want kept and score 2", got)
+	}
+	select {
+	case text := <-page.received:
+		t.Fatalf("%q arrived too: only the TTL push and the newer topic push should", text)
+	case <-time.After(2 * time.Second):
+	}
+	connects = eventsOf(t, s, EventConnect)[since:]
+	if len(connects) == 0 {
+		t.Fatal("no connect event after the offline window")
+	}
+	back := connects[len(connects)-1]
+	if back.Endpoint != sub.Endpoint {
+		t.Errorf("connect event %+v: want the endpoint of the offline fault", back)
+	}
+	held := offlineEvents(t, s, sub.Endpoint)
+	t.Logf("%s back %v after the %d s offline window ended (offline events: %q)",
+		browser, back.Time.Sub(end).Round(10*time.Millisecond), offlineSeconds, held)
 }

@@ -3,6 +3,7 @@ package localpush
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"pushstart/internal/vapidverify"
 	"pushstart/localpush/gcm"
@@ -74,12 +75,12 @@ func (h chromiumHooks) Unregistered(androidID, token string) {
 func (h chromiumHooks) Connected(androidID string, c *gcm.Conn) {
 	s := h.s
 	mc := mcsConn{c}
-	old, pending := s.state.connect(Chromium, androidID, mc, s.now())
-	if old != nil && old != conn(mc) {
-		old.close()
+	cr := s.state.connect(Chromium, androidID, mc, s.now())
+	if cr.old != nil && cr.old != conn(mc) {
+		cr.old.close()
 	}
-	s.events.add(Event{Type: EventConnect, Browser: Chromium, Detail: "android id " + androidID})
-	s.goDeliver(mc, pending)
+	s.recordConnect(Chromium, "android id "+androidID, cr)
+	s.goDeliver(mc, cr.pending)
 }
 
 // Disconnected marks the browser away, if c is still its connection.
@@ -89,24 +90,44 @@ func (h chromiumHooks) Disconnected(androidID string, c *gcm.Conn) {
 	s.events.add(Event{Type: EventDisconnect, Browser: Chromium, Detail: "android id " + androidID})
 }
 
-// Acked forgets the messages the browser confirmed.
+// Acked forgets the messages the browser confirmed. Package gcm calls
+// AckedBy instead; Acked completes gcm.Hooks.
 func (h chromiumHooks) Acked(androidID string, persistentIDs []string) {
 	for _, id := range persistentIDs {
-		h.s.recordAck(Chromium, androidID, id, "received", false)
+		h.s.recordAck(Chromium, androidID, id, "received", "", false)
 	}
+}
+
+// AckedBy forgets the messages the browser confirmed, recording the frame
+// that confirmed each.
+func (h chromiumHooks) AckedBy(androidID string, a gcm.Ack) {
+	for i, id := range a.PersistentIDs {
+		frame, detail := mcsAck(a, i)
+		h.s.recordAck(Chromium, androidID, id, detail, frame, false)
+	}
+}
+
+// LoginWait holds a login while the offline fault keeps the browser away.
+func (h chromiumHooks) LoginWait(androidID string, held time.Duration) time.Duration {
+	return h.s.offlineWait(Chromium, androidID, held)
 }
 
 // mcsConn is a Chromium MCS connection. It is a comparable value, so the
 // same *gcm.Conn is the same conn.
 type mcsConn struct{ c *gcm.Conn }
 
-func (m mcsConn) deliver(msg *message) error {
+func (m mcsConn) deliver(msg *message, before func(frame string)) error {
 	return m.c.Send(gcm.Message{
 		ID: msg.id, Token: msg.sub.token, Subtype: msg.sub.subtype, Sender: msg.sub.sender,
 		Body: msg.body, TTL: msg.ttl, Sent: msg.received,
+		OnWrite: func(st gcm.Stanza) { before(mcsFrame(st)) },
 	})
 }
 
 // close does nothing: package gcm ends a connection that was replaced or
 // failed a write.
 func (m mcsConn) close() {}
+
+// drop closes the connection without MCS's Close message: Chromium sees a
+// socket error, as when its network goes away, and reconnects.
+func (m mcsConn) drop() { m.c.Close() }

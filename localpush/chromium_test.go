@@ -111,6 +111,14 @@ func frame(tag byte, body []byte) []byte {
 // connect opens the MCS stream and logs in.
 func (c *fakeChromium) connect() {
 	c.t.Helper()
+	c.sendLogin()
+	c.loginResponse()
+}
+
+// sendLogin opens the MCS stream and sends the version byte and the
+// LoginRequest.
+func (c *fakeChromium) sendLogin() {
+	c.t.Helper()
 	mcs := strings.TrimPrefix(c.s.mcsURL, "https://")
 	tc, err := tls.Dial("tcp", mcs, &tls.Config{InsecureSkipVerify: true})
 	if err != nil {
@@ -135,6 +143,12 @@ func (c *fakeChromium) connect() {
 	if _, err := tc.Write(append([]byte{41}, frame(2, login)...)); err != nil {
 		c.t.Fatal(err)
 	}
+}
+
+// loginResponse reads the answer to the login.
+func (c *fakeChromium) loginResponse() {
+	c.t.Helper()
+	c.tc.SetDeadline(time.Now().Add(5 * time.Second))
 	if v, err := c.br.ReadByte(); err != nil || v != 41 {
 		c.t.Fatalf("MCS version byte %d, %v", v, err)
 	}

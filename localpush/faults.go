@@ -2,22 +2,50 @@ package localpush
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"pushstart/internal/httpjson"
+	"pushstart/push"
 )
 
-// faultHang is the fault kind that holds a push request open until the
-// client gives up or the service closes.
-const faultHang = "hang"
+// Fault kinds other than an HTTP status.
+const (
+	// faultHang holds a push request open until the client gives up or the
+	// service closes.
+	faultHang = "hang"
+	// faultExpire forgets the subscription at once, as a push service
+	// forgets an expired one.
+	faultExpire = "expire"
+	// faultOffline drops the browser's connection and keeps it away for a
+	// while.
+	faultOffline = "offline"
+	// faultLatency makes messages wait before they are handed over.
+	faultLatency = "latency"
+)
 
-// FaultRequest is the body of POST /faults: the next Count push requests to
-// Endpoint get the answer Kind instead of being processed.
+// Bounds of the faults' parameters.
+const (
+	maxOfflineSeconds = 600
+	maxLatencyMs      = 60000
+)
+
+// FaultRequest is the body of POST /faults. A status kind or "hang": the
+// next Count push requests to Endpoint get that answer instead of being
+// processed. "expire": the subscription is forgotten now, as a push service
+// forgets an expired one (its waiting messages are dropped, every later
+// push answers 410). "offline": the browser that owns the subscription
+// loses its connection now and its reconnections are held unanswered for
+// Seconds, so that messages wait for it (or, with TTL 0, are dropped).
+// "latency": each of the next Count messages accepted for Endpoint waits
+// DelayMs before it is handed to the browser (the push request is answered
+// at once).
 type FaultRequest struct {
 	Endpoint   string `json:"endpoint"`             // the endpoint URL as the browser gave it
 	Kind       string `json:"kind"`                 // "410", "429", "500" (any status 400-599), "hang", "expire", "offline" or "latency"
@@ -34,7 +62,16 @@ func (s *Service) SetFault(req FaultRequest) error {
 	if err != nil {
 		return err
 	}
-	s.faults.set(token, ft)
+	switch ft.kind {
+	case faultExpire:
+		return s.expire(token)
+	case faultOffline:
+		return s.goOffline(token, req.Endpoint, ft.seconds)
+	case faultLatency:
+		s.faults.setLatency(token, ft)
+	default:
+		s.faults.set(token, ft)
+	}
 	return nil
 }
 
@@ -45,16 +82,47 @@ func Token(endpoint string) (string, error) { return tokenOf(endpoint) }
 
 // fault is an armed fault for one endpoint.
 type fault struct {
-	kind       string // faultHang or a status code as text
-	status     int    // 0 for faultHang
+	kind       string // a fault kind, or a status code as text
+	status     int    // 0 but for a status kind
 	left       int
 	retryAfter int
+	seconds    int           // faultOffline
+	delay      time.Duration // faultLatency
 }
 
-// faults holds the armed faults by endpoint token.
+// faults holds the armed faults by endpoint token: the ones that answer
+// push requests, and the latency ones, which apply to accepted messages
+// and so can be armed beside them.
 type faults struct {
-	mu sync.Mutex
-	m  map[string]*fault
+	mu      sync.Mutex
+	m       map[string]*fault
+	latency map[string]*fault
+}
+
+// setLatency arms a latency fault for token.
+func (f *faults) setLatency(token string, ft *fault) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.latency == nil {
+		f.latency = map[string]*fault{}
+	}
+	f.latency[token] = ft
+}
+
+// takeLatency consumes one message's worth of the latency fault armed for
+// token, returning its delay, or 0 when there is none.
+func (f *faults) takeLatency(token string) time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ft := f.latency[token]
+	if ft == nil {
+		return 0
+	}
+	ft.left--
+	if ft.left <= 0 {
+		delete(f.latency, token)
+	}
+	return ft.delay
 }
 
 // take consumes one request's worth of the fault armed for token, if any,
@@ -86,6 +154,7 @@ func (f *faults) clear() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	clear(f.m)
+	clear(f.latency)
 }
 
 // tokenOf returns the token of an endpoint URL of this service, whatever
@@ -104,29 +173,64 @@ func tokenOf(endpoint string) (string, error) {
 	return "", fmt.Errorf("endpoint path is not /wpush/<token>, /fcm/send/<token> or /wp/<token>")
 }
 
-// parseFault validates a FaultRequest.
+// fieldError is an invalid FaultRequest field.
+type fieldError struct{ field, msg string }
+
+func (e *fieldError) Error() string { return e.field + " " + e.msg }
+
+// parseFault validates a FaultRequest. Parameters that do not apply to the
+// kind are refused rather than ignored, so that a caller's mistake shows.
 func parseFault(req FaultRequest) (token string, ft *fault, err error) {
 	token, err = tokenOf(req.Endpoint)
 	if err != nil {
-		return "", nil, err
+		return "", nil, &fieldError{"endpoint", strings.TrimPrefix(err.Error(), "endpoint ")}
 	}
 	ft = &fault{kind: req.Kind, left: req.Count, retryAfter: 1}
 	if ft.left == 0 {
 		ft.left = 1
 	}
 	if ft.left < 0 {
-		return "", nil, fmt.Errorf("count must be positive")
+		return "", nil, &fieldError{"count", "must be positive"}
 	}
 	if req.RetryAfter != nil {
 		if *req.RetryAfter < 0 {
-			return "", nil, fmt.Errorf("retryAfter must not be negative")
+			return "", nil, &fieldError{"retryAfter", "must not be negative"}
 		}
 		ft.retryAfter = *req.RetryAfter
 	}
-	if req.Kind != faultHang {
+	if req.Seconds != 0 && req.Kind != faultOffline {
+		return "", nil, &fieldError{"seconds", `applies only to the "offline" fault`}
+	}
+	if req.DelayMs != 0 && req.Kind != faultLatency {
+		return "", nil, &fieldError{"delayMs", `applies only to the "latency" fault`}
+	}
+	switch req.Kind {
+	case faultExpire, faultOffline:
+		if req.Count != 0 {
+			return "", nil, &fieldError{"count", fmt.Sprintf("does not apply to the %q fault", req.Kind)}
+		}
+		if req.RetryAfter != nil {
+			return "", nil, &fieldError{"retryAfter", fmt.Sprintf("does not apply to the %q fault", req.Kind)}
+		}
+		if req.Kind == faultOffline {
+			if req.Seconds < 1 || req.Seconds > maxOfflineSeconds {
+				return "", nil, &fieldError{"seconds", fmt.Sprintf("must be 1 to %d for the \"offline\" fault", maxOfflineSeconds)}
+			}
+			ft.seconds = req.Seconds
+		}
+	case faultLatency:
+		if req.RetryAfter != nil {
+			return "", nil, &fieldError{"retryAfter", `does not apply to the "latency" fault`}
+		}
+		if req.DelayMs < 1 || req.DelayMs > maxLatencyMs {
+			return "", nil, &fieldError{"delayMs", fmt.Sprintf("must be 1 to %d for the \"latency\" fault", maxLatencyMs)}
+		}
+		ft.delay = time.Duration(req.DelayMs) * time.Millisecond
+	case faultHang:
+	default:
 		n, err := strconv.Atoi(req.Kind)
 		if err != nil || n < 400 || n > 599 {
-			return "", nil, fmt.Errorf(`kind must be "hang" or an HTTP status 400-599 such as "410", "429" or "500"`)
+			return "", nil, &fieldError{"kind", `must be "hang", "expire", "offline", "latency" or an HTTP status 400-599 such as "410", "429" or "500"`}
 		}
 		ft.status = n
 	}
@@ -143,14 +247,111 @@ func (s *Service) handleSetFault(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.SetFault(req); err != nil {
-		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		body := map[string]string{"error": err.Error()}
+		var fe *fieldError
+		if errors.As(err, &fe) {
+			body["field"] = fe.field
+		}
+		httpjson.Write(w, http.StatusBadRequest, body)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// handleClearFaults serves DELETE /faults: every armed fault is disarmed.
+// handleClearFaults serves DELETE /faults: every armed fault is disarmed,
+// and the browsers kept offline come back at their next try.
 func (s *Service) handleClearFaults(w http.ResponseWriter, r *http.Request) {
 	s.faults.clear()
+	s.state.clearOffline()
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// expire forgets the subscription of token now, as a push service forgets
+// an expired subscription: its waiting messages are dropped and every later
+// push to it answers 410. The browser is not told, as it would not be.
+func (s *Service) expire(token string) error {
+	sub, dropped := s.state.expireSubscription(token)
+	if sub == nil {
+		return &fieldError{"endpoint", "names no current subscription"}
+	}
+	if sub.browser == Chromium {
+		// The same subscription registered again gets a new token.
+		s.gcm.Forget(token)
+	}
+	endpoint := s.state.endpointOf(sub)
+	s.events.add(Event{Type: EventUnregister, Browser: sub.browser, Endpoint: endpoint,
+		Detail: "expired by a fault: the push service forgot the subscription; pushes to it get 410"})
+	for _, m := range dropped {
+		s.events.add(Event{Type: EventDrop, Browser: sub.browser, Endpoint: endpoint, Message: m.id,
+			BodySize: len(m.body), Detail: "the subscription expired before the browser took it"})
+	}
+	s.log.Info("subscription expired by a fault", "endpoint", push.Fingerprint(endpoint), "dropped", len(dropped))
+	return nil
+}
+
+// goOffline starts the offline fault for the browser that owns token's
+// subscription: its connection is dropped as a lost network would drop it,
+// and its reconnections are held for seconds (see holdOffline).
+func (s *Service) goOffline(token, endpoint string, seconds int) error {
+	sub, c := s.state.goOffline(token, endpoint, s.now().Add(time.Duration(seconds)*time.Second))
+	if sub == nil {
+		return &fieldError{"endpoint", "names no current subscription"}
+	}
+	detail := fmt.Sprintf("connection dropped; reconnections refused for %d s", seconds)
+	if c == nil {
+		detail = fmt.Sprintf("the browser is not connected; its reconnections are refused for %d s", seconds)
+	}
+	s.events.add(Event{Type: EventOffline, Browser: sub.browser, Endpoint: endpoint, Detail: detail})
+	s.log.Info("browser offline by a fault", "endpoint", push.Fingerprint(endpoint), "seconds", seconds)
+	if c != nil {
+		c.drop()
+	}
+	return nil
+}
+
+// holdStep is the longest a held reconnection waits before the offline
+// fault is read again, so that a fault cleared early is noticed.
+const holdStep = 250 * time.Millisecond
+
+// offlineWait is how long a reconnection of a browser must still be held
+// by the offline fault. held is how long it has been held so far: at the
+// first call (0), a held reconnection is recorded.
+//
+// Why hold rather than refuse: a refused reconnection sends a browser into
+// its back-off, Firefox's dom.push.retryBaseInterval doubling per failure
+// and Chromium's 10 s doubling with up to 50% less (connection_factory_impl
+// .cc), so it would come back up to a whole window late. A reconnection
+// whose handshake (Mozilla's hello, MCS's LoginRequest) goes unanswered
+// until the window ends comes back when it ends: Firefox waits for the
+// hello reply without a timeout, Chromium for the LoginResponse up to 30 s.
+func (s *Service) offlineWait(browser, id string, held time.Duration) time.Duration {
+	d, endpoint := s.state.offlineWait(browser, id, s.now())
+	if d > 0 && held == 0 {
+		s.events.add(Event{Type: EventOffline, Browser: browser, Endpoint: endpoint,
+			Detail: fmt.Sprintf("the browser reconnected; held unanswered until the fault ends in %.1f s", d.Seconds())})
+	}
+	return d
+}
+
+// holdOffline holds a Firefox reconnection while the offline fault lasts.
+// It returns false if the service closed meanwhile.
+func (s *Service) holdOffline(uaid string) bool {
+	start := time.Now()
+	for first := true; ; first = false {
+		held := time.Since(start)
+		if first {
+			held = 0
+		}
+		d := s.offlineWait(Firefox, uaid, held)
+		if d <= 0 {
+			return true
+		}
+		t := time.NewTimer(min(d, holdStep))
+		select {
+		case <-s.ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+	}
 }

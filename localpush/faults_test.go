@@ -4,10 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	webpush "github.com/SherClockHolmes/webpush-go"
 )
 
 // setFault arms a fault through POST /faults and returns the status.
@@ -153,5 +158,318 @@ func TestHangingRequestEndsOnClose(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the hanging request was not ended by Close")
+	}
+}
+
+func TestFaultRequestErrorsNameTheField(t *testing.T) {
+	s := startService(t)
+	app := newAppServer(t)
+	_, endpoint := firefoxEndpoint(t, s, app.pub)
+	tests := []struct {
+		name  string
+		body  map[string]any
+		field string
+	}{
+		{"offline without seconds", map[string]any{"endpoint": endpoint, "kind": "offline"}, "seconds"},
+		{"offline over 600 s", map[string]any{"endpoint": endpoint, "kind": "offline", "seconds": 601}, "seconds"},
+		{"offline with a count", map[string]any{"endpoint": endpoint, "kind": "offline", "seconds": 5, "count": 2}, "count"},
+		{"seconds on a status kind", map[string]any{"endpoint": endpoint, "kind": "500", "seconds": 5}, "seconds"},
+		{"latency without delayMs", map[string]any{"endpoint": endpoint, "kind": "latency"}, "delayMs"},
+		{"latency over 60000 ms", map[string]any{"endpoint": endpoint, "kind": "latency", "delayMs": 60001}, "delayMs"},
+		{"latency with retryAfter", map[string]any{"endpoint": endpoint, "kind": "latency", "delayMs": 10, "retryAfter": 1}, "retryAfter"},
+		{"delayMs on hang", map[string]any{"endpoint": endpoint, "kind": "hang", "delayMs": 10}, "delayMs"},
+		{"expire with retryAfter", map[string]any{"endpoint": endpoint, "kind": "expire", "retryAfter": 1}, "retryAfter"},
+		{"expire of no subscription", map[string]any{"endpoint": s.URL() + "/wpush/never-issued", "kind": "expire"}, "endpoint"},
+		{"offline of no subscription", map[string]any{"endpoint": s.URL() + "/wpush/never-issued", "kind": "offline", "seconds": 5}, "endpoint"},
+		{"unknown kind", map[string]any{"endpoint": endpoint, "kind": "teapot"}, "kind"},
+		{"not an endpoint", map[string]any{"endpoint": "not a url", "kind": "500"}, "endpoint"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, _ := json.Marshal(tc.body)
+			resp, err := http.Post(s.URL()+"/faults", "application/json", bytes.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var got struct{ Error, Field string }
+			json.NewDecoder(resp.Body).Decode(&got)
+			if resp.StatusCode != 400 || got.Field != tc.field || !strings.HasPrefix(got.Error, tc.field+" ") {
+				t.Errorf("%d %+v, want 400 naming %s", resp.StatusCode, got, tc.field)
+			}
+		})
+	}
+	// None of them was armed.
+	if resp, _ := (rawPush{endpoint: endpoint, auth: app.authorization(t, s.URL())}).do(t, nil); resp.StatusCode != 201 {
+		t.Fatalf("push after refused faults: %d, want 201", resp.StatusCode)
+	}
+}
+
+func TestExpireFault(t *testing.T) {
+	t.Run("Firefox", func(t *testing.T) {
+		s := startService(t)
+		app, ua := newAppServer(t), newUserAgent(t)
+		f := dialFirefox(t, s, "")
+		endpoint := f.register("chan-1", app.pub)
+		f.ws.CloseNow()
+		waitEvent(t, s, EventDisconnect, func(Event) bool { return true })
+		_, h := sendWebPush(t, http.DefaultClient, app, ua, endpoint, []byte("waiting"), webpush.Options{TTL: 600})
+		waiting := h.Get("Location")[strings.LastIndex(h.Get("Location"), "/")+1:]
+
+		if err := s.SetFault(FaultRequest{Endpoint: endpoint, Kind: "expire"}); err != nil {
+			t.Fatal(err)
+		}
+		un := waitEvent(t, s, EventUnregister, func(e Event) bool { return e.Endpoint == endpoint })
+		if !strings.Contains(un.Detail, "expired") {
+			t.Errorf("unregister event %+v: want a detail saying it expired", un)
+		}
+		drop := waitEvent(t, s, EventDrop, func(e Event) bool { return e.Message == waiting })
+		if drop.Endpoint != endpoint {
+			t.Errorf("drop event %+v: want the endpoint", drop)
+		}
+		for i := range 2 {
+			if st, _ := sendWebPush(t, http.DefaultClient, app, ua, endpoint, []byte("late"), webpush.Options{TTL: 60}); st != http.StatusGone {
+				t.Fatalf("push %d after expiry: %d, want 410", i+1, st)
+			}
+		}
+		// The waiting message went with the subscription.
+		f2 := dialFirefox(t, s, f.uaid)
+		f2.expectNothingPending()
+	})
+	t.Run("Chromium", func(t *testing.T) {
+		s := startService(t)
+		app, ua := newAppServer(t), newUserAgent(t)
+		client := &http.Client{Transport: s.Transport(nil)}
+		c := checkInChromium(t, s)
+		endpoint := c.register(app.pub)
+		if err := s.SetFault(FaultRequest{Endpoint: endpoint, Kind: "expire"}); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := sendWebPush(t, client, app, ua, endpoint, []byte("late"), webpush.Options{TTL: 60}); st != http.StatusGone {
+			t.Fatalf("push after expiry: %d, want 410", st)
+		}
+		// Registering the same subscription again makes a new endpoint: the
+		// expired token stays gone.
+		again := c.register(app.pub)
+		if again == endpoint {
+			t.Fatal("the expired endpoint came back")
+		}
+		if st, _ := sendWebPush(t, client, app, ua, again, []byte("new"), webpush.Options{TTL: 60}); st != 201 {
+			t.Fatalf("push to the new endpoint: %d, want 201", st)
+		}
+		if st, _ := sendWebPush(t, client, app, ua, endpoint, []byte("late"), webpush.Options{TTL: 60}); st != http.StatusGone {
+			t.Fatalf("push to the expired endpoint: %d, want 410", st)
+		}
+	})
+}
+
+// offlineEvents are the offline fault's events for endpoint, in order.
+func offlineEvents(t *testing.T, s *Service, endpoint string) []string {
+	t.Helper()
+	var out []string
+	for _, e := range eventsOf(t, s, EventOffline) {
+		if e.Endpoint == endpoint {
+			out = append(out, e.Detail)
+		}
+	}
+	return out
+}
+
+func TestOfflineFaultFirefox(t *testing.T) {
+	clock := &fakeClock{now: time.Now()}
+	s := startService(t, withClock(clock))
+	app, ua := newAppServer(t), newUserAgent(t)
+	f := dialFirefox(t, s, "")
+	endpoint := f.register("chan-1", app.pub)
+
+	if st := setFault(t, s, map[string]any{"endpoint": endpoint, "kind": "offline", "seconds": 30}); st != 204 {
+		t.Fatalf("POST /faults: %d", st)
+	}
+	if _, err := f.tryRead(5 * time.Second); err == nil || isTimeout(err) {
+		t.Fatalf("the connection after the offline fault: %v, want it dropped", err)
+	}
+	if ev := offlineEvents(t, s, endpoint); len(ev) != 1 || !strings.Contains(ev[0], "dropped") || !strings.Contains(ev[0], "30 s") {
+		t.Fatalf("offline events %q: want one saying the connection was dropped for 30 s", ev)
+	}
+
+	// Meanwhile: a TTL 0 message is dropped, a TTL one waits, and of two
+	// with one topic only the newer waits.
+	send := func(text string, o webpush.Options) string {
+		t.Helper()
+		st, h := sendWebPush(t, http.DefaultClient, app, ua, endpoint, []byte(text), o)
+		if st != 201 {
+			t.Fatalf("push %q while offline: %d, want 201", text, st)
+		}
+		return h.Get("Location")[strings.LastIndex(h.Get("Location"), "/")+1:]
+	}
+	now := send("now or never", webpush.Options{TTL: 0})
+	send("kept", webpush.Options{TTL: 60})
+	older := send("score 1", webpush.Options{TTL: 60, Topic: "score"})
+	newer := send("score 2", webpush.Options{TTL: 60, Topic: "score"})
+	if e := waitEvent(t, s, EventDrop, func(e Event) bool { return e.Message == now }); e.Endpoint != endpoint {
+		t.Errorf("drop event %+v: want the endpoint", e)
+	}
+	rep := waitEvent(t, s, EventReplace, func(e Event) bool { return e.Message == older })
+	if rep.Endpoint != endpoint || !strings.Contains(rep.Detail, newer) {
+		t.Errorf("replace event %+v: want the endpoint and the newer message %s", rep, newer)
+	}
+
+	// A reconnection is held: no hello reply while the window lasts.
+	f2 := openFirefox(t, s)
+	f2.sendHello(f.uaid)
+	reply := f2.expectHeld(600 * time.Millisecond)
+	if ev := offlineEvents(t, s, endpoint); len(ev) != 2 || !strings.Contains(ev[1], "held") {
+		t.Fatalf("offline events %q: want the held reconnection", ev)
+	}
+
+	// The window ends: the held hello is answered, and the waiting
+	// messages arrive, oldest first.
+	clock.Add(30 * time.Second)
+	f2.heldReply(reply)
+	for _, want := range []string{"kept", "score 2"} {
+		ch, version, data := f2.notification()
+		if got := decrypt(t, ua, data); got != want {
+			t.Fatalf("after the window: %q, want %q", got, want)
+		}
+		f2.ack(ch, version)
+	}
+	f2.expectNothingPending()
+	back := waitEvent(t, s, EventConnect, func(e Event) bool { return e.Endpoint == endpoint })
+	if !strings.Contains(back.Detail, "back after the offline fault") {
+		t.Errorf("connect event %+v", back)
+	}
+	// And the browser stays online: a later reconnection is not held.
+	f2.ws.CloseNow()
+	dialFirefox(t, s, f.uaid)
+}
+
+func TestOfflineFaultChromium(t *testing.T) {
+	clock := &fakeClock{now: time.Now()}
+	s := startService(t, withClock(clock))
+	app, ua := newAppServer(t), newUserAgent(t)
+	client := &http.Client{Transport: s.Transport(nil)}
+	c := checkInChromium(t, s)
+	endpoint := c.register(app.pub)
+	c.connect()
+	waitEvent(t, s, EventConnect, func(e Event) bool { return e.Browser == Chromium })
+
+	if err := s.SetFault(FaultRequest{Endpoint: endpoint, Kind: "offline", Seconds: 10}); err != nil {
+		t.Fatal(err)
+	}
+	c.tc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.Copy(io.Discard, c.br); isTimeout(err) {
+		t.Fatal("the MCS connection was not dropped")
+	}
+	waitEvent(t, s, EventDisconnect, func(e Event) bool { return e.Browser == Chromium })
+	if st, _ := sendWebPush(t, client, app, ua, endpoint, []byte("dropped"), webpush.Options{TTL: 0}); st != 201 {
+		t.Fatalf("TTL 0 push while offline: %d", st)
+	}
+	if st, _ := sendWebPush(t, client, app, ua, endpoint, []byte("kept"), webpush.Options{TTL: 60}); st != 201 {
+		t.Fatalf("push while offline: %d", st)
+	}
+
+	// The login is held, unanswered, while the window lasts.
+	c.sendLogin()
+	c.tc.SetReadDeadline(time.Now().Add(600 * time.Millisecond))
+	var ne net.Error
+	if _, err := c.br.ReadByte(); !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("login during the offline window: %v, want it held", err)
+	}
+	clock.Add(10 * time.Second)
+	c.loginResponse()
+	if got := c.data(); decrypt(t, ua, got.rawData) != "kept" {
+		t.Fatal("the waiting message did not arrive first after the window")
+	}
+	waitEvent(t, s, EventConnect, func(e Event) bool { return e.Endpoint == endpoint })
+	if ev := offlineEvents(t, s, endpoint); len(ev) != 2 || !strings.Contains(ev[1], "held") {
+		t.Errorf("offline events %q: want the drop, then the held reconnection", ev)
+	}
+}
+
+func TestOfflineFaultClearedByDelete(t *testing.T) {
+	clock := &fakeClock{now: time.Now()}
+	s := startService(t, withClock(clock))
+	app := newAppServer(t)
+	f, endpoint := firefoxEndpoint(t, s, app.pub)
+	setFault(t, s, map[string]any{"endpoint": endpoint, "kind": "offline", "seconds": 600})
+	f2 := openFirefox(t, s)
+	f2.sendHello(f.uaid)
+	reply := f2.expectHeld(400 * time.Millisecond)
+	req, _ := http.NewRequest(http.MethodDelete, s.URL()+"/faults", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	f2.heldReply(reply) // within 5 s, with the clock never moved
+}
+
+func TestLatencyFault(t *testing.T) {
+	s := startService(t)
+	app, ua := newAppServer(t), newUserAgent(t)
+	f := dialFirefox(t, s, "")
+	endpoint := f.register("chan-1", app.pub)
+	const delay = 400 * time.Millisecond
+	if st := setFault(t, s, map[string]any{"endpoint": endpoint, "kind": "latency", "delayMs": delay.Milliseconds(), "count": 2}); st != 204 {
+		t.Fatalf("POST /faults: %d", st)
+	}
+	for i, want := range []time.Duration{delay, delay, 0} {
+		start := time.Now()
+		st, h := sendWebPush(t, http.DefaultClient, app, ua, endpoint, []byte("slow"), webpush.Options{TTL: 60})
+		if st != 201 || time.Since(start) > delay/2 {
+			t.Fatalf("push %d: %d after %v, want 201 at once", i+1, st, time.Since(start))
+		}
+		ch, version, _ := f.notification()
+		took := time.Since(start)
+		if took < want || (want == 0 && took > delay/2) {
+			t.Fatalf("push %d handed over after %v, want %v", i+1, took, want)
+		}
+		f.ack(ch, version)
+		id := h.Get("Location")[strings.LastIndex(h.Get("Location"), "/")+1:]
+		pushed := waitEvent(t, s, EventPush, func(e Event) bool { return e.Message == id })
+		deliver := waitEvent(t, s, EventDeliver, func(e Event) bool { return e.Message == id })
+		if d := deliver.Time.Sub(pushed.Time); d < want {
+			t.Errorf("push %d: deliver event %v after the push event, want at least %v", i+1, d, want)
+		}
+		if want > 0 && !strings.Contains(pushed.Detail, "latency") {
+			t.Errorf("push event %+v: want a detail naming the latency", pushed)
+		}
+	}
+}
+
+// heldRead is the outcome of a read of a held reconnection.
+type heldRead struct {
+	msg map[string]any
+	err error
+}
+
+// expectHeld checks that nothing comes for d, and returns the read that
+// goes on waiting. (A read given up would close coder/websocket's
+// connection, so it is not given up.)
+func (f *firefox) expectHeld(d time.Duration) <-chan heldRead {
+	f.t.Helper()
+	ch := make(chan heldRead, 1)
+	go func() {
+		m, err := f.tryRead(time.Minute)
+		ch <- heldRead{m, err}
+	}()
+	select {
+	case r := <-ch:
+		f.t.Fatalf("got %v %v during the offline window, want the hello held", r.msg, r.err)
+	case <-time.After(d):
+	}
+	return ch
+}
+
+// heldReply waits up to 5 s for the held read to bring the hello reply.
+func (f *firefox) heldReply(ch <-chan heldRead) {
+	f.t.Helper()
+	select {
+	case r := <-ch:
+		if r.err != nil || r.msg["messageType"] != "hello" || r.msg["status"] != 200.0 {
+			f.t.Fatalf("held hello answered %v %v", r.msg, r.err)
+		}
+	case <-time.After(5 * time.Second):
+		f.t.Fatal("the held hello was not answered within 5 s of the window's end")
 	}
 }

@@ -251,6 +251,15 @@ type firefox struct {
 // dialFirefox connects and says hello with uaid ("" for a new browser).
 func dialFirefox(t *testing.T, s *Service, uaid string) *firefox {
 	t.Helper()
+	f := openFirefox(t, s)
+	f.sendHello(uaid)
+	f.helloReply()
+	return f
+}
+
+// openFirefox opens Firefox's WebSocket without saying hello.
+func openFirefox(t *testing.T, s *Service) *firefox {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	u := s.Browser().FirefoxPrefs["dom.push.serverURL"].(string)
@@ -262,18 +271,27 @@ func dialFirefox(t *testing.T, s *Service, uaid string) *firefox {
 		t.Fatalf("subprotocol %q, want push-notification", resp.Header.Get("Sec-WebSocket-Protocol"))
 	}
 	t.Cleanup(func() { ws.CloseNow() })
-	f := &firefox{t: t, ws: ws}
+	return &firefox{t: t, ws: ws}
+}
+
+// sendHello says hello with uaid ("" for a new browser).
+func (f *firefox) sendHello(uaid string) {
+	f.t.Helper()
 	hello := map[string]any{"messageType": "hello", "broadcasts": map[string]any{}, "use_webpush": true}
 	if uaid != "" {
 		hello["uaid"] = uaid
 	}
 	f.send(hello)
+}
+
+// helloReply reads the service's answer to the hello and keeps its uaid.
+func (f *firefox) helloReply() {
+	f.t.Helper()
 	r := f.read()
 	if r["messageType"] != "hello" || r["status"] != 200.0 || r["use_webpush"] != true {
-		t.Fatalf("hello reply %v", r)
+		f.t.Fatalf("hello reply %v", r)
 	}
 	f.uaid, _ = r["uaid"].(string)
-	return f
 }
 
 func (f *firefox) send(v any) {

@@ -36,15 +36,44 @@
 // same subscription and topic that has not been sent yet. DELETE of the
 // Location withdraws a pending message.
 //
-// The test APIs, for loopback clients only:
+// A message whose TTL runs out while it waits is dropped when it does (a
+// sweeper looks every second), with an expire event.
 //
-//   - POST /faults {"endpoint": "<as the browser gave it>", "kind": "410"
-//     (any status 400-599) or "hang", "count": N, "retryAfter": seconds}
-//     answers the next N push requests to that endpoint so (429 and 503 with
-//     Retry-After; hang holds the request until the client gives up or the
-//     service closes); DELETE /faults disarms them all.
+// The test APIs, for loopback clients only (a program that runs the service
+// in-process has SetFault and Watch):
+//
+//   - POST /faults {"endpoint": "<as the browser gave it>", "kind": K, ...}
+//     arms a fault for that endpoint; a bad field is answered 400 with
+//     {"error", "field"}. The kinds:
+//   - "410" (any status 400-599) or "hang", with "count": N and
+//     "retryAfter": seconds: the next N push requests to that endpoint are
+//     answered so (429 and 503 with Retry-After; hang holds the request
+//     until the client gives up or the service closes).
+//   - "expire": the subscription is forgotten now, as a push service
+//     forgets an expired one: its waiting messages are dropped and every
+//     later push to it answers 410. The browser is not told.
+//   - "offline", with "seconds": 1 to 600: the browser that owns the
+//     subscription loses its connection now, and its reconnections are held
+//     unanswered (Mozilla's hello, MCS's LoginRequest) until the time is up,
+//     so that it is back as soon as the window ends (a refused reconnection
+//     would send it into its back-off; Chromium waits 30 s for its
+//     LoginResponse, so a login is held at most 25 s, then closed, and
+//     Chromium tries again after its back-off). Meanwhile messages wait as for any
+//     browser that is away: TTL 0 ones are dropped, a Topic one replaces a
+//     waiting one.
+//   - "latency", with "delayMs": 1 to 60000 and "count": N: each of the
+//     next N messages accepted for the endpoint waits that long before it
+//     is handed to the browser; the push request is answered at once.
+//   - DELETE /faults disarms them all and ends every offline window.
 //   - GET /events?since=N returns the events after sequence number N, from a
-//     ring of the last 1000 (see Event).
+//     ring of the last 1000 (see Event): register, unregister, connect,
+//     disconnect, push, reject, fault; for a subscription's messages
+//     deliver and ack (with the protocol frame), nack, drop (TTL 0 with the
+//     browser away, or a message the subscription's expiry took), replace
+//     (by a newer message of its Topic), expire (its TTL ran out); offline
+//     (the fault dropped a connection, or held a reconnection). Every event
+//     about a subscription names its endpoint; so does the connect event
+//     that ends an offline window.
 //
 // Everything is kept in memory: a restarted service knows no subscription.
 //
@@ -94,6 +123,9 @@ type Service struct {
 	events *eventLog
 	faults faults
 	now    func() time.Time
+	// sweepEvery is how often messages whose TTL ran out are looked for;
+	// tests shorten it before Serve.
+	sweepEvery time.Duration
 
 	// ctx is cancelled by Close: it ends hanging requests, WebSocket
 	// connections and deliveries.
@@ -123,10 +155,11 @@ func New(cfg Config) (*Service, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{
-		log:    log,
-		state:  newState(),
-		events: newEventLog(time.Now),
-		now:    time.Now,
+		log:        log,
+		state:      newState(),
+		events:     newEventLog(time.Now),
+		now:        time.Now,
+		sweepEvery: time.Second,
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 
@@ -221,6 +254,12 @@ func (s *Service) Serve(ctx context.Context) error {
 	errc := make(chan error, 2)
 	go func() { errc <- s.srv.Serve(s.ln) }()
 	go func() { errc <- s.gcm.ServeMCS(s.mcsLn) }()
+	if s.enter() {
+		go func() {
+			defer s.wg.Done()
+			s.sweepExpired(s.sweepEvery)
+		}()
+	}
 
 	var err error
 	running := 2
@@ -318,6 +357,11 @@ func (s *Service) Browser() BrowserConfig {
 			"dom.push.testing.allowInsecureServerURL": true,  // ws:// instead of wss://
 			"dom.push.connection.enabled":             true,  // automation turns it off otherwise
 			"alerts.useSystemBackend":                 false, // headless without D-Bus
+			// Firefox waits this long before its first reconnection after a
+			// lost connection, doubling per failure (default 5000 ms): a
+			// service restarted, or an offline fault shorter than 5 s, would
+			// keep it away seconds longer than needed on loopback.
+			"dom.push.retryBaseInterval": 1000,
 		},
 		URL: s.url,
 	}

@@ -81,7 +81,7 @@ func (m *mozConn) write(v any) error {
 
 // deliver sends one notification: the request body, base64url, still
 // encrypted; Firefox decrypts it.
-func (m *mozConn) deliver(msg *message) error {
+func (m *mozConn) deliver(msg *message, before func(frame string)) error {
 	n := map[string]any{
 		"messageType": "notification",
 		"channelID":   msg.sub.channelID,
@@ -92,12 +92,17 @@ func (m *mozConn) deliver(msg *message) error {
 		n["data"] = push.EncodeBase64URL(msg.body)
 		n["headers"] = map[string]string{"encoding": "aes128gcm"}
 	}
+	before(mozFrame(n))
 	return m.write(n)
 }
 
 func (m *mozConn) close() {
 	m.ws.Close(websocket.StatusNormalClosure, "replaced by a newer connection with the same uaid")
 }
+
+// drop closes the TCP connection without a WebSocket close frame: Firefox
+// sees a socket error, as when its network goes away, and reconnects.
+func (m *mozConn) drop() { m.ws.CloseNow() }
 
 // validUAID reports whether a client's uaid can be kept: non-empty, at most
 // 128 characters, and URL-safe.
@@ -128,24 +133,27 @@ func (s *Service) serveMozilla(ws *websocket.Conn) {
 		ws.Close(websocket.StatusPolicyViolation, "the first message must be a hello")
 		return
 	}
+	if !s.holdOffline(uaid) {
+		return
+	}
 	mc := &mozConn{s: s, ws: ws, uaid: uaid}
 	if err := mc.write(map[string]any{
 		"messageType": "hello", "uaid": uaid, "status": 200, "use_webpush": true, "broadcasts": map[string]any{},
 	}); err != nil {
 		return
 	}
-	old, pending := s.state.connect(Firefox, uaid, mc, s.now())
-	if old != nil {
-		old.close()
+	cr := s.state.connect(Firefox, uaid, mc, s.now())
+	if cr.old != nil {
+		cr.old.close()
 	}
-	s.events.add(Event{Type: EventConnect, Browser: Firefox, Detail: "uaid " + uaid})
-	s.log.Debug("Firefox connected", "pending", len(pending))
+	s.recordConnect(Firefox, "uaid "+uaid, cr)
+	s.log.Debug("Firefox connected", "pending", len(cr.pending))
 	defer func() {
 		s.state.disconnect(Firefox, uaid, mc)
 		s.events.add(Event{Type: EventDisconnect, Browser: Firefox, Detail: "uaid " + uaid})
 		s.log.Debug("Firefox disconnected")
 	}()
-	s.deliverAll(mc, pending)
+	s.deliverAll(mc, cr.pending)
 
 	for {
 		_, data, err := ws.Read(s.ctx)
@@ -209,8 +217,9 @@ func (s *Service) handleMozMessage(uaid string, data []byte) (reply any, err err
 		s.mozUnregister(uaid, msg)
 		return map[string]any{"messageType": "unregister", "channelID": msg.ChannelID, "status": 200}, nil
 	case "ack":
+		frame := mozReceivedFrame(data)
 		for _, u := range msg.Updates {
-			s.recordAck(Firefox, uaid, u.Version, ackDetail(u.Code), true)
+			s.recordAck(Firefox, uaid, u.Version, ackDetail(u.Code), frame, true)
 		}
 		return nil, nil
 	case "nack":

@@ -154,11 +154,14 @@ func (s *Service) handlePush(w http.ResponseWriter, r *http.Request, browser, or
 		s.state.setEndpoint(sub, endpoint)
 	}
 	now := s.now()
+	delay := s.faults.takeLatency(token)
 	m := &message{
 		id: randomID(16), sub: sub, body: body, ttl: ttl, urgency: urgency, topic: topic,
 		received: now, expires: now.Add(time.Duration(ttl) * time.Second),
+		delay: delay,
 	}
 	res := s.state.push(m)
+	s.recordExpired(res.expired)
 
 	ev.Type, ev.Status, ev.Message = EventPush, http.StatusCreated, m.id
 	switch {
@@ -175,8 +178,12 @@ func (s *Service) handlePush(w http.ResponseWriter, r *http.Request, browser, or
 	if res.evicted != nil {
 		ev.Detail += fmt.Sprintf("; dropped the oldest pending message %s (at most %d kept)", res.evicted.id, maxPendingPerSubscription)
 	}
+	if delay > 0 && !res.dropped {
+		ev.Detail += fmt.Sprintf("; handed over %d ms late (latency fault)", delay.Milliseconds())
+	}
 	s.events.add(ev)
 	s.log.Debug("push accepted", "endpoint", push.Fingerprint(endpoint), "bytes", len(body), "ttl", ttl, "detail", ev.Detail)
+	s.recordNotKept(m, res, endpoint)
 
 	if res.to != nil {
 		s.goDeliver(res.to, []*message{m})
@@ -184,6 +191,28 @@ func (s *Service) handlePush(w http.ResponseWriter, r *http.Request, browser, or
 	w.Header().Set("Location", s.url+"/m/"+m.id)
 	w.Header().Set("TTL", strconv.Itoa(ttl))
 	w.WriteHeader(http.StatusCreated)
+}
+
+// recordNotKept records what an accepted message m dropped or replaced:
+// itself (TTL 0 with the browser away), a waiting message of its topic, the
+// oldest waiting message when the queue was full.
+func (s *Service) recordNotKept(m *message, res pushResult, endpoint string) {
+	ev := Event{Browser: m.sub.browser, Endpoint: endpoint}
+	if res.dropped {
+		ev.Type, ev.Message, ev.BodySize = EventDrop, m.id, len(m.body)
+		ev.Detail = "TTL 0 and the browser is not connected: not kept"
+		s.events.add(ev)
+	}
+	if p := res.replaced; p != nil {
+		ev.Type, ev.Message, ev.BodySize = EventReplace, p.id, len(p.body)
+		ev.Detail = fmt.Sprintf("replaced by the newer message %s with the same Topic %q before the browser took it", m.id, m.topic)
+		s.events.add(ev)
+	}
+	if p := res.evicted; p != nil {
+		ev.Type, ev.Message, ev.BodySize = EventDrop, p.id, len(p.body)
+		ev.Detail = fmt.Sprintf("the oldest waiting message, dropped to make room (at most %d kept)", maxPendingPerSubscription)
+		s.events.add(ev)
+	}
 }
 
 // vapidStatus is the status of a push refused by vapidverify.Verify: 403 for

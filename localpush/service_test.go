@@ -26,6 +26,7 @@ func TestBrowserConfig(t *testing.T) {
 		"dom.push.testing.allowInsecureServerURL": true,
 		"dom.push.connection.enabled":             true,
 		"alerts.useSystemBackend":                 false,
+		"dom.push.retryBaseInterval":              1000,
 	}
 	if len(b.FirefoxPrefs) != len(want) {
 		t.Errorf("firefoxPrefs %v", b.FirefoxPrefs)

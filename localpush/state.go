@@ -35,15 +35,19 @@ type message struct {
 	topic    string
 	received time.Time
 	expires  time.Time
-	sentOn   conn // the connection it was last handed to; nil if none yet
+	sentOn   conn          // the connection it was last handed to; nil if none yet
+	delay    time.Duration // the latency fault's wait before it is handed over; 0 once it has waited
 }
 
 // conn is a browser's live connection, of either protocol.
 type conn interface {
-	// deliver hands one message to the browser.
-	deliver(m *message) error
+	// deliver hands one message to the browser, calling before with the
+	// protocol frame (see Event.Frame) just before it is written.
+	deliver(m *message, before func(frame string)) error
 	// close ends the connection (it was replaced by a newer one).
 	close()
+	// drop ends the connection at once, as a lost network would.
+	drop()
 }
 
 // owner is one browser instance: its subscriptions, its connection and the
@@ -54,6 +58,12 @@ type owner struct {
 	subs    map[string]*subscription // by channel id (Firefox) or token (Chromium)
 	conn    conn                     // nil while offline
 	queue   []*message               // pending until acknowledged, oldest first
+
+	// The offline fault: reconnections wait until offlineUntil. The
+	// endpoint it was armed for stays until the browser is back, so that
+	// the connect event can name it.
+	offlineUntil    time.Time
+	offlineEndpoint string
 }
 
 // state is everything the service remembers, in memory only.
@@ -109,7 +119,7 @@ func (st *state) addSubscription(sub *subscription, key string) (got *subscripti
 		if string(old.key) == string(sub.key) {
 			return old, nil
 		}
-		st.removeSubscriptionLocked(o, old)
+		_ = st.removeSubscriptionLocked(o, old)
 		replaced = old
 	}
 	o.subs[key] = sub
@@ -129,11 +139,27 @@ func (st *state) removeSubscription(browser, ownerID, key string) *subscription 
 		return nil
 	}
 	sub := o.subs[key]
-	st.removeSubscriptionLocked(o, sub)
+	_ = st.removeSubscriptionLocked(o, sub)
 	return sub
 }
 
-func (st *state) removeSubscriptionLocked(o *owner, sub *subscription) {
+// expireSubscription forgets the subscription of token as a push service
+// forgets an expired one: its token becomes gone. It returns the
+// subscription and the messages that were waiting for it, or nil when the
+// token names no subscription.
+func (st *state) expireSubscription(token string) (*subscription, []*message) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	sub := st.subs[token]
+	if sub == nil {
+		return nil, nil
+	}
+	return sub, st.removeSubscriptionLocked(st.owners[sub.browser+" "+sub.owner], sub)
+}
+
+// removeSubscriptionLocked forgets sub and returns the messages that were
+// waiting for it.
+func (st *state) removeSubscriptionLocked(o *owner, sub *subscription) (dropped []*message) {
 	for k, s := range o.subs {
 		if s == sub {
 			delete(o.subs, k)
@@ -141,7 +167,14 @@ func (st *state) removeSubscriptionLocked(o *owner, sub *subscription) {
 	}
 	delete(st.subs, sub.token)
 	st.gone[sub.token] = sub.browser
-	o.queue = st.filterLocked(o.queue, func(m *message) bool { return m.sub != sub })
+	o.queue = st.filterLocked(o.queue, func(m *message) bool {
+		if m.sub == sub {
+			dropped = append(dropped, m)
+			return false
+		}
+		return true
+	})
+	return dropped
 }
 
 // filterLocked keeps the messages for which keep is true and forgets the
@@ -159,6 +192,63 @@ func (st *state) filterLocked(q []*message, keep func(*message) bool) []*message
 	return out
 }
 
+// goOffline starts the offline fault for the owner of token's subscription:
+// its connection is forgotten at once (so that pushes from now on wait or
+// are dropped) and returned for the caller to drop, and its reconnections
+// wait until until. endpoint is the endpoint the fault was armed for.
+func (st *state) goOffline(token, endpoint string, until time.Time) (sub *subscription, c conn) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	sub = st.subs[token]
+	if sub == nil {
+		return nil, nil
+	}
+	o := st.ownerLocked(sub.browser, sub.owner)
+	c, o.conn = o.conn, nil
+	o.offlineUntil, o.offlineEndpoint = until, endpoint
+	return sub, c
+}
+
+// offlineWait returns how long a reconnection of the owner must still wait,
+// and the endpoint the offline fault was armed for; 0 when there is none.
+func (st *state) offlineWait(browser, id string, now time.Time) (time.Duration, string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	o := st.owners[browser+" "+id]
+	if o == nil || !now.Before(o.offlineUntil) {
+		return 0, ""
+	}
+	return o.offlineUntil.Sub(now), o.offlineEndpoint
+}
+
+// clearOffline ends every offline fault (DELETE /faults): the browsers
+// kept away come back at their next try.
+func (st *state) clearOffline() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, o := range st.owners {
+		o.offlineUntil = time.Time{}
+	}
+}
+
+// takeDelay returns the latency m must still wait before it is handed over
+// and clears it: a message waits once.
+func (st *state) takeDelay(m *message) time.Duration {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	d := m.delay
+	m.delay = 0
+	return d
+}
+
+// handedTo reports whether m is still pending and was last handed to c: a
+// delayed hand-over that is no longer so has nothing left to do.
+func (st *state) handedTo(m *message, c conn) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.msgs[m.id] == m && m.sentOn == c
+}
+
 // lookup finds the subscription of a token. gone is true when the token
 // belonged to a subscription that was unsubscribed.
 func (st *state) lookup(token, browser string) (sub *subscription, gone bool) {
@@ -172,10 +262,11 @@ func (st *state) lookup(token, browser string) (sub *subscription, gone bool) {
 
 // pushResult says what became of an accepted message.
 type pushResult struct {
-	to       conn     // the connection to hand it to now; nil when the browser is offline
-	dropped  bool     // TTL 0 and the browser offline: not kept
-	replaced *message // an undelivered message with the same topic that this one replaced
-	evicted  *message // the oldest pending message, dropped to make room
+	to       conn       // the connection to hand it to now; nil when the browser is offline
+	dropped  bool       // TTL 0 and the browser offline: not kept
+	replaced *message   // an undelivered message with the same topic that this one replaced
+	evicted  *message   // the oldest pending message, dropped to make room
+	expired  []*message // waiting messages whose TTL had run out, found on the way
 }
 
 // push keeps m for its subscription's owner, replacing an undelivered
@@ -185,7 +276,7 @@ func (st *state) push(m *message) pushResult {
 	defer st.mu.Unlock()
 	var res pushResult
 	o := st.ownerLocked(m.sub.browser, m.sub.owner)
-	st.expireLocked(o, m.received)
+	res.expired = st.expireLocked(o, m.received)
 	// A message that is not kept replaces nothing.
 	if o.conn == nil && m.ttl == 0 {
 		res.dropped = true
@@ -227,28 +318,55 @@ func (st *state) push(m *message) pushResult {
 	return res
 }
 
-// expireLocked drops the owner's messages whose TTL has run out.
-func (st *state) expireLocked(o *owner, now time.Time) {
-	o.queue = st.filterLocked(o.queue, func(m *message) bool { return now.Before(m.expires) })
+// expireLocked drops the owner's waiting messages whose TTL has run out,
+// and returns them. A message in the hands of the live connection is not
+// waiting: its acknowledgement is on the way.
+func (st *state) expireLocked(o *owner, now time.Time) (expired []*message) {
+	o.queue = st.filterLocked(o.queue, func(m *message) bool {
+		if now.Before(m.expires) || (m.sentOn != nil && m.sentOn == o.conn) {
+			return true
+		}
+		expired = append(expired, m)
+		return false
+	})
+	return expired
 }
 
-// connect makes c the owner's connection and returns the connection it
-// replaces (nil if none) and the pending messages to hand to c, oldest
-// first.
-func (st *state) connect(browser, id string, c conn, now time.Time) (old conn, pending []*message) {
+// sweep drops every waiting message whose TTL has run out, and returns
+// them.
+func (st *state) sweep(now time.Time) (expired []*message) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, o := range st.owners {
+		expired = append(expired, st.expireLocked(o, now)...)
+	}
+	return expired
+}
+
+// connected is what state.connect found.
+type connected struct {
+	old     conn       // the connection c replaces; nil if none
+	pending []*message // the messages to hand to c, oldest first
+	expired []*message // waiting messages whose TTL had run out
+	back    string     // the endpoint of the offline fault this connection ends; "" if none
+}
+
+// connect makes c the owner's connection.
+func (st *state) connect(browser, id string, c conn, now time.Time) connected {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	o := st.ownerLocked(browser, id)
-	old = o.conn
+	res := connected{old: o.conn, back: o.offlineEndpoint}
 	o.conn = c
-	st.expireLocked(o, now)
+	o.offlineUntil, o.offlineEndpoint = time.Time{}, ""
+	res.expired = st.expireLocked(o, now)
 	for _, m := range o.queue {
 		if m.sentOn != c {
 			m.sentOn = c
-			pending = append(pending, m)
+			res.pending = append(res.pending, m)
 		}
 	}
-	return old, pending
+	return res
 }
 
 // disconnect clears the owner's connection if it is still c. It reports

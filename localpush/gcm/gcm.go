@@ -52,6 +52,24 @@ type Message struct {
 	Body            []byte // raw aes128gcm body, exactly as the application server sent it
 	TTL             int    // seconds
 	Sent            time.Time
+	// OnWrite, when set, is called with the stanza just before it is
+	// written, while the connection's other writes wait: what it records
+	// comes before anything the browser answers. It must not call into the
+	// Conn.
+	OnWrite func(Stanza)
+}
+
+// Stanza is a DataMessageStanza as it goes on the wire, for a caller that
+// shows it (Message.OnWrite).
+type Stanza struct {
+	ID, From, Category, PersistentID string
+	AppData                          [][2]string // key, value, in wire order
+	StreamID                         int32       // this frame's number in the server's stream
+	LastStreamIDReceived             int32       // the frames received from the browser, acknowledged by this one
+	TTL                              int32       // seconds
+	Sent                             int64       // unix seconds
+	ImmediateAck                     bool        // asks the browser to acknowledge at once
+	RawData                          []byte      // the encrypted body
 }
 
 // Hooks is how the emulation tells its owner what the browser did. The
@@ -76,6 +94,46 @@ type Hooks interface {
 	Acked(androidID string, persistentIDs []string)
 }
 
+// Ack is how a browser acknowledged push messages, for Hooks that also
+// implement AckHooks.
+type Ack struct {
+	PersistentIDs []string
+	// StreamIDs are the stream ids the messages were sent with, one per
+	// persistent id; 0 when not known (an id acknowledged at login was sent
+	// on an earlier connection).
+	StreamIDs []int32
+	// Frame names what acknowledged them: "IqStanza StreamAck", "IqStanza
+	// SelectiveAck", "IqStanza", "HeartbeatPing", "HeartbeatAck",
+	// "DataMessageStanza" (each through its last_stream_id_received, but
+	// SelectiveAck) or "LoginRequest" (its received_persistent_id).
+	Frame string
+	Tag   byte // the frame's MCS tag
+	// LastStreamIDReceived is the frame's last_stream_id_received: every
+	// message sent with a stream id up to it has arrived. 0 for a
+	// SelectiveAck or a login.
+	LastStreamIDReceived int32
+}
+
+// AckHooks is an optional extension of Hooks: when the Hooks implement it,
+// AckedBy is called in place of Hooks.Acked, saying how the browser
+// acknowledged.
+type AckHooks interface {
+	AckedBy(androidID string, a Ack)
+}
+
+// LoginGate is an optional extension of Hooks that can keep a browser
+// offline. A login with valid credentials waits, unanswered, for as long
+// as LoginWait says; Chromium waits for the answer to its LoginRequest up
+// to 30 s (kReadTimeoutMs), so a login held longer than 25 s is closed
+// instead and Chromium tries again after its back-off.
+type LoginGate interface {
+	// LoginWait is called when a browser logs in, and again after each
+	// wait: it returns how much longer the login must wait, 0 or less to
+	// connect it now. held is how long this login has waited so far (0 at
+	// the first call).
+	LoginWait(androidID string, held time.Duration) time.Duration
+}
+
 // ErrInvalidSender, wrapped in the error of Hooks.Registered, makes the
 // registration fail with GCM's INVALID_SENDER, which Chromium does not retry.
 var ErrInvalidSender = errors.New("invalid sender")
@@ -93,6 +151,7 @@ type Server struct {
 	ackTimeout   time.Duration // how long a client may stay silent after a ping
 	loginTimeout time.Duration // TLS handshake + version byte + LoginRequest
 	writeTimeout time.Duration // per frame; a client that does not read is dropped
+	maxLoginHold time.Duration // the longest a LoginGate may hold one login
 
 	regMu sync.Mutex // serialises registrations, so Hooks see them in order
 
@@ -112,6 +171,7 @@ const (
 	defaultAckTimeout   = 30 * time.Second
 	defaultLoginTimeout = 15 * time.Second
 	defaultWriteTimeout = 10 * time.Second
+	defaultMaxLoginHold = 25 * time.Second // under Chromium's 30 s wait for the LoginResponse
 )
 
 // New returns a Server with a fresh self-signed TLS certificate (ECDSA
@@ -138,6 +198,7 @@ func New(h Hooks, log *slog.Logger) (*Server, error) {
 		ackTimeout:   defaultAckTimeout,
 		loginTimeout: defaultLoginTimeout,
 		writeTimeout: defaultWriteTimeout,
+		maxLoginHold: defaultMaxLoginHold,
 		checkins:     map[uint64]uint64{},
 		regs:         map[string]Registration{},
 		listeners:    map[net.Listener]struct{}{},
@@ -173,6 +234,18 @@ func (s *Server) Close() error {
 	}
 	s.wg.Wait()
 	return err
+}
+
+// Forget drops the registration of token, as a push service forgets an
+// expired subscription: the same browser registering the same subscription
+// again gets a new token, and so a new endpoint. It reports whether there
+// was one.
+func (s *Server) Forget(token string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.regs[token]
+	delete(s.regs, token)
+	return ok
 }
 
 // selfSignedCert makes the MCS certificate. Chromium accepts it only with

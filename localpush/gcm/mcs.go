@@ -201,6 +201,9 @@ func (c *Conn) Send(m Message) error {
 		c.mu.Lock()
 		c.pending = append(c.pending, pendingSend{stream: stream, id: m.ID})
 		c.mu.Unlock()
+		if m.OnWrite != nil {
+			m.OnWrite(dm.stanza())
+		}
 		return dm.marshal()
 	})
 	if err != nil {
@@ -209,6 +212,23 @@ func (c *Conn) Send(m Message) error {
 	c.log.Debug("gcm mcs push sent", "token_hash", push.Fingerprint(m.Token), "stream_id", stream, "bytes", len(m.Body))
 	return nil
 }
+
+// stanza describes dm for Message.OnWrite.
+func (dm dataMessage) stanza() Stanza {
+	st := Stanza{
+		ID: dm.ID, From: dm.From, Category: dm.Category, PersistentID: dm.PersistentID,
+		StreamID: dm.StreamID, LastStreamIDReceived: dm.LastStreamIDReceived,
+		TTL: dm.TTL, Sent: dm.Sent, ImmediateAck: dm.ImmediateAck, RawData: dm.RawData,
+	}
+	for _, a := range dm.AppData {
+		st.AppData = append(st.AppData, [2]string{a.Key, a.Value})
+	}
+	return st
+}
+
+// Close drops the connection at once, without MCS's Close message, as a
+// lost network would; Hooks.Disconnected follows.
+func (c *Conn) Close() { c.close() }
 
 // write sends one frame. build makes its body from the frame's stream id and
 // the count of frames received, which the frame acknowledges.
@@ -348,6 +368,14 @@ func (c *Conn) login() (*bufio.Reader, error) {
 	}
 	c.androidID = strconv.FormatUint(aid, 10)
 	c.log = c.log.With("android_id", c.androidID)
+	if g, ok := c.s.hooks.(LoginGate); ok {
+		if err := c.holdLogin(g); err != nil {
+			return nil, err
+		}
+		if err := c.raw.SetDeadline(time.Now().Add(c.s.loginTimeout)); err != nil {
+			return nil, err
+		}
+	}
 	c.mu.Lock()
 	c.inID = 1
 	c.mu.Unlock()
@@ -364,7 +392,10 @@ func (c *Conn) login() (*bufio.Reader, error) {
 		}
 	}
 	if len(req.ReceivedPersistentIDs) > 0 {
-		c.s.hooks.Acked(c.androidID, req.ReceivedPersistentIDs)
+		c.s.acked(c.androidID, Ack{
+			PersistentIDs: req.ReceivedPersistentIDs, StreamIDs: make([]int32, len(req.ReceivedPersistentIDs)),
+			Frame: "LoginRequest", Tag: tagLoginRequest,
+		})
 	}
 
 	// last_stream_id_received 1 confirms the login frame, and with it the
@@ -383,6 +414,52 @@ func (c *Conn) login() (*bufio.Reader, error) {
 	}
 	c.log.Debug("gcm mcs login", "version", v, "acked_at_login", len(req.ReceivedPersistentIDs))
 	return br, nil
+}
+
+// errLoginHeld ends a login that a LoginGate held for maxLoginHold.
+var errLoginHeld = errors.New("login held as long as Chromium waits; closed so that it tries again")
+
+// holdStep is the longest a held login waits before asking its LoginGate
+// again, so that a gate that opens early (its fault cleared) is noticed.
+const holdStep = 250 * time.Millisecond
+
+// holdLogin waits, unanswered, for as long as g says, up to maxLoginHold.
+func (c *Conn) holdLogin(g LoginGate) error {
+	start := time.Now()
+	for first := true; ; first = false {
+		held := time.Since(start)
+		if first {
+			held = 0
+		}
+		d := g.LoginWait(c.androidID, held)
+		if d <= 0 {
+			if held > 0 {
+				c.log.Info("gcm mcs login released", "held", held.Round(time.Millisecond))
+			}
+			return nil
+		}
+		left := c.s.maxLoginHold - held
+		if left <= 0 {
+			return errLoginHeld
+		}
+		t := time.NewTimer(min(d, left, holdStep))
+		select {
+		case <-c.quit:
+			t.Stop()
+			return net.ErrClosed
+		case <-t.C:
+		}
+	}
+}
+
+// acked reports acknowledged messages to the Hooks, through AckedBy when
+// they implement AckHooks.
+func (s *Server) acked(androidID string, a Ack) {
+	if h, ok := s.hooks.(AckHooks); ok {
+		h.AckedBy(androidID, a)
+		return
+	}
+	s.hooks.Acked(androidID, a.PersistentIDs)
 }
 
 // claim makes c the connection of its android id and returns the one it
@@ -437,7 +514,7 @@ func (c *Conn) handle(tag byte, body []byte) error {
 		if err != nil {
 			return err
 		}
-		c.streamAcked(hb.LastStreamIDReceived)
+		c.streamAcked(hb.LastStreamIDReceived, "HeartbeatPing", tag)
 		_, err = c.write(tagHeartbeatAck, func(_, in int32) []byte {
 			return heartbeat{LastStreamIDReceived: in}.marshal()
 		})
@@ -447,7 +524,7 @@ func (c *Conn) handle(tag byte, body []byte) error {
 		if err != nil {
 			return err
 		}
-		c.streamAcked(hb.LastStreamIDReceived)
+		c.streamAcked(hb.LastStreamIDReceived, "HeartbeatAck", tag)
 		return nil
 	case tagIqStanza:
 		iq, err := parseIqStanza(body)
@@ -457,7 +534,16 @@ func (c *Conn) handle(tag byte, body []byte) error {
 		if iq.Extension != nil {
 			c.log.Debug("gcm mcs iq", "type", iq.Type, "extension", iq.Extension.ID, "last_stream_id_received", iq.LastStreamIDReceived)
 		}
-		c.streamAcked(iq.LastStreamIDReceived)
+		frame := "IqStanza"
+		if iq.Extension != nil {
+			switch iq.Extension.ID {
+			case extStreamAck:
+				frame = "IqStanza StreamAck"
+			case extSelectiveAck:
+				frame = "IqStanza SelectiveAck"
+			}
+		}
+		c.streamAcked(iq.LastStreamIDReceived, frame, tag)
 		if iq.Extension == nil {
 			c.log.Debug("gcm mcs iq without extension", "type", iq.Type)
 			return nil
@@ -485,7 +571,7 @@ func (c *Conn) handle(tag byte, body []byte) error {
 		if err != nil {
 			return err
 		}
-		c.streamAcked(dm.LastStreamIDReceived)
+		c.streamAcked(dm.LastStreamIDReceived, "DataMessageStanza", tag)
 		c.log.Debug("gcm mcs data message from client", "category", dm.Category, "app_data", len(dm.AppData))
 		return nil
 	case tagClose:
@@ -499,9 +585,10 @@ func (c *Conn) handle(tag byte, body []byte) error {
 	}
 }
 
-// streamAcked handles a client's last_stream_id_received: every push sent
-// in a frame up to that stream id has arrived.
-func (c *Conn) streamAcked(last int32) {
+// streamAcked handles a client's last_stream_id_received, carried by a
+// frame named frame with tag: every push sent in a frame up to that stream
+// id has arrived.
+func (c *Conn) streamAcked(last int32, frame string, tag byte) {
 	if last <= 0 {
 		return
 	}
@@ -510,14 +597,14 @@ func (c *Conn) streamAcked(last int32) {
 	for n < len(c.pending) && c.pending[n].stream <= last {
 		n++
 	}
-	ids := make([]string, n)
+	a := Ack{PersistentIDs: make([]string, n), StreamIDs: make([]int32, n), Frame: frame, Tag: tag, LastStreamIDReceived: last}
 	for i, p := range c.pending[:n] {
-		ids[i] = p.id
+		a.PersistentIDs[i], a.StreamIDs[i] = p.id, p.stream
 	}
 	c.pending = c.pending[n:]
 	c.mu.Unlock()
 	if n > 0 {
-		c.s.hooks.Acked(c.androidID, ids)
+		c.s.acked(c.androidID, a)
 	}
 }
 
@@ -527,20 +614,26 @@ func (c *Conn) selectiveAcked(ids []string) {
 	if len(ids) == 0 {
 		return
 	}
-	acked := make(map[string]bool, len(ids))
+	streams := make(map[string]int32, len(ids))
 	for _, id := range ids {
-		acked[id] = true
+		streams[id] = 0
 	}
 	c.mu.Lock()
 	kept := c.pending[:0]
 	for _, p := range c.pending {
-		if !acked[p.id] {
+		if _, ok := streams[p.id]; ok {
+			streams[p.id] = p.stream
+		} else {
 			kept = append(kept, p)
 		}
 	}
 	c.pending = kept
 	c.mu.Unlock()
-	c.s.hooks.Acked(c.androidID, ids)
+	a := Ack{PersistentIDs: ids, StreamIDs: make([]int32, len(ids)), Frame: "IqStanza SelectiveAck", Tag: tagIqStanza}
+	for i, id := range ids {
+		a.StreamIDs[i] = streams[id]
+	}
+	c.s.acked(c.androidID, a)
 }
 
 // pinger sends a HeartbeatPing every pingInterval; the client's answer

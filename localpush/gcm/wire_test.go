@@ -208,9 +208,20 @@ func newEnv(t *testing.T, tune func(s *Server)) *env {
 // newEnvWrapped is newEnv with the HTTP handler wrapped by wrap, if not nil.
 func newEnvWrapped(t *testing.T, tune func(s *Server), wrap func(http.Handler) http.Handler) *env {
 	t.Helper()
+	return newEnvHooks(t, tune, wrap, nil)
+}
+
+// newEnvHooks is newEnvWrapped with the recorder wrapped by hooks, if not
+// nil, for Hooks that implement the optional extensions.
+func newEnvHooks(t *testing.T, tune func(s *Server), wrap func(http.Handler) http.Handler, hooks func(*recorder) Hooks) *env {
+	t.Helper()
 	rec := newRecorder()
+	var h0 Hooks = rec
+	if hooks != nil {
+		h0 = hooks(rec)
+	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	s, err := New(rec, log)
+	s, err := New(h0, log)
 	if err != nil {
 		t.Fatal(err)
 	}
