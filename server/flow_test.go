@@ -510,27 +510,45 @@ func TestSlowMotion(t *testing.T) {
 // firefox plays Firefox's side of Mozilla's push protocol against the
 // local push service, acknowledging every notification.
 type firefox struct {
+	local    *localpush.Service
 	ws       *websocket.Conn
+	uaid     string
 	mu       sync.Mutex
 	versions []string // the notifications received
 }
 
 func dialFirefox(t *testing.T, local *localpush.Service) *firefox {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	f := &firefox{local: local}
+	f.connect(t, 5*time.Second)
+	return f
+}
+
+// connect opens the WebSocket and says hello, as Firefox does at start-up
+// and after losing its connection, waiting up to wait for the answer.
+func (f *firefox) connect(t *testing.T, wait time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, local.Browser().FirefoxPrefs["dom.push.serverURL"].(string),
+	ws, _, err := websocket.Dial(ctx, f.local.Browser().FirefoxPrefs["dom.push.serverURL"].(string),
 		&websocket.DialOptions{Subprotocols: []string{"push-notification"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ws.CloseNow() })
-	f := &firefox{ws: ws}
-	f.send(t, map[string]any{"messageType": "hello", "broadcasts": map[string]any{}, "use_webpush": true})
-	if r := f.read(t); r["messageType"] != "hello" {
-		t.Fatalf("hello: %v", r)
+	f.ws = ws
+	hello := map[string]any{"messageType": "hello", "broadcasts": map[string]any{}, "use_webpush": true}
+	if f.uaid != "" {
+		hello["uaid"] = f.uaid
 	}
-	return f
+	f.send(t, hello)
+	_, b, err := ws.Read(ctx)
+	var r map[string]any
+	json.Unmarshal(b, &r)
+	if err != nil || r["messageType"] != "hello" {
+		t.Fatalf("hello: %v %v", r, err)
+	}
+	f.uaid = r["uaid"].(string)
 }
 
 func (f *firefox) send(t *testing.T, v any) {
@@ -575,9 +593,10 @@ func (f *firefox) subscribe(t *testing.T, serverKey string) map[string]any {
 
 // ackAll acknowledges every notification until the connection ends.
 func (f *firefox) ackAll() {
+	ws := f.ws
 	go func() {
 		for {
-			_, b, err := f.ws.Read(context.Background())
+			_, b, err := ws.Read(context.Background())
 			if err != nil {
 				return
 			}
@@ -591,7 +610,7 @@ func (f *firefox) ackAll() {
 			f.mu.Unlock()
 			ack, _ := json.Marshal(map[string]any{"messageType": "ack", "updates": []any{
 				map[string]any{"channelID": m["channelID"], "version": m["version"], "code": 100}}})
-			f.ws.Write(context.Background(), websocket.MessageText, ack)
+			ws.Write(context.Background(), websocket.MessageText, ack)
 		}
 	}()
 }
@@ -693,8 +712,11 @@ func TestFlowLocalMode(t *testing.T) {
 	if d.To != api.ActorBrowser || traceField(d, "protocol") != "Mozilla WebSocket push protocol, notification message" || traceField(d, "bytes") == "" {
 		t.Errorf("deliver step %+v", d)
 	}
-	if a.Actor != api.ActorBrowser || !a.OK {
-		t.Errorf("ack step %+v", a)
+	if !strings.Contains(d.Detail, `"messageType": "notification"`) || !strings.Contains(d.Detail, version) {
+		t.Errorf("deliver step's detail %q, want the notification frame", d.Detail)
+	}
+	if a.Actor != api.ActorBrowser || !a.OK || !strings.Contains(a.Detail, `"messageType": "ack"`) {
+		t.Errorf("ack step %+v, want the browser's ack frame", a)
 	}
 	resp := first(t, evs, api.StepResponse)
 	if loc := traceField(resp, "Location"); !strings.HasPrefix(loc, e.local.URL()+"/m/"+version[:4]+"…") {
@@ -782,7 +804,7 @@ func TestFlowBreaks(t *testing.T) {
 // the browser is back.
 func TestFlowBreakOffline(t *testing.T) {
 	e := newFlowEnv(t)
-	_, sub := e.subscribed(t)
+	ff, sub := e.subscribed(t)
 	endpoint := sub["endpoint"].(string)
 	tr := openTrace(t, e.base, endpoint, authOf(sub))
 	brk := api.FlowBreakRequest{Endpoint: endpoint, Auth: authOf(sub), Kind: api.BreakOffline, Seconds: api.MinOfflineSeconds}
@@ -800,11 +822,77 @@ func TestFlowBreakOffline(t *testing.T) {
 		}
 	}
 	evs := tr.untilSteps(t, api.StepDropped, api.StepReplaced)
-	if d := first(t, evs, api.StepDropped); d.OK {
-		t.Errorf("dropped step %+v", d)
+	var queued []api.TraceEvent
+	for _, ev := range evs {
+		if ev.Step == api.StepQueued {
+			queued = append(queued, ev)
+		}
 	}
-	// The browser is not connected again here: the test's Firefox does not
-	// reconnect, so the newer message stays queued.
+	if len(queued) != 3 || first(t, evs, api.StepDropped).Push != queued[0].Push || first(t, evs, api.StepReplaced).Push != queued[1].Push {
+		t.Fatalf("the TTL 0 push should be dropped and the first of the Topic replaced: %s", stepList(evs))
+	}
+
+	// Firefox reconnects at once; the push service holds it until the
+	// switch ends, then hands over the one message that waited.
+	ff.connect(t, 10*time.Second)
+	ff.ackAll()
+	evs = tr.untilSteps(t, api.StepOnline, api.StepAck)
+	if d := first(t, evs, api.StepDeliver); d.Push != queued[2].Push || index(evs, api.StepOnline) > index(evs, api.StepDeliver) {
+		t.Errorf("after reconnecting: %s; want online, then the newer message %s delivered", stepList(evs), queued[2].Push)
+	}
+	ff.mu.Lock()
+	defer ff.mu.Unlock()
+	if len(ff.versions) != 1 || ff.versions[0] != queued[2].Push {
+		t.Errorf("the browser got %v, want only the newer message %s", ff.versions, queued[2].Push)
+	}
+}
+
+// TestLocalTraceEvents: the local push service's events become the trace's
+// push service and browser steps; its other events are not shown.
+func TestLocalTraceEvents(t *testing.T) {
+	for _, tt := range []struct {
+		e                       localpush.Event
+		step, actor, to, detail string
+		ok                      bool
+	}{
+		{e: localpush.Event{Type: localpush.EventPush, Status: 201, Message: "m1", Detail: "queued for 60 s until the browser connects", Headers: map[string]string{"TTL": "60"}},
+			step: api.StepQueued, actor: api.ActorPushService, ok: true},
+		{e: localpush.Event{Type: localpush.EventReject, Status: 403, Detail: "VAPID: k is not the key"},
+			step: api.StepRefused, actor: api.ActorPushService, to: api.ActorServer, detail: "VAPID: k is not the key"},
+		{e: localpush.Event{Type: localpush.EventFault, Status: 429, Detail: "injected 429"},
+			step: api.StepRefused, actor: api.ActorPushService, to: api.ActorServer, detail: "injected 429"},
+		{e: localpush.Event{Type: localpush.EventDrop, Message: "m1", Detail: "TTL 0 and the browser is not connected: not kept"},
+			step: api.StepDropped, actor: api.ActorPushService},
+		{e: localpush.Event{Type: localpush.EventReplace, Message: "m1"}, step: api.StepReplaced, actor: api.ActorPushService},
+		{e: localpush.Event{Type: localpush.EventExpire, Message: "m1"}, step: api.StepExpired, actor: api.ActorPushService},
+		{e: localpush.Event{Type: localpush.EventDeliver, Browser: localpush.Chromium, Message: "m1", Frame: "{stanza}"},
+			step: api.StepDeliver, actor: api.ActorPushService, to: api.ActorBrowser, detail: "{stanza}", ok: true},
+		{e: localpush.Event{Type: localpush.EventAck, Message: "m1", Frame: "{ack}"},
+			step: api.StepAck, actor: api.ActorBrowser, to: api.ActorPushService, detail: "{ack}", ok: true},
+		{e: localpush.Event{Type: localpush.EventNack, Message: "m1", Frame: "{nack}"},
+			step: api.StepAck, actor: api.ActorBrowser, to: api.ActorPushService, detail: "{nack}"},
+		{e: localpush.Event{Type: localpush.EventOffline, Detail: "connection dropped"},
+			step: api.StepOffline, actor: api.ActorPushService, to: api.ActorBrowser, detail: "connection dropped"},
+		{e: localpush.Event{Type: localpush.EventRegister}},
+		{e: localpush.Event{Type: localpush.EventDisconnect}},
+	} {
+		t.Run(tt.e.Type, func(t *testing.T) {
+			ev, shown := localTraceEvent(tt.e)
+			if shown != (tt.step != "") {
+				t.Fatalf("shown %v, want %v", shown, tt.step != "")
+			}
+			if !shown {
+				return
+			}
+			if ev.Step != tt.step || ev.Actor != tt.actor || ev.To != tt.to || ev.OK != tt.ok || ev.Push != tt.e.Message || ev.Title == "" ||
+				(tt.detail != "" && ev.Detail != tt.detail) {
+				t.Errorf("%+v, want step %s by %s to %q, ok %v, detail %q", ev, tt.step, tt.actor, tt.to, tt.ok, tt.detail)
+			}
+			if tt.e.Type == localpush.EventDeliver && traceField(ev, "protocol") != "MCS DataMessageStanza (tag 8) over TLS" {
+				t.Errorf("Chromium's protocol: %+v", ev.Fields)
+			}
+		})
+	}
 }
 
 func TestFlowBreakValidation(t *testing.T) {

@@ -181,20 +181,24 @@ func (h *TraceHub) followsToken(token string) bool {
 // forward publishes the local push service's events about followed
 // subscriptions until the watch ends.
 func (h *TraceHub) forward(events <-chan localpush.Event) {
-	// A browser's connect event names no subscription: the subscriptions
-	// whose browser the offline switch cut off, by browser, are the ones
-	// that connection brings back.
+	// A connect event names the subscription whose offline switch it ends,
+	// when the service knows it; otherwise the subscriptions whose browser
+	// the switch cut off, by browser, are the ones it brings back.
 	offline := map[string]map[string]bool{}
 	for e := range events {
 		token, _ := localpush.Token(e.Endpoint)
 		switch e.Type {
 		case localpush.EventConnect:
-			for tok := range offline[e.Browser] {
+			back := offline[e.Browser]
+			delete(offline, e.Browser)
+			if token != "" {
+				back = map[string]bool{token: true}
+			}
+			for tok := range back {
 				h.publishToken(tok, api.TraceEvent{Actor: api.ActorBrowser, To: api.ActorPushService, Step: api.StepOnline, OK: true,
 					Title:  "The browser is connected to the push service again: what waited for it is handed over now",
-					Fields: []api.TraceField{{Name: "browser", Value: e.Browser}}})
+					Fields: []api.TraceField{{Name: "browser", Value: e.Browser}}, Detail: e.Detail})
 			}
-			delete(offline, e.Browser)
 			continue
 		case localpush.EventOffline:
 			if token != "" && h.followsToken(token) {
@@ -229,10 +233,14 @@ func localTraceEvent(e localpush.Event) (api.TraceEvent, bool) {
 	case localpush.EventPush:
 		ev.Step = api.StepQueued
 		switch {
+		case strings.HasPrefix(e.Detail, "delivering") && strings.Contains(e.Detail, "latency"):
+			ev.Title = "Accepted: handing it to the browser after a pause (slow motion)"
 		case strings.HasPrefix(e.Detail, "delivering"):
 			ev.Title = "Accepted: handing it to the browser now"
 		case strings.HasPrefix(e.Detail, "queued"):
 			ev.Title = "Accepted: waiting for the browser for " + e.Headers["TTL"] + " s (its TTL)"
+		case strings.HasPrefix(e.Detail, "dropped"):
+			ev.Title = "Accepted, but not kept: TTL 0 and the browser is not connected"
 		default:
 			ev.Title = "Accepted: " + e.Detail
 		}
@@ -249,7 +257,10 @@ func localTraceEvent(e localpush.Event) (api.TraceEvent, bool) {
 		ev.Detail = e.Detail
 	case localpush.EventDrop:
 		ev.Step, ev.OK = api.StepDropped, false
-		ev.Title = "Dropped: TTL 0 and the browser is not connected, so the message is not kept"
+		ev.Title = "Dropped: " + e.Detail
+		if strings.HasPrefix(e.Detail, "TTL 0") {
+			ev.Title = "Dropped: TTL 0 and the browser is not connected, so the message is not kept"
+		}
 		fields("message id", e.Message, "TTL", e.Headers["TTL"])
 		ev.Detail = e.Detail
 	case localpush.EventReplace:
@@ -283,6 +294,9 @@ func localTraceEvent(e localpush.Event) (api.TraceEvent, bool) {
 	case localpush.EventOffline:
 		ev.Step, ev.To, ev.OK = api.StepOffline, api.ActorBrowser, false
 		ev.Title = "The browser's connection was dropped: the push service cannot reach it for now"
+		if strings.Contains(e.Detail, "reconnected") {
+			ev.Title = "The browser tried to connect again: held unanswered until the offline switch ends"
+		}
 		fields("browser", e.Browser)
 		ev.Detail = e.Detail
 	default:
