@@ -147,7 +147,11 @@ func (s *Server) handleTestSend(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, badField("endpoint", "endpoint is required"))
 		return
 	}
-	msg, err := notificationMessage(req.Notification, testTTL, "high", "")
+	ttl := testTTL
+	if req.TTL != nil {
+		ttl = *req.TTL
+	}
+	msg, err := notificationMessage(req.Notification, ttl, "high", req.Topic)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -166,6 +170,9 @@ func (s *Server) handleTestSend(w http.ResponseWriter, r *http.Request) {
 	// server's write timeout, so the outcome always reaches it.
 	ctx, cancel := context.WithTimeout(r.Context(), testSendTimeout)
 	defer cancel()
+	if req.SlowMotion {
+		ctx = s.slowMotion(ctx, sub)
+	}
 	res := s.sender.Send(ctx, sub, msg)
 	out := api.Result{Outcome: res.Outcome, Status: res.Status, Attempts: res.Attempts, Pruned: res.Pruned}
 	if res.Outcome != push.Sent {

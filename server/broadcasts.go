@@ -258,18 +258,12 @@ func (s *Server) handleBroadcastEvents(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	rc := http.NewResponseController(w)
-	// The server's write timeout is for ordinary answers; a stream lasts
-	// as long as the broadcast.
-	if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+	// A stream lasts as long as the broadcast.
+	rc, err := openEventStream(w)
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no") // nginx: pass events on as they come
-	w.WriteHeader(http.StatusOK)
 
 	var last []byte
 	lastWrite := time.Now()
@@ -284,7 +278,7 @@ func (s *Server) handleBroadcastEvents(w http.ResponseWriter, r *http.Request) {
 		data, _ := json.Marshal(broadcastStatus(b))
 		switch {
 		case string(data) != string(last):
-			if _, err := fmt.Fprintf(w, "event: status\ndata: %s\n\n", data); err != nil {
+			if err := writeEvent(w, "status", json.RawMessage(data)); err != nil {
 				return
 			}
 			last, lastWrite = data, time.Now()

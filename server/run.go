@@ -117,6 +117,11 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 	}
 
 	allow := cfg.Allowlist(local)
+	trace := NewTraceHub(local)
+	var breaks *sender.Breaks
+	if local != nil {
+		breaks = sender.NewBreaks()
+	}
 	snd, err := sender.New(sender.Options{
 		Keys:          keys,
 		Subject:       cfg.VAPIDSubject,
@@ -125,6 +130,8 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 		Log:           log.With("component", "sender"),
 		CheckEndpoint: allow.Check,
 		MaxPerHost:    cfg.PushMaxConnsPerHost,
+		Trace:         trace,
+		Breaks:        breaks,
 	})
 	if err != nil {
 		return err
@@ -154,7 +161,7 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 
 	srv := New(cfg, Deps{
 		Store: st, Sender: snd, Engine: engine, Keys: keys, AdminToken: token, MessageIDs: ids, Local: local,
-		Allowlist: allow, Assets: assets, Log: log,
+		Allowlist: allow, Assets: assets, Log: log, Trace: trace,
 	})
 	hs := &http.Server{
 		Handler:           srv.Handler(),

@@ -47,6 +47,12 @@ type Server struct {
 	log               *slog.Logger
 	streamsEnd        chan struct{} // closed by EndStreams
 	endOnce           sync.Once
+	// trace follows subscriptions' pushes for the Flow panel (flow.go).
+	trace *TraceHub
+	// slowPause and slowLatency are slow motion's waits (slowMotionPause,
+	// slowMotionLatency; shorter in tests).
+	slowPause   time.Duration
+	slowLatency time.Duration
 
 	// The admin console's sessions (session.go).
 	signInLimit *keyedLimiter // wrong admin tokens, per client address
@@ -83,9 +89,13 @@ type Deps struct {
 	// refuses every report.
 	MessageIDs *messageid.Signer
 	Local      *localpush.Service // optional
-	Allowlist  *Allowlist         // optional; cfg.Allowlist(Local) when nil
-	Assets     http.Handler       // optional; 404 when nil
-	Log        *slog.Logger
+	// Trace is the hub the Sender traces to (its Options.Trace), built
+	// with NewTraceHub(Local); nil makes one, which then hears only the
+	// local push service.
+	Trace     *TraceHub
+	Allowlist *Allowlist   // optional; cfg.Allowlist(Local) when nil
+	Assets    http.Handler // optional; 404 when nil
+	Log       *slog.Logger
 }
 
 // New returns a server for cfg built from d.
@@ -97,6 +107,10 @@ func New(cfg Config, d Deps) *Server {
 	assets := d.Assets
 	if assets == nil {
 		assets = http.NotFoundHandler()
+	}
+	trace := d.Trace
+	if trace == nil {
+		trace = NewTraceHub(d.Local)
 	}
 	return &Server{
 		store:      d.Store,
@@ -118,6 +132,9 @@ func New(cfg Config, d Deps) *Server {
 		assets:            assets,
 		log:               d.Log,
 		streamsEnd:        make(chan struct{}),
+		trace:             trace,
+		slowPause:         slowMotionPause,
+		slowLatency:       slowMotionLatency,
 
 		signInLimit:    newKeyedLimiter(cfg.AdminSignInRate),
 		sessionRecheck: sessionRecheck,
@@ -147,6 +164,9 @@ func (s *Server) Handler() http.Handler {
 	routes.HandleFunc("GET "+api.PathNotification+"/funnel", s.handleFunnel)
 	routes.HandleFunc("POST "+api.PathEvents, s.handleEvent)
 	routes.HandleFunc("GET "+api.PathLocalPush, s.handleLocalPush)
+	routes.HandleFunc("GET "+api.PathFlow, s.handleFlowInfo)
+	routes.HandleFunc("POST "+api.PathFlowTrace, s.handleFlowTrace)
+	routes.HandleFunc("POST "+api.PathFlowBreak, s.handleFlowBreak)
 	routes.HandleFunc("GET "+api.PathAdminSubscriptionStats, s.handleSubscriptionStats)
 	routes.HandleFunc("GET "+api.PathAdminSubscriptions, s.handleSubscriptionPage)
 	routes.HandleFunc("DELETE "+api.PathAdminSubscription, s.handleSubscriptionDelete)

@@ -78,8 +78,9 @@ func newTestEnv(t *testing.T, tune ...func(*Config)) *testEnv {
 		f(&cfg)
 	}
 	allow := cfg.Allowlist(nil)
+	trace := NewTraceHub(nil)
 	snd, err := sender.New(sender.Options{Keys: keys, Subject: "mailto:ops@example.com", Store: st, Log: log, MaxAttempts: 1,
-		CheckEndpoint: allow.Check})
+		CheckEndpoint: allow.Check, Trace: trace})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +102,7 @@ func newTestEnv(t *testing.T, tune ...func(*Config)) *testEnv {
 	})
 	e := &testEnv{store: st, push: push, ids: ids}
 	e.user.Store("")
-	e.srv = New(cfg, Deps{Store: st, Sender: snd, Engine: engine, Keys: keys, AdminToken: testAdminToken, MessageIDs: ids, Log: log, Allowlist: allow,
+	e.srv = New(cfg, Deps{Store: st, Sender: snd, Engine: engine, Keys: keys, AdminToken: testAdminToken, MessageIDs: ids, Log: log, Allowlist: allow, Trace: trace,
 		UserOf: func(*http.Request) (string, error) { return e.user.Load().(string), nil }})
 	e.h = e.srv.Handler()
 	return e

@@ -118,6 +118,33 @@ func BenchmarkDeliver10k(b *testing.B) {
 	reportSendRate(b, cpuStart)
 }
 
+// BenchmarkDeliver10kWhileTracing is BenchmarkDeliver10k while someone
+// follows another subscription: every send asks the tracer (a map lookup
+// under a lock, as the server's hub does then) and is not traced. Run both
+// in one run to see that tracing costs the pushes nobody follows nothing
+// measurable.
+func BenchmarkDeliver10kWhileTracing(b *testing.B) {
+	fo := setupFanOut(b)
+	tracer := newRecordTracer(fo.srv.URL + "/push/followed-elsewhere")
+	s, err := New(Options{Keys: fo.keys, Subject: testSubject, Client: fo.client, Store: newMemStore(), Trace: tracer})
+	if err != nil {
+		b.Fatal(err)
+	}
+	msg := push.Message{Payload: notification(b), TTL: 60, Urgency: "normal"}
+	cpuStart := processCPU()
+	b.ResetTimer()
+	for b.Loop() {
+		fanOutAll(b, fo.subs, func(sub store.Subscription) bool {
+			r := s.Deliver(context.Background(), sub, msg)
+			return r.Delivery(sub).Outcome == string(push.Sent)
+		})
+	}
+	reportSendRate(b, cpuStart)
+	if len(tracer.all()) != 0 {
+		b.Fatal("a push nobody follows was traced")
+	}
+}
+
 // BenchmarkBareWebpushLoop10k is the baseline for BenchmarkDeliver10k: a
 // bare webpush-go loop over the same subscriptions, with the same shared
 // client and the same goroutines, draining each response and doing nothing

@@ -62,6 +62,12 @@ type Options struct {
 	// under another configuration are checked again here, so the allowlist
 	// holds at send time and not only when a subscription is saved.
 	CheckEndpoint func(endpoint string) error
+	// Trace, when set, is told every step of each push to a subscription
+	// someone follows (the Flow panel's trace); nil traces nothing.
+	Trace Tracer
+	// Breaks are the break switches that live in the sender (the wrong
+	// VAPID key); nil, everywhere but local mode, has none.
+	Breaks *Breaks
 }
 
 // Store is what the sender needs of the kit's store (store.Store has it
@@ -90,6 +96,8 @@ type Sender struct {
 	maxDelay      time.Duration
 	log           *slog.Logger
 	checkEndpoint func(string) error
+	tracer        Tracer
+	breaks        *Breaks
 	// hosts holds each push service's turns and pause.
 	hosts *hostLimits
 	// vapidRefusals rate-limits the log of push services refusing the
@@ -135,6 +143,8 @@ func New(o Options) (*Sender, error) {
 		maxDelay:      cmp.Or(o.MaxDelay, DefaultMaxDelay),
 		log:           o.Log,
 		checkEndpoint: o.CheckEndpoint,
+		tracer:        o.Trace,
+		breaks:        o.Breaks,
 		hosts:         newHostLimits(perHost),
 		sleep:         sleepContext,
 		now:           time.Now,
@@ -189,8 +199,15 @@ func (r Result) Delivery(sub store.Subscription) store.Delivery {
 // returned, not recorded (see Send and Result.Delivery); Deliver never
 // panics on bad input.
 func (s *Sender) Deliver(ctx context.Context, sub store.Subscription, m push.Message) Result {
-	return s.finish(ctx, sub, s.deliver(ctx, sub, m))
+	tr := s.traceOf(ctx, sub.Endpoint)
+	res := s.finish(ctx, sub, s.deliver(ctx, sub, m, tr), tr)
+	tr.outcome(res)
+	return res
 }
+
+// Breaks returns the sender's break switches: nil unless Options.Breaks
+// gave some (local mode).
+func (s *Sender) Breaks() *Breaks { return s.breaks }
 
 // Send is Deliver, then the result is recorded in the store's delivery log,
 // interrupted or not: it is meant for a single push nobody will retry.
@@ -205,7 +222,7 @@ func (s *Sender) Send(ctx context.Context, sub store.Subscription, m push.Messag
 	return res
 }
 
-func (s *Sender) deliver(ctx context.Context, sub store.Subscription, m push.Message) Result {
+func (s *Sender) deliver(ctx context.Context, sub store.Subscription, m push.Message, tr *pushTrace) Result {
 	if err := m.Validate(); err != nil {
 		return Result{Outcome: push.Rejected, Err: err}
 	}
@@ -223,18 +240,31 @@ func (s *Sender) deliver(ctx context.Context, sub store.Subscription, m push.Mes
 	body := make([]byte, len(m.Payload))
 	copy(body, m.Payload)
 
+	keys := s.keys
+	if s.breaks.takeWrongKey(sub.Endpoint) {
+		throwaway, err := vapid.Generate()
+		if err != nil {
+			return Result{Outcome: push.Rejected, Err: fmt.Errorf("making a throwaway VAPID key pair: %w", err)}
+		}
+		keys = throwaway
+		if tr != nil {
+			tr.wrongKey = true
+		}
+	}
+	tr.payload(m)
+
 	wsub := &webpush.Subscription{
 		Endpoint: sub.Endpoint,
 		Keys:     webpush.Keys{Auth: sub.Auth, P256dh: sub.P256dh},
 	}
 	opts := &webpush.Options{
-		HTTPClient:      s.client,
+		HTTPClient:      tr.client(s.client),
 		Subscriber:      s.subscriber,
 		Topic:           m.Topic,
 		TTL:             m.TTL,
 		Urgency:         webpush.Urgency(m.Urgency),
-		VAPIDPublicKey:  s.keys.Public,
-		VAPIDPrivateKey: s.keys.Private,
+		VAPIDPublicKey:  keys.Public,
+		VAPIDPrivateKey: keys.Private,
 	}
 	host := s.hosts.join(store.EndpointHost(sub.Endpoint))
 	defer func() { s.hosts.leave(host, s.now()) }()
@@ -245,11 +275,15 @@ func (s *Sender) deliver(ctx context.Context, sub store.Subscription, m push.Mes
 			return interrupted(ctx, res)
 		}
 		res.Attempts = attempt
+		if tr != nil {
+			tr.attempt = attempt
+		}
 		resp, err := webpush.SendNotificationWithContext(ctx, body, wsub, opts)
 		var detail string
 		retryAfter, paused := time.Duration(-1), false
 		if err == nil {
 			detail = drain(resp)
+			tr.response(resp)
 			// Before the turn is given back, so that no send waiting
 			// for it slips in ahead of the pause.
 			retryAfter, paused = s.readRetryAfter(resp, host)
@@ -268,6 +302,7 @@ func (s *Sender) deliver(ctx context.Context, sub store.Subscription, m push.Mes
 			if ctx.Err() != nil {
 				return interrupted(ctx, res)
 			}
+			tr.noAnswer()
 			res.Err = &redactedError{msg: "request to push service: " + redact(uerr.Err.Error(), sub.Endpoint), err: uerr.Err}
 		} else {
 			res.Status = resp.StatusCode
@@ -306,6 +341,7 @@ func (s *Sender) deliver(ctx context.Context, sub store.Subscription, m push.Mes
 		}
 		s.log.DebugContext(ctx, "push: retrying", "endpoint_hash", push.Fingerprint(sub.Endpoint),
 			"status", res.Status, "attempt", attempt, "wait", wait, "err", res.Err)
+		tr.retry(res.Status, wait, retryAfter >= 0, attempt+1)
 		if paused {
 			continue // waitTurn waits out the host's pause
 		}
@@ -394,8 +430,8 @@ func (s *Sender) backoff(attempt int) time.Duration {
 	return rand.N(ceiling + 1)
 }
 
-// finish prunes a gone subscription and logs the result.
-func (s *Sender) finish(ctx context.Context, sub store.Subscription, res Result) Result {
+// finish prunes a gone subscription and logs the result, and traces both.
+func (s *Sender) finish(ctx context.Context, sub store.Subscription, res Result, tr *pushTrace) Result {
 	if res.Outcome == push.Sent && !s.log.Enabled(ctx, slog.LevelDebug) {
 		return res // the common case, thousands a second in a broadcast
 	}
@@ -410,6 +446,12 @@ func (s *Sender) finish(ctx context.Context, sub store.Subscription, res Result)
 			res.Err = errors.Join(res.Err, fmt.Errorf("deleting the subscription: %w", err))
 		}
 		res.Pruned = deleted
+		if err == nil {
+			tr.prune(res.Status, deleted)
+		}
+	}
+	if res.Outcome == push.Unauthorized {
+		tr.configFault(res.Status)
 	}
 
 	attrs := []any{"endpoint_hash", hash, "outcome", string(res.Outcome), "status", res.Status, "attempts", res.Attempts}
