@@ -58,15 +58,20 @@ func (l *flowLog) Render() goapp.UI {
 		goapp.If(l.Pending > 0, func() goapp.UI {
 			return goapp.P().Class("hint flow-pending").Role("status").Text(strconv.Itoa(l.Pending) + " more step(s) to reveal…")
 		}),
-		goapp.Ol().
-			Class("flow-log").
-			Role("log").
-			Aria("labelledby", "flow-heading").
-			Body(
-				goapp.Range(l.Entries).Slice(func(i int) goapp.UI {
-					return flowItem(l.Entries[i])
-				}),
-			),
+		// The log scrolls on its own, and its scroller is laid out from
+		// the bottom (flex column-reverse), so the newest step stays in
+		// view as steps arrive, unless the reader has scrolled up.
+		goapp.Div().Class("flow-scroll").TabIndex(0).Aria("label", "Flow steps, newest at the bottom").Body(
+			goapp.Ol().
+				Class("flow-log").
+				Role("log").
+				Aria("labelledby", "flow-heading").
+				Body(
+					goapp.Range(l.Entries).Slice(func(i int) goapp.UI {
+						return flowItem(l.Entries[i])
+					}),
+				),
+		),
 	)
 }
 

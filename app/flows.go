@@ -198,7 +198,7 @@ func (fl *flows) sendTest(ctx context.Context, endpoint string, p testPush) erro
 	if err != nil {
 		return err
 	}
-	fl.log(flowOK, serverToPage, "The push service accepted the message",
+	fl.log(flowOK, onPage, "The push service accepted the message",
 		fmt.Sprintf("Push service status %d after %d attempt(s). The browser now decrypts it and the service worker's push handler shows it.", res.Status, res.Attempts))
 	return nil
 }
@@ -226,8 +226,14 @@ func (fl *flows) pushTest(ctx context.Context, endpoint string, p testPush) (api
 	if _, err := n.Marshal(); err != nil {
 		return api.Result{}, err
 	}
-	res, ex, err := fl.server.sendTest(ctx, api.TestSend{Endpoint: endpoint, Notification: &n, TTL: p.TTL, Topic: p.Topic, SlowMotion: p.Slow})
-	fl.logExchange(ex)
+	req := api.TestSend{Endpoint: endpoint, Notification: &n, TTL: p.TTL, Topic: p.Topic, SlowMotion: p.Slow}
+	// The request first, so that the diagram draws the page asking before
+	// the server's steps arrive; the answer, once the push is done, goes
+	// back from the server.
+	fl.log(flowInfo, pageToServer, "Asking the server to push to this browser",
+		"POST "+api.PathTestSend+": this subscription's endpoint and the notification:\n"+notificationJSON(n))
+	res, ex, err := fl.server.sendTest(ctx, req)
+	fl.logExchangeAs(ex, serverToPage)
 	if ex.Status != 0 {
 		out := prettyJSON(ex.Response)
 		fl.ui.update(func(s *pageState) { s.Outcome = out })
@@ -434,4 +440,26 @@ func (fl *flows) logExchange(ex exchange) {
 		level = flowError
 	}
 	fl.log(level, pageToServer, exchangeTitle(ex), exchangeDetail(ex))
+}
+
+// notificationJSON is n as the page sends it, pretty-printed.
+func notificationJSON(n push.Notification) string {
+	b, err := json.Marshal(n)
+	if err != nil {
+		return err.Error()
+	}
+	return prettyJSON(b)
+}
+
+// logExchangeAs is logExchange drawn as r: an answer that comes long after
+// its request is the server's step toward the page.
+func (fl *flows) logExchangeAs(ex exchange, r route) {
+	if ex.Method == "" {
+		return
+	}
+	level := flowOK
+	if ex.Status < 200 || ex.Status > 299 {
+		level = flowError
+	}
+	fl.log(level, r, exchangeTitle(ex), exchangeDetail(ex))
 }
