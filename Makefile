@@ -110,8 +110,9 @@ $(E2E_DEPS): e2e/package.json e2e/package-lock.json
 e2e: build $(E2E_DEPS) ## The end-to-end Playwright suite in real Chromium and Firefox, offline
 	cd e2e && npx playwright test
 
-screenshots: build $(E2E_DEPS) ## Refresh the README's screenshots of the admin console (docs/screenshots/), taken by its end-to-end spec in Chromium
+screenshots: build $(E2E_DEPS) ## Refresh the README's screenshots (docs/screenshots/): the admin console's spec in Chromium, the Flow panel's in both browsers
 	cd e2e && E2E_SCREENSHOTS=1 E2E_BROWSERS=chromium npx playwright test tests/12-admin.spec.ts
+	cd e2e && E2E_SCREENSHOTS=1 npx playwright test tests/13-flow.spec.ts -g 'a test send, followed'
 
 demo: build $(E2E_DEPS) ## Open a visible browser on the kit with the local push service (BROWSER=firefox for Firefox)
 	cd e2e && node demo.mjs

@@ -34,7 +34,7 @@ func newFlowLog(s pageState, onSlow func(goapp.Context, bool)) *flowLog {
 }
 
 func (l *flowLog) Render() goapp.UI {
-	return goapp.Section().Class("card flow").Body(
+	return goapp.Section().ID("flow").Class("card flow").Body(
 		goapp.H2().ID("flow-heading").Text("Flow"),
 		goapp.P().Class("hint").Text("Each step of the Web Push flow as it happens, with the data it used: this page's, and for this browser's subscription the server's, the push service's and the service worker's."),
 		goapp.Div().Class("slow-motion").Body(

@@ -53,6 +53,11 @@ func (h *home) OnMount(ctx goapp.Context) {
 	)
 	h.state.Busy = "Checking this browser…"
 	ctx.Async(func() { h.flows.finish(h.flows.load(ctx)) })
+	// /#flow (where make demo opens) scrolls to the Flow panel once drawn:
+	// the browser looked for the anchor before the page existed.
+	if goapp.Window().URL().Fragment == "flow" {
+		ctx.ScrollTo("flow")
+	}
 }
 
 // OnDismount ends the trace and the listening to the service worker.

@@ -132,16 +132,20 @@ try {
     // Closing the last tab does not end a Firefox started this way.
     page.on('close', () => void shutdown(0));
   }
-  await page.goto(`${kit.url}/`);
+  // Straight onto the Flow panel, where a class follows each push.
+  await page.goto(`${kit.url}/#flow`);
 
   const tokenFile = path.join(dataDir, 'admin-token');
   console.log(
     [
       '',
-      `The page is open in ${browserName === 'chromium' ? 'Chromium' : 'Firefox'}: ${kit.url}/`,
+      `The page is open in ${browserName === 'chromium' ? 'Chromium' : 'Firefox'} on its Flow panel: ${kit.url}/#flow`,
       '  1. Click "Enable notifications" and allow them.',
-      '  2. Click "Send test notification".',
-      '  3. Or send to every subscribed browser through the admin API:',
+      '  2. Tick "Slow motion" for a class, then click "Send test notification": the Flow panel and its',
+      '     sequence diagram follow the message through the server, the push service and the service worker.',
+      '  3. "Break it": make the next push fail on purpose (410, 429, 500, a wrong VAPID key, the browser',
+      '     offline) and watch what the kit does about it.',
+      '  4. Or send to every subscribed browser through the admin API:',
       `     curl -s ${kit.url}/api/notifications \\`,
       `       -H "Authorization: Bearer $(cat ${tokenFile})" \\`,
       `       -H 'Content-Type: application/json' \\`,

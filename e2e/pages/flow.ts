@@ -13,6 +13,8 @@ export type FlowStep = {
   /** The step's named values (its dl), name to value. */
   fields: Record<string, string>;
   detail: string;
+  /** When the step happened, in milliseconds since the epoch. */
+  at: number;
 };
 
 /**
@@ -30,7 +32,7 @@ export class FlowPanel {
 
   constructor(readonly page: Page) {
     this.log = page.getByRole('log');
-    this.panel = page.locator('section').filter({ has: page.getByRole('heading', { name: 'Flow', exact: true }) });
+    this.panel = page.locator('#flow');
     this.diagram = page.getByRole('img', { name: 'Sequence diagram of the push flow' });
     this.slowMotion = page.getByRole('checkbox', { name: 'Slow motion' });
     this.breakCard = page.locator('section').filter({ has: page.getByRole('heading', { name: 'Break it', exact: true }) });
@@ -57,6 +59,7 @@ export class FlowPanel {
           title: (li.querySelector('.flow-title')?.textContent ?? '').trim(),
           fields,
           detail: (li.querySelector('pre')?.textContent ?? '').trim(),
+          at: Date.parse(li.querySelector('time')?.getAttribute('datetime') ?? ''),
         };
       }),
     );
@@ -106,7 +109,9 @@ export class FlowPanel {
     if (!process.env.E2E_SCREENSHOTS) return;
     const dir = path.join(e2eDir, '..', 'docs', 'screenshots');
     fs.mkdirSync(dir, { recursive: true });
-    await this.page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
+    // The panel alone, on a tall window: the diagram and the newest steps.
+    await this.page.setViewportSize({ width: 1280, height: 1300 });
+    await this.panel.screenshot({ path: path.join(dir, `${name}.png`) });
   }
 }
 

@@ -119,6 +119,25 @@ test.describe('the live flow', () => {
     });
   });
 
+  test('slow motion: the server pauses before its request and the panel reveals the steps one at a time', async ({ home }) => {
+    const flow = new FlowPanel(home.page);
+    await test.step('enable, then tick "Slow motion"', async () => {
+      await enableAndFollow(home, flow);
+      await flow.slowMotion.check();
+    });
+    await test.step('a test send: its steps wait their turn, and all of them arrive', async () => {
+      const from = await flow.count();
+      await home.sendTest('In slow motion', 'One step at a time.');
+      await expect(flow.panel.getByText(/more step\(s\) to reveal/)).toBeVisible();
+      const steps = await flow.waitForSequence(from, ['server:payload', 'server:vapid', 'server:request', 'push-service:deliver', 'worker:show'], 60_000);
+      const vapid = steps.find((s) => s.step === 'vapid')!;
+      const request = steps.find((s) => s.step === 'request')!;
+      expect(request.at - vapid.at, 'the server paused before its request').toBeGreaterThanOrEqual(1000);
+      const [n] = await home.waitForNotifications(1);
+      expect(n.title).toBe('In slow motion');
+    });
+  });
+
   test('break it: 429 and 500 are retried, a wrong VAPID key is a configuration fault, an expired subscription is pruned', async ({ home, kit }) => {
     test.slow();
     const flow = new FlowPanel(home.page);
