@@ -56,9 +56,9 @@ const (
 	// nothing.
 	BreakWrongKey = "wrong-key"
 	// BreakOffline: the local push service drops the browser's connection
-	// and refuses it for FlowBreakRequest.Seconds; pushes with a TTL wait
-	// for the browser, a push with TTL 0 is dropped, and a push with a
-	// Topic replaces a waiting one with the same Topic.
+	// and holds its reconnection for FlowBreakRequest.Seconds; pushes with
+	// a TTL wait for the browser, a push with TTL 0 is dropped, and a push
+	// with a Topic replaces a waiting one with the same Topic.
 	BreakOffline = "offline"
 )
 

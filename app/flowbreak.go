@@ -78,7 +78,7 @@ func breakScenarios() []breakScenario {
 		},
 		{
 			Kind: api.BreakOffline, Label: "Offline: TTL 0 vs TTL", Seconds: offline,
-			Explain: "The local push service drops the browser's connection and refuses it for " + strconv.Itoa(offline) + " seconds.",
+			Explain: "The local push service drops the browser's connection and keeps it from reconnecting for " + strconv.Itoa(offline) + " seconds.",
 			Pushes: []breakPush{
 				{
 					testPush: testPush{Title: "TTL 0: dropped while offline", Body: "TTL 0 means deliver now or never.", Tag: "flow-ttl-0", TTL: &ttl0},
@@ -93,7 +93,7 @@ func breakScenarios() []breakScenario {
 		},
 		{
 			Kind: api.BreakOffline, Label: "Offline: Topic replacement", Seconds: offline,
-			Explain: "The local push service drops the browser's connection and refuses it for " + strconv.Itoa(offline) + " seconds.",
+			Explain: "The local push service drops the browser's connection and keeps it from reconnecting for " + strconv.Itoa(offline) + " seconds.",
 			Pushes: []breakPush{
 				{
 					testPush: testPush{Title: "Topic flow-demo: first (replaced)", Body: "Replaced at the push service by a newer push with the same Topic.", Tag: "flow-topic-1", TTL: &ttl60, Topic: breakTopic},

@@ -193,7 +193,7 @@ func (s *Server) handleFlowBreak(w http.ResponseWriter, r *http.Request) {
 		ev.Title = "Break armed: the server signs the next push with a throwaway VAPID key; the push service answers 403 and nothing is deleted"
 	case api.BreakOffline:
 		fault.Kind, fault.Seconds = "offline", seconds
-		ev.Title = fmt.Sprintf("Break armed: the push service drops the browser's connection and refuses it for %d s; "+
+		ev.Title = fmt.Sprintf("Break armed: the push service drops the browser's connection and keeps it from reconnecting for %d s; "+
 			"a push with TTL 0 is dropped, one with a TTL waits, and of two with one Topic only the newer arrives", seconds)
 		ev.Fields = append(ev.Fields, api.TraceField{Name: "seconds", Value: fmt.Sprint(seconds)})
 	}
