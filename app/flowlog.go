@@ -56,7 +56,9 @@ func (l *flowLog) Render() goapp.UI {
 			goapp.Raw(diagramSVG(layoutDiagram(l.Entries))),
 		),
 		goapp.If(l.Pending > 0, func() goapp.UI {
-			return goapp.P().Class("hint flow-pending").Role("status").Text(strconv.Itoa(l.Pending) + " more step(s) to reveal…")
+			// Not a live region: the log announces each step as it is
+			// revealed, and a count read out every 1.5 s would drown it.
+			return goapp.P().Class("hint flow-pending").Text(strconv.Itoa(l.Pending) + " more step(s) to reveal…")
 		}),
 		// The log scrolls on its own, and its scroller is laid out from
 		// the bottom (flex column-reverse), so the newest step stays in

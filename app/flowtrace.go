@@ -51,6 +51,7 @@ func (fl *flows) followTrace(ctx context.Context, sub api.Subscription) {
 	drops := 0
 	for {
 		opened, stepped := time.Time{}, false
+		var seq int64 // the last step's Seq: numbers restart with each stream
 		err := fl.server.followTrace(ctx, req,
 			func() {
 				opened = time.Now()
@@ -61,6 +62,13 @@ func (fl *flows) followTrace(ctx context.Context, sub api.Subscription) {
 				if ctx.Err() != nil {
 					return // the page follows another subscription now
 				}
+				if lost := ev.Seq - seq - 1; seq > 0 && lost > 0 {
+					// The server never waits for a slow reader: it drops
+					// steps instead, and the numbering shows the gap.
+					fl.log(flowError, serverToPage, fmt.Sprintf("%d step(s) of the trace were lost", lost),
+						"The server drops the steps a page reads too slowly rather than slow its pushes down; the steps before and after this line are complete.")
+				}
+				seq = ev.Seq
 				e := traceEntry(ev)
 				fl.ui.update(func(s *pageState) { s.reveal(e) })
 			})
@@ -68,6 +76,28 @@ func (fl *flows) followTrace(ctx context.Context, sub api.Subscription) {
 			return
 		}
 		var ae *apiError
+		if errors.As(err, &ae) && ae.Status == http.StatusTooManyRequests {
+			// Too many traces open (this address's, or the server's):
+			// try again when the server says, a few times.
+			drops++
+			if drops > traceMaxDrops {
+				fl.log(flowError, serverToPage, "Stopped asking for the live trace", err.Error()+"\nReload the page to try again.")
+				return
+			}
+			wait := min(max(ae.RetryAfter, fl.traceRetry), time.Minute)
+			fl.log(flowInfo, serverToPage, "The server has too many live traces open: asking again in "+humanDuration(wait), err.Error())
+			if !sleepCtx(ctx, wait) {
+				return
+			}
+			continue
+		}
+		if errors.Is(err, errTraceEnded) && !opened.IsZero() && time.Since(opened) >= traceStable {
+			// The server ends a long-lived stream on purpose: open the
+			// next one at once.
+			drops = 0
+			fl.log(flowInfo, onPage, "The live trace ended after "+humanDuration(time.Since(opened).Round(time.Second))+": opening it again", "The server closes a trace stream after a while, so that none is held forever.")
+			continue
+		}
 		if errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 {
 			title := "The server refused the live trace"
 			if ae.Status == http.StatusNotFound {
@@ -86,11 +116,22 @@ func (fl *flows) followTrace(ctx context.Context, sub api.Subscription) {
 			return
 		}
 		fl.log(flowInfo, onPage, "The live trace dropped: opening it again in "+humanDuration(fl.traceRetry), err.Error())
-		select {
-		case <-ctx.Done():
+		if !sleepCtx(ctx, fl.traceRetry) {
 			return
-		case <-time.After(fl.traceRetry):
 		}
+	}
+}
+
+// sleepCtx waits d, or less when ctx ends first; it reports whether the
+// whole wait passed.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 

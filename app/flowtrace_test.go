@@ -235,6 +235,14 @@ func TestFlowsFollowTraceStops(t *testing.T) {
 			wantTitle: "Stopped following the live trace",
 		},
 		{
+			name: "the server has too many traces open",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				reply(w, http.StatusTooManyRequests, api.Error{Error: "too many live traces from this address"})
+			},
+			wantOpens: traceMaxDrops + 1,
+			wantTitle: "Stopped asking for the live trace",
+		},
+		{
 			name: "the server keeps failing",
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				reply(w, http.StatusServiceUnavailable, api.Error{Error: "shutting down"})
@@ -369,5 +377,38 @@ func TestWorkerStep(t *testing.T) {
 				t.Errorf("err = %v, want one naming %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+func TestFlowsFollowTraceSaysWhenStepsWereLost(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	e := traceEnv(t, func(w http.ResponseWriter, r *http.Request) {
+		traceEvent(t, w, api.TraceEvent{Seq: 1, At: at, Actor: api.ActorServer, Step: api.StepPayload, Title: "The payload", OK: true})
+		// Steps 2 and 3 were dropped for a slow reader.
+		traceEvent(t, w, api.TraceEvent{Seq: 4, At: at, Actor: api.ActorServer, Step: api.StepOutcome, Title: "Sent", OK: true})
+		<-r.Context().Done()
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		e.flows.followTrace(ctx, e.ui.now().Sub)
+		close(done)
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for !hasEntry(e.ui.now(), flowOK, "Sent") && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	s := e.ui.now()
+	if !hasEntry(s, flowError, "2 step(s) of the trace were lost") {
+		t.Errorf("the log does not say that steps 2 and 3 were lost: %q", entriesOf(s, api.ActorServer))
+	}
+	var titles []string
+	for _, en := range s.Entries {
+		titles = append(titles, en.Title)
+	}
+	if i, j := slices.Index(titles, "2 step(s) of the trace were lost"), slices.Index(titles, "Sent"); i < 0 || j < i {
+		t.Errorf("the loss is not said before the step that follows it: %q", titles)
 	}
 }
