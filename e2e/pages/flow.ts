@@ -105,12 +105,19 @@ export class FlowPanel {
    * Saves a screenshot of the page into docs/screenshots for the README, when
    * the run was asked to (E2E_SCREENSHOTS=1, as `make screenshots` does).
    */
-  async screenshot(name: string) {
+  async screenshot(name: string, startAt?: string) {
     if (!process.env.E2E_SCREENSHOTS) return;
     const dir = path.join(e2eDir, '..', 'docs', 'screenshots');
     fs.mkdirSync(dir, { recursive: true });
-    // The panel alone, on a tall window: the diagram and the newest steps.
+    // The panel alone, on a tall window: the diagram, and the log from the
+    // newest step called startAt (say, the encryption) on.
     await this.page.setViewportSize({ width: 1280, height: 1300 });
+    if (startAt) {
+      await this.log
+        .locator(`li.flow-entry[data-step="${startAt}"]`)
+        .last()
+        .evaluate((li) => li.scrollIntoView({ block: 'start' }));
+    }
     await this.panel.screenshot({ path: path.join(dir, `${name}.png`) });
   }
 }

@@ -115,7 +115,7 @@ test.describe('the live flow', () => {
     await test.step('the sequence diagram lights the newest step\'s lane', async () => {
       await expect(flow.diagram).toBeVisible();
       await expect(flow.diagram.locator('.lit')).not.toHaveCount(0);
-      await flow.screenshot(`flow-${browserName}`);
+      await flow.screenshot(`flow-${browserName}`, 'encrypt');
     });
   });
 
