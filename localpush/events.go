@@ -54,7 +54,7 @@ type Event struct {
 	BodySize int               `json:"bodySize,omitempty"`
 	Detail   string            `json:"detail,omitempty"`
 	// Frame is the protocol message as it went to or came from the
-	// browser, for deliver and ack events: Mozilla's JSON frame, or the
+	// browser, for deliver, ack and nack events: Mozilla's JSON frame, or the
 	// fields of Chromium's MCS stanza, as indented JSON with the encrypted
 	// body shortened.
 	Frame string `json:"frame,omitempty"`

@@ -224,7 +224,7 @@ func (s *Service) handleMozMessage(uaid string, data []byte) (reply any, err err
 		return nil, nil
 	case "nack":
 		m := s.state.ack(Firefox, uaid, msg.Version)
-		ev := Event{Type: EventNack, Browser: Firefox, Message: msg.Version, Detail: nackDetail(msg.Code)}
+		ev := Event{Type: EventNack, Browser: Firefox, Message: msg.Version, Detail: nackDetail(msg.Code), Frame: mozReceivedFrame(data)}
 		if m != nil {
 			ev.Endpoint = m.endpoint
 		}
