@@ -14,16 +14,25 @@ const (
 	// PathFlow answers FlowInfo: whether the break switches exist here.
 	PathFlow = "/api/flow"
 	// PathFlowTrace is POST FlowTraceRequest; the answer is a stream of
-	// Server-Sent Events, each "event: trace" with a TraceEvent as its
-	// data, for every push the server sends to that subscription from then
-	// on (test sends and broadcasts alike) and, in local mode, what the
-	// local push service does with it. The stream lasts until the client
-	// closes it or the server shuts down; a comment line every 15 s keeps
-	// proxies from closing it.
+	// Server-Sent Events. It begins with "event: ready", a FlowInfo as its
+	// data, once the stream follows the subscription; then comes one
+	// "event: trace", a TraceEvent as its data, for every step of every
+	// push the server sends to that subscription from then on (test sends
+	// and broadcasts alike) and, in local mode, what the local push service
+	// does with it. The subscription is the endpoint exactly as it was
+	// saved. A comment line every 15 s keeps proxies from closing the
+	// stream. It lasts until the client closes it, the server shuts down,
+	// or 30 minutes have passed: then it ends cleanly with "event: end"
+	// (data {}), and a page still showing the flow opens a new one. 429,
+	// with Retry-After, refuses a stream beyond 4 for one subscription, 8
+	// for one client address or 256 for the server.
 	PathFlowTrace = "/api/flow/trace"
 	// PathFlowBreak is POST FlowBreakRequest: local mode only (404
 	// elsewhere); 204 once the switch is armed for the next push to that
-	// subscription.
+	// subscription; 400 naming the endpoint when it is not one the local
+	// push service handed out; 404 "unknown subscription" when the caller
+	// did not prove it owns it, or when the local push service no longer
+	// knows it (expired, or the service restarted: subscribe again).
 	PathFlowBreak = "/api/flow/break"
 )
 
@@ -47,8 +56,9 @@ const (
 	// BreakThrottle: the next push gets 429 with Retry-After: 2; the server
 	// waits and retries.
 	BreakThrottle = "throttle"
-	// BreakError: the next two pushes get 500; the server backs off and
-	// retries.
+	// BreakError: the next two attempts to push to the subscription get
+	// 500; the server backs off and retries, and its third attempt goes
+	// through.
 	BreakError = "error"
 	// BreakWrongKey: the server signs the next push to the subscription with
 	// a throwaway VAPID key pair; the local push service's real check

@@ -41,6 +41,7 @@ func (h chromiumHooks) Registered(r gcm.Registration) error {
 	}
 	got, replaced := s.state.addSubscription(sub, r.Token)
 	if replaced != nil {
+		s.faults.forget(faultKey{Chromium, replaced.token})
 		s.events.add(Event{Type: EventUnregister, Browser: Chromium, Endpoint: s.state.endpointOf(replaced),
 			Detail: "token registered again with another key"})
 	}
@@ -65,6 +66,7 @@ func (h chromiumHooks) Unregistered(androidID, token string) {
 			Detail: "unknown token"})
 		return
 	}
+	s.faults.forget(faultKey{Chromium, token})
 	endpoint := s.state.endpointOf(sub)
 	s.events.add(Event{Type: EventUnregister, Browser: Chromium, Endpoint: endpoint})
 	s.log.Info("Chromium unsubscribed", "endpoint", push.Fingerprint(endpoint))

@@ -26,7 +26,7 @@ func (s *Service) deliverAll(c conn, msgs []*message) {
 				continue // acknowledged, withdrawn or handed to a newer connection meanwhile
 			}
 		}
-		endpoint := s.state.endpointOf(m.sub)
+		endpoint := m.endpoint
 		// Recorded as the frame is written, so that it comes before the
 		// browser's ack in the feed.
 		err := c.deliver(m, func(frame string) {
@@ -60,7 +60,7 @@ func (s *Service) goDeliver(c conn, msgs []*message) {
 func (s *Service) recordAck(browser, ownerID, id, detail, frame string, recordUnknown bool) {
 	ev := Event{Type: EventAck, Browser: browser, Message: id, Detail: detail, Frame: frame}
 	if m := s.state.ack(browser, ownerID, id); m != nil {
-		ev.Endpoint = s.state.endpointOf(m.sub)
+		ev.Endpoint = m.endpoint
 	} else if recordUnknown {
 		ev.Detail += " (no such pending message)"
 	} else {
@@ -73,8 +73,8 @@ func (s *Service) recordAck(browser, ownerID, id, detail, frame string, recordUn
 // browser took them.
 func (s *Service) recordExpired(msgs []*message) {
 	for _, m := range msgs {
-		s.events.add(Event{Type: EventExpire, Browser: m.sub.browser, Endpoint: s.state.endpointOf(m.sub),
-			Message: m.id, BodySize: len(m.body),
+		s.events.add(Event{Type: EventExpire, Browser: m.sub.browser, Endpoint: m.endpoint,
+			Message: m.id, BodySize: len(m.body), TTL: m.ttl,
 			Detail: fmt.Sprintf("TTL %d s ran out before the browser took it", m.ttl)})
 	}
 }

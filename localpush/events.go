@@ -37,7 +37,11 @@ const (
 const eventCapacity = 1000
 
 // Event is one entry of the feed served at GET /events. The feed is a
-// loopback-only test API, so it carries endpoints in full.
+// loopback-only test API, so it carries endpoints in full. Events about a
+// message name the endpoint of the push request that brought it; offline
+// events, and the connect event that ends an offline fault, the endpoint
+// the fault was armed for. Detail is prose for people; the other fields
+// are the facts a program reads.
 type Event struct {
 	Seq      uint64            `json:"seq"`
 	Time     time.Time         `json:"time"`
@@ -50,10 +54,25 @@ type Event struct {
 	BodySize int               `json:"bodySize,omitempty"`
 	Detail   string            `json:"detail,omitempty"`
 	// Frame is the protocol message as it went to or came from the
-	// browser, for deliver and ack events: Mozilla's JSON frame, or the
+	// browser, for deliver, ack and nack events: Mozilla's JSON frame, or the
 	// fields of Chromium's MCS stanza, as indented JSON with the encrypted
 	// body shortened.
 	Frame string `json:"frame,omitempty"`
+	// TTL is the message's TTL in seconds as the service keeps it (the
+	// header, lowered to 28 days at most), on push, drop and expire
+	// events. A push event with TTL 0 that was not Handed is a message
+	// dropped: TTL 0 and the browser away.
+	TTL int `json:"ttl,omitempty"`
+	// Handed is set on a push event whose message goes to the browser's
+	// live connection at once (after DelayMs, when set), rather than
+	// waiting for the browser.
+	Handed bool `json:"handed,omitempty"`
+	// DelayMs is, on a push event, how long the latency fault holds the
+	// message before it is handed over.
+	DelayMs int `json:"delayMs,omitempty"`
+	// Held is set on an offline event about a reconnection held
+	// unanswered until the fault ends, rather than a connection dropped.
+	Held bool `json:"held,omitempty"`
 }
 
 // watcherBuffer is how many events a slow watcher may fall behind before

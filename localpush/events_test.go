@@ -242,3 +242,30 @@ func equalJSON(a, b any) bool {
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
 }
+
+// TestMessageEventsNameTheirPushsEndpoint: the events about a message name
+// the endpoint its push request was made to, whatever endpoint later pushes
+// to the same subscription used (Chromium's token is served under two hosts).
+func TestMessageEventsNameTheirPushsEndpoint(t *testing.T) {
+	s := startService(t)
+	app, ua := newAppServer(t), newUserAgent(t)
+	client := &http.Client{Transport: s.Transport(nil)}
+	c := checkInChromium(t, s) // registered, never connected: messages wait
+	fcm := c.register(app.pub)
+	jmt := strings.Replace(fcm, "fcm.googleapis.com", "jmt17.google.com", 1)
+
+	_, h := sendWebPush(t, client, app, ua, fcm, []byte("first"), webpush.Options{TTL: 60, Topic: "news"})
+	first := h.Get("Location")[strings.LastIndex(h.Get("Location"), "/")+1:]
+	if st, _ := sendWebPush(t, client, app, ua, jmt, []byte("second"), webpush.Options{TTL: 60, Topic: "news"}); st != 201 {
+		t.Fatalf("push through the other host: %d", st)
+	}
+	rep := waitEvent(t, s, EventReplace, func(e Event) bool { return e.Message == first })
+	if rep.Endpoint != fcm || rep.Headers["Topic"] != "news" || rep.TTL != 60 {
+		t.Errorf("replace event %+v: want the replaced message's endpoint %s, its Topic and TTL", rep, fcm)
+	}
+	for _, e := range eventsOf(t, s, EventPush) {
+		if e.Message == first && (e.Endpoint != fcm || e.TTL != 60 || e.Handed) {
+			t.Errorf("push event %+v: want its own endpoint, TTL 60, waiting", e)
+		}
+	}
+}

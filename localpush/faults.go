@@ -55,29 +55,99 @@ type FaultRequest struct {
 	DelayMs    int    `json:"delayMs,omitempty"`    // latency: how long each of the next Count messages waits before it is handed to the browser (1 to 60000)
 }
 
+// ErrUnknownSubscription is in the chain of SetFault's error when the
+// fault's endpoint names no current subscription: never issued, expired,
+// unsubscribed, or issued before the service restarted.
+var ErrUnknownSubscription = errors.New("names no current subscription")
+
 // SetFault arms a fault as POST /faults does, for a program that runs the
-// service in-process.
+// service in-process. Its endpoint must be spelled as the service serves it
+// (see Serves).
 func (s *Service) SetFault(req FaultRequest) error {
-	token, ft, err := parseFault(req)
+	key, ft, err := s.parseFault(req)
 	if err != nil {
 		return err
 	}
 	switch ft.kind {
 	case faultExpire:
-		return s.expire(token)
+		return s.expire(key)
 	case faultOffline:
-		return s.goOffline(token, req.Endpoint, ft.seconds)
+		return s.goOffline(key, req.Endpoint, ft.seconds)
 	case faultLatency:
-		s.faults.setLatency(token, ft)
+		// Armed, then checked: a subscription removed meanwhile has had
+		// its faults forgotten, or has them forgotten here.
+		s.faults.setLatency(key, ft)
+		if !s.state.current(key) {
+			s.faults.forget(key)
+			return unknownSubscription()
+		}
 	default:
-		s.faults.set(token, ft)
+		s.faults.set(key, ft)
 	}
 	return nil
 }
 
+// ClearLatency disarms the latency fault armed for endpoint's subscription,
+// if any: for a program that armed one for a push the push service then
+// refused, so that it does not hold back a later push.
+func (s *Service) ClearLatency(endpoint string) {
+	if key, ok := s.served(endpoint); ok {
+		s.faults.forgetLatency(key)
+	}
+}
+
+// Serves reports whether endpoint is one of the endpoints this service
+// hands out, spelled as it hands it out: /wpush/<token> at the service's own
+// origin (Firefox's), or /fcm/send/<token> or /wp/<token> at its own origin
+// or at a host Reroutes reports (Chromium's, whose host Chromium picks
+// itself). Only such an endpoint names a subscription in a fault: another
+// URL ending in the same token (another host, another spelling) is someone
+// else's URL, not this service's subscription.
+func (s *Service) Serves(endpoint string) bool {
+	_, ok := s.served(endpoint)
+	return ok
+}
+
+// faultKey names what a fault is armed for: a token, and the browser whose
+// endpoints the path is for (/wpush/ Firefox's, the others Chromium's).
+// The push resource serves a token only on its browser's paths, so a fault
+// armed through the other browser's path never meets the subscription.
+type faultKey struct{ browser, token string }
+
+// served returns the fault key of an endpoint Serves accepts.
+func (s *Service) served(endpoint string) (faultKey, bool) {
+	if t, ok := strings.CutPrefix(endpoint, s.url+"/wpush/"); ok {
+		return faultKey{Firefox, t}, isToken(t)
+	}
+	origins := []string{s.url}
+	for _, h := range reroutedHosts {
+		origins = append(origins, "https://"+h)
+	}
+	for _, o := range origins {
+		for _, p := range []string{"/fcm/send/", "/wp/"} {
+			if t, ok := strings.CutPrefix(endpoint, o+p); ok {
+				return faultKey{Chromium, t}, isToken(t)
+			}
+		}
+	}
+	return faultKey{}, false
+}
+
+// isToken reports whether t can be a token the service issued: both
+// Mozilla's and GCM's are base64url, so no escape, query or path can hide
+// in one.
+func isToken(t string) bool {
+	return t != "" && len(t) <= maxToken && push.IsBase64URL(t)
+}
+
+// maxToken bounds a token in a fault's endpoint, well above the ones the
+// service issues (32 and 43 characters).
+const maxToken = 256
+
 // Token returns the token that ends an endpoint of this service, whatever
 // its host (Chromium's endpoints name FCM hosts): two endpoints name the same
-// subscription when their tokens are equal.
+// subscription when their tokens are equal. It does not check the origin:
+// whether an endpoint is really this service's is Serves' question.
 func Token(endpoint string) (string, error) { return tokenOf(endpoint) }
 
 // fault is an armed fault for one endpoint.
@@ -90,64 +160,86 @@ type fault struct {
 	delay      time.Duration // faultLatency
 }
 
-// faults holds the armed faults by endpoint token: the ones that answer
-// push requests, and the latency ones, which apply to accepted messages
-// and so can be armed beside them.
+// faults holds the armed faults by fault key: the ones that answer push
+// requests, and the latency ones, which apply to accepted messages and so
+// can be armed beside them.
 type faults struct {
 	mu      sync.Mutex
-	m       map[string]*fault
-	latency map[string]*fault
+	m       map[faultKey]*fault
+	latency map[faultKey]*fault
 }
 
-// setLatency arms a latency fault for token.
-func (f *faults) setLatency(token string, ft *fault) {
+// setLatency arms a latency fault for key.
+func (f *faults) setLatency(key faultKey, ft *fault) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.latency == nil {
-		f.latency = map[string]*fault{}
+		f.latency = map[faultKey]*fault{}
 	}
-	f.latency[token] = ft
+	f.latency[key] = ft
 }
 
 // takeLatency consumes one message's worth of the latency fault armed for
-// token, returning its delay, or 0 when there is none.
-func (f *faults) takeLatency(token string) time.Duration {
+// key, returning its delay, or 0 when there is none.
+func (f *faults) takeLatency(key faultKey) time.Duration {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	ft := f.latency[token]
+	ft := f.latency[key]
 	if ft == nil {
 		return 0
 	}
 	ft.left--
 	if ft.left <= 0 {
-		delete(f.latency, token)
+		delete(f.latency, key)
 	}
 	return ft.delay
 }
 
-// take consumes one request's worth of the fault armed for token, if any,
-// returning a copy with left set to the requests still to be faulted.
-func (f *faults) take(token string) (fault, bool) {
+// forget disarms every fault armed for key: its subscription is gone.
+func (f *faults) forget(key faultKey) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	ft := f.m[token]
+	delete(f.m, key)
+	delete(f.latency, key)
+}
+
+// forgetLatency disarms the latency fault armed for key.
+func (f *faults) forgetLatency(key faultKey) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.latency, key)
+}
+
+// armed is how many faults are armed, of both kinds.
+func (f *faults) armed() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.m) + len(f.latency)
+}
+
+// take consumes one request's worth of the fault armed for key, if any,
+// returning a copy with left set to the requests still to be faulted.
+func (f *faults) take(key faultKey) (fault, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ft := f.m[key]
 	if ft == nil {
 		return fault{}, false
 	}
 	ft.left--
 	if ft.left <= 0 {
-		delete(f.m, token)
+		delete(f.m, key)
 	}
 	return *ft, true
 }
 
-func (f *faults) set(token string, ft *fault) {
+func (f *faults) set(key faultKey, ft *fault) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.m == nil {
-		f.m = map[string]*fault{}
+		f.m = map[faultKey]*fault{}
 	}
-	f.m[token] = ft
+	f.m[key] = ft
 }
 
 func (f *faults) clear() {
@@ -173,68 +265,81 @@ func tokenOf(endpoint string) (string, error) {
 	return "", fmt.Errorf("endpoint path is not /wpush/<token>, /fcm/send/<token> or /wp/<token>")
 }
 
-// fieldError is an invalid FaultRequest field.
-type fieldError struct{ field, msg string }
+// fieldError is an invalid FaultRequest field; err, when set, is the
+// sentinel it stands for.
+type fieldError struct {
+	field, msg string
+	err        error
+}
 
 func (e *fieldError) Error() string { return e.field + " " + e.msg }
 
+func (e *fieldError) Unwrap() error { return e.err }
+
+// unknownSubscription is the error of a fault whose endpoint names no
+// current subscription.
+func unknownSubscription() error {
+	return &fieldError{field: "endpoint", msg: ErrUnknownSubscription.Error(), err: ErrUnknownSubscription}
+}
+
 // parseFault validates a FaultRequest. Parameters that do not apply to the
 // kind are refused rather than ignored, so that a caller's mistake shows.
-func parseFault(req FaultRequest) (token string, ft *fault, err error) {
-	token, err = tokenOf(req.Endpoint)
-	if err != nil {
-		return "", nil, &fieldError{"endpoint", strings.TrimPrefix(err.Error(), "endpoint ")}
+func (s *Service) parseFault(req FaultRequest) (key faultKey, ft *fault, err error) {
+	key, ok := s.served(req.Endpoint)
+	if !ok {
+		return key, nil, &fieldError{field: "endpoint", msg: "is not an endpoint of this service, spelled as it hands it out: " +
+			s.url + "/wpush/<token>, or /fcm/send/<token> or /wp/<token> at " + s.url + " or https://" + strings.Join(reroutedHosts, ", https://")}
 	}
 	ft = &fault{kind: req.Kind, left: req.Count, retryAfter: 1}
 	if ft.left == 0 {
 		ft.left = 1
 	}
 	if ft.left < 0 {
-		return "", nil, &fieldError{"count", "must be positive"}
+		return faultKey{}, nil, &fieldError{field: "count", msg: "must be positive"}
 	}
 	if req.RetryAfter != nil {
 		if *req.RetryAfter < 0 {
-			return "", nil, &fieldError{"retryAfter", "must not be negative"}
+			return faultKey{}, nil, &fieldError{field: "retryAfter", msg: "must not be negative"}
 		}
 		ft.retryAfter = *req.RetryAfter
 	}
 	if req.Seconds != 0 && req.Kind != faultOffline {
-		return "", nil, &fieldError{"seconds", `applies only to the "offline" fault`}
+		return faultKey{}, nil, &fieldError{field: "seconds", msg: `applies only to the "offline" fault`}
 	}
 	if req.DelayMs != 0 && req.Kind != faultLatency {
-		return "", nil, &fieldError{"delayMs", `applies only to the "latency" fault`}
+		return faultKey{}, nil, &fieldError{field: "delayMs", msg: `applies only to the "latency" fault`}
 	}
 	switch req.Kind {
 	case faultExpire, faultOffline:
 		if req.Count != 0 {
-			return "", nil, &fieldError{"count", fmt.Sprintf("does not apply to the %q fault", req.Kind)}
+			return faultKey{}, nil, &fieldError{field: "count", msg: fmt.Sprintf("does not apply to the %q fault", req.Kind)}
 		}
 		if req.RetryAfter != nil {
-			return "", nil, &fieldError{"retryAfter", fmt.Sprintf("does not apply to the %q fault", req.Kind)}
+			return faultKey{}, nil, &fieldError{field: "retryAfter", msg: fmt.Sprintf("does not apply to the %q fault", req.Kind)}
 		}
 		if req.Kind == faultOffline {
 			if req.Seconds < 1 || req.Seconds > maxOfflineSeconds {
-				return "", nil, &fieldError{"seconds", fmt.Sprintf("must be 1 to %d for the \"offline\" fault", maxOfflineSeconds)}
+				return faultKey{}, nil, &fieldError{field: "seconds", msg: fmt.Sprintf("must be 1 to %d for the \"offline\" fault", maxOfflineSeconds)}
 			}
 			ft.seconds = req.Seconds
 		}
 	case faultLatency:
 		if req.RetryAfter != nil {
-			return "", nil, &fieldError{"retryAfter", `does not apply to the "latency" fault`}
+			return faultKey{}, nil, &fieldError{field: "retryAfter", msg: `does not apply to the "latency" fault`}
 		}
 		if req.DelayMs < 1 || req.DelayMs > maxLatencyMs {
-			return "", nil, &fieldError{"delayMs", fmt.Sprintf("must be 1 to %d for the \"latency\" fault", maxLatencyMs)}
+			return faultKey{}, nil, &fieldError{field: "delayMs", msg: fmt.Sprintf("must be 1 to %d for the \"latency\" fault", maxLatencyMs)}
 		}
 		ft.delay = time.Duration(req.DelayMs) * time.Millisecond
 	case faultHang:
 	default:
 		n, err := strconv.Atoi(req.Kind)
 		if err != nil || n < 400 || n > 599 {
-			return "", nil, &fieldError{"kind", `must be "hang", "expire", "offline", "latency" or an HTTP status 400-599 such as "410", "429" or "500"`}
+			return faultKey{}, nil, &fieldError{field: "kind", msg: `must be "hang", "expire", "offline", "latency" or an HTTP status 400-599 such as "410", "429" or "500"`}
 		}
 		ft.status = n
 	}
-	return token, ft, nil
+	return key, ft, nil
 }
 
 // handleSetFault serves POST /faults.
@@ -266,36 +371,37 @@ func (s *Service) handleClearFaults(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// expire forgets the subscription of token now, as a push service forgets
-// an expired subscription: its waiting messages are dropped and every later
+// expire forgets the subscription of key now, as a push service forgets an
+// expired subscription: its waiting messages are dropped and every later
 // push to it answers 410. The browser is not told, as it would not be.
-func (s *Service) expire(token string) error {
-	sub, dropped := s.state.expireSubscription(token)
+func (s *Service) expire(key faultKey) error {
+	sub, dropped := s.state.expireSubscription(key.token, key.browser)
 	if sub == nil {
-		return &fieldError{"endpoint", "names no current subscription"}
+		return unknownSubscription()
 	}
 	if sub.browser == Chromium {
 		// The same subscription registered again gets a new token.
-		s.gcm.Forget(token)
+		s.gcm.Forget(key.token)
 	}
+	s.faults.forget(key)
 	endpoint := s.state.endpointOf(sub)
 	s.events.add(Event{Type: EventUnregister, Browser: sub.browser, Endpoint: endpoint,
 		Detail: "expired by a fault: the push service forgot the subscription; pushes to it get 410"})
 	for _, m := range dropped {
-		s.events.add(Event{Type: EventDrop, Browser: sub.browser, Endpoint: endpoint, Message: m.id,
-			BodySize: len(m.body), Detail: "the subscription expired before the browser took it"})
+		s.events.add(Event{Type: EventDrop, Browser: sub.browser, Endpoint: m.endpoint, Message: m.id,
+			BodySize: len(m.body), TTL: m.ttl, Detail: "the subscription expired before the browser took it"})
 	}
 	s.log.Info("subscription expired by a fault", "endpoint", push.Fingerprint(endpoint), "dropped", len(dropped))
 	return nil
 }
 
-// goOffline starts the offline fault for the browser that owns token's
+// goOffline starts the offline fault for the browser that owns key's
 // subscription: its connection is dropped as a lost network would drop it,
 // and its reconnections are held for seconds (see holdOffline).
-func (s *Service) goOffline(token, endpoint string, seconds int) error {
-	sub, c := s.state.goOffline(token, endpoint, s.now().Add(time.Duration(seconds)*time.Second))
+func (s *Service) goOffline(key faultKey, endpoint string, seconds int) error {
+	sub, c := s.state.goOffline(key.token, key.browser, endpoint, s.now().Add(time.Duration(seconds)*time.Second))
 	if sub == nil {
-		return &fieldError{"endpoint", "names no current subscription"}
+		return unknownSubscription()
 	}
 	detail := fmt.Sprintf("connection dropped; reconnections refused for %d s", seconds)
 	if c == nil {
@@ -327,7 +433,7 @@ const holdStep = 250 * time.Millisecond
 func (s *Service) offlineWait(browser, id string, held time.Duration) time.Duration {
 	d, endpoint := s.state.offlineWait(browser, id, s.now())
 	if d > 0 && held == 0 {
-		s.events.add(Event{Type: EventOffline, Browser: browser, Endpoint: endpoint,
+		s.events.add(Event{Type: EventOffline, Browser: browser, Endpoint: endpoint, Held: true,
 			Detail: fmt.Sprintf("the browser reconnected; held unanswered until the fault ends in %.1f s", d.Seconds())})
 	}
 	return d

@@ -3,6 +3,7 @@ package localpush
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -402,6 +403,13 @@ func TestOfflineFaultClearedByDelete(t *testing.T) {
 	}
 	resp.Body.Close()
 	f2.heldReply(reply) // within 5 s, with the clock never moved
+	// The fault is over: that connection ended none, and says so.
+	conn := waitEvent(t, s, EventConnect, func(e Event) bool { return strings.Contains(e.Detail, f.uaid) && e.Seq > 0 })
+	for _, e := range eventsOf(t, s, EventConnect) {
+		if e.Seq >= conn.Seq && e.Endpoint != "" {
+			t.Errorf("connect event %+v after DELETE /faults names the endpoint of a fault that was cleared", e)
+		}
+	}
 }
 
 func TestLatencyFault(t *testing.T) {
@@ -431,8 +439,8 @@ func TestLatencyFault(t *testing.T) {
 		if d := deliver.Time.Sub(pushed.Time); d < want {
 			t.Errorf("push %d: deliver event %v after the push event, want at least %v", i+1, d, want)
 		}
-		if want > 0 && !strings.Contains(pushed.Detail, "latency") {
-			t.Errorf("push event %+v: want a detail naming the latency", pushed)
+		if want > 0 && (!strings.Contains(pushed.Detail, "latency") || !pushed.Handed || pushed.DelayMs != int(delay.Milliseconds())) {
+			t.Errorf("push event %+v: want it handed over after the latency, named in its detail", pushed)
 		}
 	}
 }
@@ -471,5 +479,162 @@ func (f *firefox) heldReply(ch <-chan heldRead) {
 		}
 	case <-time.After(5 * time.Second):
 		f.t.Fatal("the held hello was not answered within 5 s of the window's end")
+	}
+}
+
+// TestFaultNamesOnlyTheServicesEndpoints: a fault names a subscription only
+// through an endpoint spelled as the service hands it out. Another URL
+// ending in the same token (a Mozilla host, a spelling with another case or
+// port, the other browser's path) arms nothing against it.
+func TestFaultNamesOnlyTheServicesEndpoints(t *testing.T) {
+	s := startService(t)
+	app, ua := newAppServer(t), newUserAgent(t)
+	client := &http.Client{Transport: s.Transport(nil)}
+	f := dialFirefox(t, s, "")
+	ffEndpoint := f.register("chan-1", app.pub)
+	ffToken := ffEndpoint[strings.LastIndex(ffEndpoint, "/")+1:]
+	c := checkInChromium(t, s)
+	crEndpoint := c.register(app.pub)
+	crToken := crEndpoint[strings.LastIndex(crEndpoint, "/")+1:]
+	port := s.URL()[strings.LastIndex(s.URL(), ":"):]
+
+	for _, tt := range []struct {
+		name, endpoint string
+	}{
+		{"Mozilla's host with the Firefox token", "https://updates.push.services.mozilla.com/wpush/" + ffToken},
+		{"the scheme in capitals", "HTTP" + strings.TrimPrefix(ffEndpoint, "http")},
+		{"localhost for 127.0.0.1", "http://localhost" + port + "/wpush/" + ffToken},
+		{"a query after the token", ffEndpoint + "?x=1"},
+		{"an escaped token", s.URL() + "/wpush/%" + strings.ToUpper(hex.EncodeToString([]byte(ffToken[:1]))) + ffToken[1:]},
+		{"Chromium's path with the Firefox token", "https://fcm.googleapis.com/fcm/send/" + ffToken},
+		{"Firefox's path with the Chromium token", s.URL() + "/wpush/" + crToken},
+		{"FCM with its port written out", "https://fcm.googleapis.com:443/fcm/send/" + crToken},
+		{"FCM's host in capitals", "https://FCM.googleapis.com/fcm/send/" + crToken},
+		{"another host with the Chromium token", "https://push.example/fcm/send/" + crToken},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, kind := range []map[string]any{
+				{"kind": "expire"}, {"kind": "offline", "seconds": 30}, {"kind": "latency", "delayMs": 5000},
+			} {
+				kind["endpoint"] = tt.endpoint
+				b, _ := json.Marshal(kind)
+				resp, err := http.Post(s.URL()+"/faults", "application/json", bytes.NewReader(b))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got struct{ Error, Field string }
+				json.NewDecoder(resp.Body).Decode(&got)
+				resp.Body.Close()
+				if resp.StatusCode != 400 || got.Field != "endpoint" {
+					t.Errorf("%s: %d %+v, want 400 naming the endpoint", kind["kind"], resp.StatusCode, got)
+				}
+			}
+			// A status fault through such a spelling never meets the
+			// subscription.
+			setFault(t, s, map[string]any{"endpoint": tt.endpoint, "kind": "500"})
+		})
+	}
+
+	// Both subscriptions are untouched: no fault, no latency, connected.
+	start := time.Now()
+	if st, _ := sendWebPush(t, http.DefaultClient, app, ua, ffEndpoint, []byte("still here"), webpush.Options{TTL: 60}); st != 201 {
+		t.Fatalf("Firefox push: %d, want 201", st)
+	}
+	if ch, version, _ := f.notification(); time.Since(start) > 2*time.Second {
+		t.Errorf("Firefox's message came after %v: held back", time.Since(start))
+	} else {
+		f.ack(ch, version)
+	}
+	if st, _ := sendWebPush(t, client, app, ua, crEndpoint, []byte("still here"), webpush.Options{TTL: 60}); st != 201 {
+		t.Fatalf("Chromium push: %d, want 201", st)
+	}
+
+	// The spellings the service hands out, or serves, do name them.
+	for _, endpoint := range []string{
+		"https://jmt17.google.com/fcm/send/" + crToken, // Debian's Chromium's host
+		"https://fcm.googleapis.com/wp/" + crToken,
+		s.URL() + "/fcm/send/" + crToken,
+	} {
+		if st := setFault(t, s, map[string]any{"endpoint": endpoint, "kind": "503"}); st != 204 {
+			t.Fatalf("POST /faults for %s: %d, want 204", endpoint, st)
+		}
+		if st, _ := sendWebPush(t, client, app, ua, crEndpoint, []byte("faulted"), webpush.Options{TTL: 60}); st != 503 {
+			t.Errorf("Chromium push after a fault armed for %s: %d, want 503", endpoint, st)
+		}
+	}
+}
+
+// TestFaultsGoWithTheirSubscription: the faults armed for a subscription are
+// forgotten when it goes, and a latency fault needs a current subscription.
+func TestFaultsGoWithTheirSubscription(t *testing.T) {
+	s := startService(t)
+	app := newAppServer(t)
+	f := dialFirefox(t, s, "")
+	arm := func(endpoint string) {
+		t.Helper()
+		for _, body := range []map[string]any{
+			{"endpoint": endpoint, "kind": "500", "count": 3},
+			{"endpoint": endpoint, "kind": "latency", "delayMs": 1000},
+		} {
+			if st := setFault(t, s, body); st != 204 {
+				t.Fatalf("POST /faults %v: %d", body, st)
+			}
+		}
+	}
+	t.Run("expired", func(t *testing.T) {
+		endpoint := f.register("chan-expired", app.pub)
+		arm(endpoint)
+		if err := s.SetFault(FaultRequest{Endpoint: endpoint, Kind: "expire"}); err != nil {
+			t.Fatal(err)
+		}
+		if n := s.faults.armed(); n != 0 {
+			t.Errorf("%d faults left armed for an expired subscription", n)
+		}
+	})
+	t.Run("unsubscribed", func(t *testing.T) {
+		endpoint := f.register("chan-gone", app.pub)
+		arm(endpoint)
+		f.send(map[string]any{"messageType": "unregister", "channelID": "chan-gone", "code": 200})
+		f.read()
+		if n := s.faults.armed(); n != 0 {
+			t.Errorf("%d faults left armed for an unsubscribed endpoint", n)
+		}
+	})
+	t.Run("latency for no subscription", func(t *testing.T) {
+		err := s.SetFault(FaultRequest{Endpoint: s.URL() + "/wpush/never-issued", Kind: "latency", DelayMs: 10})
+		if !errors.Is(err, ErrUnknownSubscription) || s.faults.armed() != 0 {
+			t.Errorf("SetFault: %v with %d armed; want ErrUnknownSubscription and nothing armed", err, s.faults.armed())
+		}
+	})
+	t.Run("expire or offline of no subscription", func(t *testing.T) {
+		for _, req := range []FaultRequest{
+			{Endpoint: s.URL() + "/wpush/never-issued", Kind: "expire"},
+			{Endpoint: s.URL() + "/wpush/never-issued", Kind: "offline", Seconds: 5},
+		} {
+			if err := s.SetFault(req); !errors.Is(err, ErrUnknownSubscription) {
+				t.Errorf("%s: %v, want ErrUnknownSubscription", req.Kind, err)
+			}
+		}
+	})
+}
+
+// TestClearLatency: a latency fault disarmed before any message took it
+// holds back nothing.
+func TestClearLatency(t *testing.T) {
+	s := startService(t)
+	app, ua := newAppServer(t), newUserAgent(t)
+	f := dialFirefox(t, s, "")
+	endpoint := f.register("chan-1", app.pub)
+	if err := s.SetFault(FaultRequest{Endpoint: endpoint, Kind: "latency", DelayMs: 5000}); err != nil {
+		t.Fatal(err)
+	}
+	s.ClearLatency(endpoint)
+	start := time.Now()
+	if st, _ := sendWebPush(t, http.DefaultClient, app, ua, endpoint, []byte("prompt"), webpush.Options{TTL: 60}); st != 201 {
+		t.Fatalf("push: %d", st)
+	}
+	f.notification()
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("handed over after %v: the cleared latency still held it", d)
 	}
 }

@@ -44,7 +44,11 @@
 //
 //   - POST /faults {"endpoint": "<as the browser gave it>", "kind": K, ...}
 //     arms a fault for that endpoint; a bad field is answered 400 with
-//     {"error", "field"}. The kinds:
+//     {"error", "field"}. The endpoint must be spelled as the service hands
+//     it out (Service.Serves): /wpush/<token> at its own origin, or
+//     /fcm/send/<token> or /wp/<token> at its own origin or at
+//     fcm.googleapis.com or jmt17.google.com over https; "expire",
+//     "offline" and "latency" also need a current subscription. The kinds:
 //   - "410" (any status 400-599) or "hang", with "count": N and
 //     "retryAfter": seconds: the next N push requests to that endpoint are
 //     answered so (429 and 503 with Retry-After; hang holds the request
@@ -65,6 +69,8 @@
 //     next N messages accepted for the endpoint waits that long before it
 //     is handed to the browser; the push request is answered at once.
 //   - DELETE /faults disarms them all and ends every offline window.
+//     Faults are also forgotten with their subscription (expired,
+//     unsubscribed, or registered again with another key).
 //   - GET /events?since=N returns the events after sequence number N, from a
 //     ring of the last 1000 (see Event): register, unregister, connect,
 //     disconnect, push, reject, fault; for a subscription's messages

@@ -224,9 +224,9 @@ func (s *Service) handleMozMessage(uaid string, data []byte) (reply any, err err
 		return nil, nil
 	case "nack":
 		m := s.state.ack(Firefox, uaid, msg.Version)
-		ev := Event{Type: EventNack, Browser: Firefox, Message: msg.Version, Detail: nackDetail(msg.Code)}
+		ev := Event{Type: EventNack, Browser: Firefox, Message: msg.Version, Detail: nackDetail(msg.Code), Frame: mozReceivedFrame(data)}
 		if m != nil {
-			ev.Endpoint = s.state.endpointOf(m.sub)
+			ev.Endpoint = m.endpoint
 		}
 		s.events.add(ev)
 		return nil, nil
@@ -266,6 +266,7 @@ func (s *Service) mozRegister(uaid string, msg mozMessage) map[string]any {
 	}
 	got, replaced := s.state.addSubscription(sub, msg.ChannelID)
 	if replaced != nil {
+		s.faults.forget(faultKey{Firefox, replaced.token})
 		s.events.add(Event{Type: EventUnregister, Browser: Firefox, Endpoint: replaced.endpoint,
 			Detail: "channel registered again with another key"})
 	}
@@ -287,6 +288,7 @@ func (s *Service) mozUnregister(uaid string, msg mozMessage) {
 		s.events.add(Event{Type: EventUnregister, Browser: Firefox, Detail: "unknown channel"})
 		return
 	}
+	s.faults.forget(faultKey{Firefox, sub.token})
 	s.events.add(Event{Type: EventUnregister, Browser: Firefox, Endpoint: sub.endpoint,
 		Detail: fmt.Sprintf("code %d", msg.Code)})
 	s.log.Info("Firefox unsubscribed", "endpoint", push.Fingerprint(sub.endpoint))

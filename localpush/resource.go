@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,8 +32,12 @@ const (
 // the endpoints Chromium shows: Transport sends requests for them to the
 // local push service.
 func Reroutes(host string) bool {
-	return host == "fcm.googleapis.com" || host == "jmt17.google.com"
+	return slices.Contains(reroutedHosts, host)
 }
+
+// reroutedHosts are the hosts Reroutes reports: stable Chrome's and
+// Debian's Chromium's.
+var reroutedHosts = []string{"fcm.googleapis.com", "jmt17.google.com"}
 
 // handleFirefoxPush serves POST /wpush/{token}, the endpoints given to
 // Firefox. Their origin, and so the VAPID aud, is this service's URL.
@@ -83,7 +88,8 @@ func (s *Service) handlePush(w http.ResponseWriter, r *http.Request, browser, or
 		http.Error(w, msg, status)
 	}
 
-	if ft, ok := s.faults.take(token); ok {
+	key := faultKey{browser, token}
+	if ft, ok := s.faults.take(key); ok {
 		s.injectFault(w, r, ev, ft)
 		return
 	}
@@ -154,16 +160,20 @@ func (s *Service) handlePush(w http.ResponseWriter, r *http.Request, browser, or
 		s.state.setEndpoint(sub, endpoint)
 	}
 	now := s.now()
-	delay := s.faults.takeLatency(token)
+	delay := s.faults.takeLatency(key)
 	m := &message{
-		id: randomID(16), sub: sub, body: body, ttl: ttl, urgency: urgency, topic: topic,
+		id: randomID(16), sub: sub, endpoint: endpoint, body: body, ttl: ttl, urgency: urgency, topic: topic,
 		received: now, expires: now.Add(time.Duration(ttl) * time.Second),
 		delay: delay,
 	}
 	res := s.state.push(m)
 	s.recordExpired(res.expired)
 
-	ev.Type, ev.Status, ev.Message = EventPush, http.StatusCreated, m.id
+	ev.Type, ev.Status, ev.Message, ev.TTL = EventPush, http.StatusCreated, m.id, ttl
+	ev.Handed = res.to != nil
+	if ev.Handed {
+		ev.DelayMs = int(delay.Milliseconds())
+	}
 	switch {
 	case res.dropped:
 		ev.Detail = "dropped: TTL 0 and the browser is not connected"
@@ -183,7 +193,7 @@ func (s *Service) handlePush(w http.ResponseWriter, r *http.Request, browser, or
 	}
 	s.events.add(ev)
 	s.log.Debug("push accepted", "endpoint", push.Fingerprint(endpoint), "bytes", len(body), "ttl", ttl, "detail", ev.Detail)
-	s.recordNotKept(m, res, endpoint)
+	s.recordNotKept(m, res)
 
 	if res.to != nil {
 		s.goDeliver(res.to, []*message{m})
@@ -195,23 +205,22 @@ func (s *Service) handlePush(w http.ResponseWriter, r *http.Request, browser, or
 
 // recordNotKept records what an accepted message m dropped or replaced:
 // itself (TTL 0 with the browser away), a waiting message of its topic, the
-// oldest waiting message when the queue was full.
-func (s *Service) recordNotKept(m *message, res pushResult, endpoint string) {
-	ev := Event{Browser: m.sub.browser, Endpoint: endpoint}
+// oldest waiting message when the queue was full. Each event names the
+// endpoint of the message it is about.
+func (s *Service) recordNotKept(m *message, res pushResult) {
 	if res.dropped {
-		ev.Type, ev.Message, ev.BodySize = EventDrop, m.id, len(m.body)
-		ev.Detail = "TTL 0 and the browser is not connected: not kept"
-		s.events.add(ev)
+		s.events.add(Event{Type: EventDrop, Browser: m.sub.browser, Endpoint: m.endpoint, Message: m.id,
+			BodySize: len(m.body), Detail: "TTL 0 and the browser is not connected: not kept"})
 	}
 	if p := res.replaced; p != nil {
-		ev.Type, ev.Message, ev.BodySize = EventReplace, p.id, len(p.body)
-		ev.Detail = fmt.Sprintf("replaced by the newer message %s with the same Topic %q before the browser took it", m.id, m.topic)
-		s.events.add(ev)
+		s.events.add(Event{Type: EventReplace, Browser: p.sub.browser, Endpoint: p.endpoint, Message: p.id,
+			BodySize: len(p.body), TTL: p.ttl, Headers: map[string]string{"Topic": p.topic},
+			Detail: fmt.Sprintf("replaced by the newer message %s with the same Topic %q before the browser took it", m.id, m.topic)})
 	}
 	if p := res.evicted; p != nil {
-		ev.Type, ev.Message, ev.BodySize = EventDrop, p.id, len(p.body)
-		ev.Detail = fmt.Sprintf("the oldest waiting message, dropped to make room (at most %d kept)", maxPendingPerSubscription)
-		s.events.add(ev)
+		s.events.add(Event{Type: EventDrop, Browser: p.sub.browser, Endpoint: p.endpoint, Message: p.id,
+			BodySize: len(p.body), TTL: p.ttl,
+			Detail: fmt.Sprintf("the oldest waiting message, dropped to make room (at most %d kept)", maxPendingPerSubscription)})
 	}
 }
 

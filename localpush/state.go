@@ -29,6 +29,7 @@ type subscription struct {
 type message struct {
 	id       string
 	sub      *subscription
+	endpoint string // the endpoint of the push request that brought it: events about it name it
 	body     []byte
 	ttl      int
 	urgency  string
@@ -146,12 +147,12 @@ func (st *state) removeSubscription(browser, ownerID, key string) *subscription 
 // expireSubscription forgets the subscription of token as a push service
 // forgets an expired one: its token becomes gone. It returns the
 // subscription and the messages that were waiting for it, or nil when the
-// token names no subscription.
-func (st *state) expireSubscription(token string) (*subscription, []*message) {
+// token names no subscription of browser.
+func (st *state) expireSubscription(token, browser string) (*subscription, []*message) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	sub := st.subs[token]
-	if sub == nil {
+	if sub == nil || sub.browser != browser {
 		return nil, nil
 	}
 	return sub, st.removeSubscriptionLocked(st.owners[sub.browser+" "+sub.owner], sub)
@@ -192,15 +193,16 @@ func (st *state) filterLocked(q []*message, keep func(*message) bool) []*message
 	return out
 }
 
-// goOffline starts the offline fault for the owner of token's subscription:
-// its connection is forgotten at once (so that pushes from now on wait or
-// are dropped) and returned for the caller to drop, and its reconnections
-// wait until until. endpoint is the endpoint the fault was armed for.
-func (st *state) goOffline(token, endpoint string, until time.Time) (sub *subscription, c conn) {
+// goOffline starts the offline fault for the owner of token's subscription
+// of browser: its connection is forgotten at once (so that pushes from now
+// on wait or are dropped) and returned for the caller to drop, and its
+// reconnections wait until until. endpoint is the endpoint the fault was
+// armed for.
+func (st *state) goOffline(token, browser, endpoint string, until time.Time) (sub *subscription, c conn) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	sub = st.subs[token]
-	if sub == nil {
+	if sub == nil || sub.browser != browser {
 		return nil, nil
 	}
 	o := st.ownerLocked(sub.browser, sub.owner)
@@ -222,12 +224,13 @@ func (st *state) offlineWait(browser, id string, now time.Time) (time.Duration, 
 }
 
 // clearOffline ends every offline fault (DELETE /faults): the browsers
-// kept away come back at their next try.
+// kept away come back at their next try, and that connection ends no fault
+// (its connect event names no endpoint).
 func (st *state) clearOffline() {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	for _, o := range st.owners {
-		o.offlineUntil = time.Time{}
+		o.offlineUntil, o.offlineEndpoint = time.Time{}, ""
 	}
 }
 
@@ -247,6 +250,14 @@ func (st *state) handedTo(m *message, c conn) bool {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	return st.msgs[m.id] == m && m.sentOn == c
+}
+
+// current reports whether key names a current subscription.
+func (st *state) current(key faultKey) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	sub := st.subs[key.token]
+	return sub != nil && sub.browser == key.browser
 }
 
 // lookup finds the subscription of a token. gone is true when the token

@@ -16,6 +16,7 @@ import (
 	"pushstart/api"
 	"pushstart/internal/httpjson"
 	"pushstart/push"
+	"pushstart/server/sender"
 	"pushstart/server/store"
 )
 
@@ -170,10 +171,12 @@ func (s *Server) handleTestSend(w http.ResponseWriter, r *http.Request) {
 	// server's write timeout, so the outcome always reaches it.
 	ctx, cancel := context.WithTimeout(r.Context(), testSendTimeout)
 	defer cancel()
+	after := func(sender.Result) {}
 	if req.SlowMotion {
-		ctx = s.slowMotion(ctx, sub)
+		ctx, after = s.slowMotion(ctx, sub)
 	}
 	res := s.sender.Send(ctx, sub, msg)
+	after(res)
 	out := api.Result{Outcome: res.Outcome, Status: res.Status, Attempts: res.Attempts, Pruned: res.Pruned}
 	if res.Outcome != push.Sent {
 		// The caller is anonymous: what the push service answered, or the

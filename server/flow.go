@@ -81,9 +81,11 @@ func (s *Server) ownedSubscription(ctx context.Context, endpoint, auth string) (
 
 // handleFlowTrace streams the steps of the pushes to one subscription as
 // Server-Sent Events: "ready" with api.FlowInfo first, then one "trace"
-// event per step, until the client goes or the server shuts down.
+// event per step, until the client goes, the server shuts down, or the
+// stream's lifetime ends it with an "end" event.
 func (s *Server) handleFlowTrace(w http.ResponseWriter, r *http.Request) {
-	if !s.limit(w, r, s.subscribeLimit, limitKey(clientAddr(r, s.trustedHeader)), "subscription changes and trace streams from this address (SUBSCRIBE_RATE)") {
+	addr := limitKey(clientAddr(r, s.trustedHeader))
+	if !s.limit(w, r, s.subscribeLimit, addr, "subscription changes and trace streams from this address (SUBSCRIBE_RATE)") {
 		return
 	}
 	var req api.FlowTraceRequest
@@ -96,7 +98,7 @@ func (s *Server) handleFlowTrace(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	st, stop, err := s.trace.follow(sub.Endpoint)
+	st, stop, err := s.trace.follow(sub.Endpoint, addr)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -113,11 +115,19 @@ func (s *Server) handleFlowTrace(w http.ResponseWriter, r *http.Request) {
 	}
 	keepAlive := time.NewTicker(eventKeepAlive)
 	defer keepAlive.Stop()
+	lifetime := time.NewTimer(s.streamLifetime)
+	defer lifetime.Stop()
 	for {
 		select {
 		case <-r.Context().Done():
 			return
 		case <-s.streamsEnd:
+			return
+		case <-lifetime.C:
+			// The page opens another stream; this one frees its place.
+			if writeEvent(w, "end", struct{}{}) == nil {
+				rc.Flush()
+			}
 			return
 		case ev := <-st.events:
 			if writeEvent(w, "trace", ev) != nil {
@@ -171,7 +181,7 @@ func (s *Server) handleFlowBreak(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if _, err := localpush.Token(sub.Endpoint); err != nil {
+	if !s.local.Serves(sub.Endpoint) {
 		s.writeError(w, r, badField("endpoint", "the break switches work on the local push service's subscriptions only"))
 		return
 	}
@@ -204,7 +214,13 @@ func (s *Server) handleFlowBreak(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		breaks.WrongKey(sub.Endpoint)
-	} else if err := s.local.SetFault(fault); err != nil {
+	} else if err := s.local.SetFault(fault); errors.Is(err, localpush.ErrUnknownSubscription) {
+		// Saved here, unknown there: the local push service restarted, or
+		// expired it; the page subscribes again.
+		s.log.Info("break refused: the local push service knows no such subscription", "kind", req.Kind, "endpoint", push.Fingerprint(sub.Endpoint))
+		s.writeError(w, r, errNotOwner)
+		return
+	} else if err != nil {
 		s.writeError(w, r, fmt.Errorf("flow break %s: %w", req.Kind, err))
 		return
 	}
@@ -215,17 +231,27 @@ func (s *Server) handleFlowBreak(w http.ResponseWriter, r *http.Request) {
 
 // slowMotion prepares a test send to sub in slow motion: ctx paces the
 // sender, and in local mode the local push service holds the message before
-// handing it to the browser.
-func (s *Server) slowMotion(ctx context.Context, sub store.Subscription) context.Context {
-	if s.local != nil {
-		if _, err := localpush.Token(sub.Endpoint); err == nil {
-			err := s.local.SetFault(localpush.FaultRequest{Endpoint: sub.Endpoint, Kind: "latency", Count: 1, DelayMs: int(s.slowLatency.Milliseconds())})
-			if err != nil {
-				s.log.Warn("slow motion: the local push service's latency", "endpoint", push.Fingerprint(sub.Endpoint), "err", err)
+// handing it to the browser. after is called with the send's result: a
+// push the push service did not accept took no latency, which must not
+// hold back a later one.
+func (s *Server) slowMotion(ctx context.Context, sub store.Subscription) (paced context.Context, after func(sender.Result)) {
+	after = func(sender.Result) {}
+	if s.local != nil && s.local.Serves(sub.Endpoint) {
+		err := s.local.SetFault(localpush.FaultRequest{Endpoint: sub.Endpoint, Kind: "latency", Count: 1, DelayMs: int(s.slowLatency.Milliseconds())})
+		switch {
+		case errors.Is(err, localpush.ErrUnknownSubscription):
+			// The push will say so (404 or 410).
+		case err != nil:
+			s.log.Warn("slow motion: the local push service's latency", "endpoint", push.Fingerprint(sub.Endpoint), "err", err)
+		default:
+			after = func(res sender.Result) {
+				if res.Outcome != push.Sent {
+					s.local.ClearLatency(sub.Endpoint)
+				}
 			}
 		}
 	}
-	return sender.WithPace(ctx, s.slowPause)
+	return sender.WithPace(ctx, s.slowPause), after
 }
 
 // openEventStream starts a Server-Sent Events answer on w: no write

@@ -325,6 +325,109 @@ func TestFlowTracesAreSeparate(t *testing.T) {
 	}
 }
 
+// TestFlowTraceOfAnotherSpelling: an endpoint spelled another way, saved
+// with someone else's keys, is another subscription: its stream sees
+// nothing of the pushes to the original, their payload least of all.
+func TestFlowTraceOfAnotherSpelling(t *testing.T) {
+	e := newTestEnv(t)
+	srv := httptest.NewServer(e.h)
+	t.Cleanup(srv.Close)
+	victim := newSubscription(t, e.push.URL+"/push/victim-0123456789")
+	e.do(t, "POST", "/api/subscriptions", victim)
+	ve := victim["endpoint"].(string)
+	for _, spelling := range []string{"HTTP" + strings.TrimPrefix(ve, "http"), "Http" + strings.TrimPrefix(ve, "http")} {
+		t.Run(spelling[:4], func(t *testing.T) {
+			// The attacker knows the endpoint, not its auth secret.
+			evil := newSubscription(t, spelling)
+			if res, out := e.do(t, "POST", "/api/subscriptions", evil); res.StatusCode != http.StatusCreated {
+				t.Fatalf("subscribe %s: %d %v", spelling, res.StatusCode, out)
+			}
+			tr := openTrace(t, srv.URL, spelling, authOf(evil))
+			secret := map[string]any{"title": "zebra title", "body": "zebra body"}
+			if res, out := e.do(t, "POST", api.PathTestSend, map[string]any{"endpoint": ve, "notification": secret}); res.StatusCode != 200 {
+				t.Fatalf("the victim's test send: %d %v", res.StatusCode, out)
+			}
+			// The attacker's own push marks the end: its stream must begin
+			// with it.
+			if res, out := e.do(t, "POST", api.PathTestSend, map[string]any{"endpoint": spelling, "notification": note}); res.StatusCode != 200 {
+				t.Fatalf("the attacker's test send: %d %v", res.StatusCode, out)
+			}
+			evs := tr.until(t, isStep(api.StepOutcome))
+			if evs[0].Seq != 1 || evs[0].Push != evs[len(evs)-1].Push || len(evs) != 6 {
+				t.Errorf("the other spelling's stream: %s; want its own push alone", stepList(evs))
+			}
+			if strings.Contains(tr.bytes(), "zebra") {
+				t.Errorf("the other spelling's stream carries the victim's payload: %s", tr.bytes())
+			}
+		})
+	}
+}
+
+// TestFlowStreamsPerAddress: one client address holds at most 8 trace
+// streams, whatever subscriptions they follow; the 9th is refused with
+// Retry-After, and another address is not.
+func TestFlowStreamsPerAddress(t *testing.T) {
+	e := newTestEnv(t, func(c *Config) { c.SubscribeRate, c.TrustedProxyHeader = 0, "X-Forwarded-For" })
+	srv := httptest.NewServer(e.h)
+	t.Cleanup(srv.Close)
+	open := func(sub map[string]any, addr string) *http.Response {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		res := postJSON(t, ctx, srv.URL+api.PathFlowTrace, api.FlowTraceRequest{Endpoint: sub["endpoint"].(string), Auth: authOf(sub)},
+			"X-Forwarded-For", addr)
+		t.Cleanup(func() { res.Body.Close() })
+		return res
+	}
+	var subs []map[string]any
+	for i := range 3 {
+		sub := newSubscription(t, fmt.Sprintf("%s/push/tab-%d", e.push.URL, i))
+		e.do(t, "POST", "/api/subscriptions", sub)
+		subs = append(subs, sub)
+	}
+	for i := range maxStreamsPerAddress {
+		if res := open(subs[i/maxStreamsPerSubscription], "198.51.100.7"); res.StatusCode != http.StatusOK {
+			t.Fatalf("stream %d: %d", i+1, res.StatusCode)
+		}
+	}
+	res := open(subs[2], "198.51.100.7")
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" || !strings.Contains(string(b), "address") {
+		t.Errorf("stream %d from one address: %d %s (Retry-After %q), want 429 saying why, with Retry-After",
+			maxStreamsPerAddress+1, res.StatusCode, b, res.Header.Get("Retry-After"))
+	}
+	if res := open(subs[2], "198.51.100.8"); res.StatusCode != http.StatusOK {
+		t.Errorf("a stream from another address: %d", res.StatusCode)
+	}
+}
+
+// TestFlowStreamLifetime: a stream ends by itself after its lifetime, with
+// an "end" event, and frees its place.
+func TestFlowStreamLifetime(t *testing.T) {
+	e := newTestEnv(t, func(c *Config) { c.SubscribeRate = 0 })
+	e.srv.streamLifetime = 300 * time.Millisecond
+	srv := httptest.NewServer(e.h)
+	t.Cleanup(srv.Close)
+	sub := newSubscription(t, e.push.URL+"/push/long")
+	e.do(t, "POST", "/api/subscriptions", sub)
+	tr := openTrace(t, srv.URL, sub["endpoint"].(string), authOf(sub))
+	select {
+	case <-tr.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream outlived its lifetime")
+	}
+	if raw := tr.bytes(); !strings.HasSuffix(raw, "event: end\ndata: {}\n\n") {
+		t.Errorf("the stream ended with %q, want an end event", raw[max(0, len(raw)-60):])
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for e.srv.trace.streams.Load() != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := e.srv.trace.streams.Load(); n != 0 {
+		t.Errorf("%d streams still counted after the lifetime", n)
+	}
+}
+
 // TestFlowStreamLimits: at most 4 streams follow one subscription; one that
 // closes makes room; a stream ends when the server shuts down.
 func TestFlowStreamLimits(t *testing.T) {
@@ -366,26 +469,58 @@ func TestTraceHubBounds(t *testing.T) {
 	t.Run("256 streams in all", func(t *testing.T) {
 		h := NewTraceHub(nil)
 		for i := range maxStreams {
-			if _, stop, err := h.follow(fmt.Sprintf("https://push.example/%d", i/2)); err != nil {
+			if _, stop, err := h.follow(fmt.Sprintf("https://push.example/%d", i/2), fmt.Sprint("10.0.0.", i/4)); err != nil {
 				t.Fatalf("stream %d: %v", i, err)
 			} else {
 				defer stop()
 			}
 		}
-		_, _, err := h.follow("https://push.example/new")
-		if ae, ok := err.(*apiError); !ok || ae.Status != http.StatusTooManyRequests {
-			t.Errorf("stream %d: %v, want 429", maxStreams+1, err)
+		_, _, err := h.follow("https://push.example/new", "10.0.1.1")
+		if ae, ok := err.(*apiError); !ok || ae.Status != http.StatusTooManyRequests || ae.RetryAfter <= 0 {
+			t.Errorf("stream %d: %v, want 429 with a Retry-After", maxStreams+1, err)
+		}
+	})
+	t.Run("8 streams per client address", func(t *testing.T) {
+		h := NewTraceHub(nil)
+		var stops []func()
+		for i := range maxStreamsPerAddress {
+			_, stop, err := h.follow(fmt.Sprintf("https://push.example/%d", i), "192.0.2.1")
+			if err != nil {
+				t.Fatalf("stream %d: %v", i, err)
+			}
+			stops = append(stops, stop)
+		}
+		_, _, err := h.follow("https://push.example/another", "192.0.2.1")
+		if ae, ok := err.(*apiError); !ok || ae.Status != http.StatusTooManyRequests || ae.RetryAfter <= 0 || !strings.Contains(ae.Message, "address") {
+			t.Errorf("stream %d from one address: %v, want 429 saying why, with a Retry-After", maxStreamsPerAddress+1, err)
+		}
+		if _, stop, err := h.follow("https://push.example/another", "192.0.2.2"); err != nil {
+			t.Errorf("a stream from another address: %v", err)
+		} else {
+			stop()
+		}
+		stops[0]()
+		if _, stop, err := h.follow("https://push.example/another", "192.0.2.1"); err != nil {
+			t.Errorf("a stream once one of the address's closed: %v", err)
+		} else {
+			stop()
+		}
+		for _, stop := range stops[1:] {
+			stop()
+		}
+		if len(h.byAddr) != 0 || len(h.subs) != 0 {
+			t.Errorf("after every stream closed: %v by address, %d subscriptions followed", h.byAddr, len(h.subs))
 		}
 	})
 	t.Run("a slow reader loses steps, the sender does not wait", func(t *testing.T) {
 		h := NewTraceHub(nil)
-		st, stop, _ := h.follow("https://push.example/slow")
+		st, stop, _ := h.follow("https://push.example/slow", "192.0.2.1")
 		defer stop()
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
 			for range 3 * streamBuffer {
-				h.Publish("https://PUSH.example:443/slow", api.TraceEvent{Step: api.StepPayload})
+				h.Publish("https://push.example/slow", api.TraceEvent{Step: api.StepPayload})
 			}
 		}()
 		select {
@@ -405,11 +540,19 @@ func TestTraceHubBounds(t *testing.T) {
 			t.Errorf("seq %d after the loss, want %d: the gap tells the reader", ev.Seq, 3*streamBuffer+2)
 		}
 	})
-	t.Run("nobody follows: nothing is watched", func(t *testing.T) {
+	t.Run("an endpoint is followed exactly as stored", func(t *testing.T) {
 		h := NewTraceHub(nil)
-		_, stop, _ := h.follow("https://push.example/x")
-		if !h.Watching("https://push.example:443/x") || h.Watching("https://push.example/y") {
-			t.Error("Watching does not match the followed endpoint canonically")
+		st, stop, _ := h.follow("https://push.example/x", "192.0.2.1")
+		// Spellings a push service may read as one endpoint are each
+		// another subscription, saved by whoever saved it.
+		for _, other := range []string{"https://push.example:443/x", "https://PUSH.example/x", "HTTPS://push.example/x", "https://push.example/y"} {
+			if h.Watching(other) {
+				t.Errorf("%s is watched", other)
+			}
+			h.Publish(other, api.TraceEvent{Step: api.StepPayload})
+		}
+		if len(st.events) != 0 || !h.Watching("https://push.example/x") {
+			t.Errorf("%d steps of other spellings reached the stream", len(st.events))
 		}
 		stop()
 		stop()
@@ -482,8 +625,8 @@ func TestTestSendDeliveryOptions(t *testing.T) {
 	}
 }
 
-// TestSlowMotion: a slow-motion test send pauses after its payload,
-// encryption and VAPID steps, before its request.
+// TestSlowMotion: a slow-motion test send pauses after its payload step,
+// before its attempt is encrypted and signed.
 func TestSlowMotion(t *testing.T) {
 	e := newTestEnv(t)
 	e.srv.slowPause = 100 * time.Millisecond
@@ -499,9 +642,9 @@ func TestSlowMotion(t *testing.T) {
 				t.Fatalf("%d %v", res.StatusCode, out)
 			}
 			evs := tr.until(t, isStep(api.StepOutcome))
-			gap := first(t, evs, api.StepRequest).At.Sub(first(t, evs, api.StepVAPID).At)
-			if index(evs, api.StepVAPID) > index(evs, api.StepRequest) || (slow && gap < e.srv.slowPause) || (!slow && gap >= e.srv.slowPause) {
-				t.Errorf("vapid to request: %v (slow motion %v, pause %v)", gap, slow, e.srv.slowPause)
+			gap := first(t, evs, api.StepEncrypt).At.Sub(first(t, evs, api.StepPayload).At)
+			if index(evs, api.StepPayload) > index(evs, api.StepEncrypt) || (slow && gap < e.srv.slowPause) || (!slow && gap >= e.srv.slowPause) {
+				t.Errorf("payload to encrypt: %v (slow motion %v, pause %v)", gap, slow, e.srv.slowPause)
 			}
 		})
 	}
@@ -624,6 +767,7 @@ type flowEnv struct {
 	store *store.DB
 	local *localpush.Service
 	keys  vapid.Keys
+	logs  *syncBuffer // the server's and the sender's log, from Debug up
 }
 
 func newFlowEnv(t *testing.T) *flowEnv {
@@ -643,7 +787,8 @@ func newFlowEnv(t *testing.T) *flowEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.DiscardHandler)
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := DefaultConfig()
 	cfg.SubscribeRate, cfg.TestSendRate, cfg.TestSendEndpointRate = 0, 0, 0
 	allow := cfg.Allowlist(local)
@@ -657,7 +802,7 @@ func newFlowEnv(t *testing.T) *flowEnv {
 	srv := New(cfg, Deps{Store: st, Sender: snd, Keys: keys, AdminToken: testAdminToken, Local: local, Allowlist: allow, Trace: hub, Log: log})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	return &flowEnv{srv: srv, base: hs.URL, store: st, local: local, keys: keys}
+	return &flowEnv{srv: srv, base: hs.URL, store: st, local: local, keys: keys, logs: logs}
 }
 
 // post posts body to path and returns the status and decoded answer.
@@ -847,52 +992,361 @@ func TestFlowBreakOffline(t *testing.T) {
 	}
 }
 
-// TestLocalTraceEvents: the local push service's events become the trace's
-// push service and browser steps; its other events are not shown.
-func TestLocalTraceEvents(t *testing.T) {
+// TestFlowOnlineIsTheFollowedBrowsers: while a followed browser is kept
+// offline, another browser's connection is not shown as it coming back,
+// and no connection step carries a browser instance's id (a uaid can take
+// over a Mozilla connection).
+func TestFlowOnlineIsTheFollowedBrowsers(t *testing.T) {
+	e := newFlowEnv(t)
+	ff, sub := e.subscribed(t)
+	endpoint := sub["endpoint"].(string)
+	tr := openTrace(t, e.base, endpoint, authOf(sub))
+	brk := api.FlowBreakRequest{Endpoint: endpoint, Auth: authOf(sub), Kind: api.BreakOffline, Seconds: api.MinOfflineSeconds}
+	if status, out := e.post(t, api.PathFlowBreak, brk); status != http.StatusNoContent {
+		t.Fatalf("break: %d %v", status, out)
+	}
+	tr.untilSteps(t, api.StepBreak, api.StepOffline)
+
+	// Another visitor's Firefox connects, and is known to have.
+	events, stop := e.local.Watch()
+	defer stop()
+	other := dialFirefox(t, e.local)
+	for ev := range events {
+		if ev.Type == localpush.EventConnect && strings.Contains(ev.Detail, other.uaid) {
+			break
+		}
+	}
+	// A push to the followed browser, which is still away, marks the
+	// moment: nothing of the other's connection may come before it.
+	if status, out := e.post(t, api.PathTestSend, map[string]any{"endpoint": endpoint, "notification": note, "ttl": 60}); status != 200 {
+		t.Fatalf("test send: %d %v", status, out)
+	}
+	evs := tr.untilSteps(t, api.StepQueued)
+	if i := index(evs, api.StepOnline); i >= 0 {
+		t.Errorf("another browser's connection shown as this one's: %+v", evs[i])
+	}
+
+	// The followed browser itself comes back: that is shown, without its
+	// uaid.
+	ff.connect(t, 10*time.Second)
+	ff.ackAll()
+	evs = tr.untilSteps(t, api.StepOnline, api.StepAck)
+	on := first(t, evs, api.StepOnline)
+	if on.Detail != "" || traceField(on, "browser") != localpush.Firefox {
+		t.Errorf("online step %+v, want the browser named, no detail", on)
+	}
+	for what, id := range map[string]string{"the other's uaid": other.uaid, "the followed browser's uaid": ff.uaid} {
+		if strings.Contains(tr.bytes(), id) {
+			t.Errorf("the stream carries %s", what)
+		}
+	}
+}
+
+// TestFlowBreakOfAnotherSpelling: an endpoint that ends in a subscription's
+// token but is not the local push service's (another host, another case)
+// follows none of its push service steps and breaks nothing, whoever saved
+// it with their own auth secret.
+func TestFlowBreakOfAnotherSpelling(t *testing.T) {
+	e := newFlowEnv(t)
+	_, sub := e.subscribed(t)
+	endpoint := sub["endpoint"].(string)
+	token, _ := localpush.Token(endpoint)
+	victim := openTrace(t, e.base, endpoint, authOf(sub))
 	for _, tt := range []struct {
-		e                       localpush.Event
-		step, actor, to, detail string
-		ok                      bool
+		spelling string
+		want     map[string]int // the break route's answer, by kind
 	}{
-		{e: localpush.Event{Type: localpush.EventPush, Status: 201, Message: "m1", Detail: "queued for 60 s until the browser connects", Headers: map[string]string{"TTL": "60"}},
-			step: api.StepQueued, actor: api.ActorPushService, ok: true},
-		{e: localpush.Event{Type: localpush.EventReject, Status: 403, Detail: "VAPID: k is not the key"},
-			step: api.StepRefused, actor: api.ActorPushService, to: api.ActorServer, detail: "VAPID: k is not the key"},
-		{e: localpush.Event{Type: localpush.EventFault, Status: 429, Detail: "injected 429"},
-			step: api.StepRefused, actor: api.ActorPushService, to: api.ActorServer, detail: "injected 429"},
-		{e: localpush.Event{Type: localpush.EventDrop, Message: "m1", Detail: "TTL 0 and the browser is not connected: not kept"},
-			step: api.StepDropped, actor: api.ActorPushService},
-		{e: localpush.Event{Type: localpush.EventReplace, Message: "m1"}, step: api.StepReplaced, actor: api.ActorPushService},
-		{e: localpush.Event{Type: localpush.EventExpire, Message: "m1"}, step: api.StepExpired, actor: api.ActorPushService},
-		{e: localpush.Event{Type: localpush.EventDeliver, Browser: localpush.Chromium, Message: "m1", Frame: "{stanza}"},
-			step: api.StepDeliver, actor: api.ActorPushService, to: api.ActorBrowser, detail: "{stanza}", ok: true},
-		{e: localpush.Event{Type: localpush.EventAck, Message: "m1", Frame: "{ack}"},
-			step: api.StepAck, actor: api.ActorBrowser, to: api.ActorPushService, detail: "{ack}", ok: true},
-		{e: localpush.Event{Type: localpush.EventNack, Message: "m1", Frame: "{nack}"},
-			step: api.StepAck, actor: api.ActorBrowser, to: api.ActorPushService, detail: "{nack}"},
-		{e: localpush.Event{Type: localpush.EventOffline, Detail: "connection dropped"},
-			step: api.StepOffline, actor: api.ActorPushService, to: api.ActorBrowser, detail: "connection dropped"},
-		{e: localpush.Event{Type: localpush.EventRegister}},
-		{e: localpush.Event{Type: localpush.EventDisconnect}},
+		// Not the local push service's: no switch for it.
+		{"https://updates.push.services.mozilla.com/wpush/" + token, map[string]int{
+			api.BreakExpire: 400, api.BreakOffline: 400, api.BreakThrottle: 400, api.BreakError: 400, api.BreakWrongKey: 400}},
+		// Rerouted to the local push service, but Chromium's path: a
+		// subscription of its own, which the service does not know, and
+		// the switches armed for it never meet the Firefox one.
+		{"https://fcm.googleapis.com/fcm/send/" + token, map[string]int{
+			api.BreakExpire: 404, api.BreakOffline: 404, api.BreakThrottle: 204, api.BreakError: 204, api.BreakWrongKey: 204}},
 	} {
-		t.Run(tt.e.Type, func(t *testing.T) {
-			ev, shown := localTraceEvent(tt.e)
-			if shown != (tt.step != "") {
-				t.Fatalf("shown %v, want %v", shown, tt.step != "")
+		spelling := tt.spelling
+		t.Run(spelling[8:20], func(t *testing.T) {
+			evil := newSubscription(t, spelling)
+			if status, out := e.post(t, api.PathSubscriptions, evil); status != http.StatusCreated {
+				t.Fatalf("subscribe %s: %d %v", spelling, status, out)
+			}
+			tr := openTrace(t, e.base, spelling, authOf(evil))
+			if status, out := e.post(t, api.PathTestSend, map[string]any{"endpoint": endpoint, "notification": note}); status != 200 {
+				t.Fatalf("the victim's test send: %d %v", status, out)
+			}
+			victim.untilSteps(t, api.StepOutcome, api.StepAck)
+			for _, kind := range []string{api.BreakExpire, api.BreakOffline, api.BreakThrottle, api.BreakError, api.BreakWrongKey} {
+				status, out := e.post(t, api.PathFlowBreak, api.FlowBreakRequest{Endpoint: spelling, Auth: authOf(evil), Kind: kind})
+				if status != tt.want[kind] || (status != http.StatusNoContent && out["field"] != "endpoint") {
+					t.Errorf("%s through %s: %d %v, want %d", kind, spelling, status, out, tt.want[kind])
+				}
+			}
+			// Nothing was armed: the victim's next push goes through, at once.
+			if status, out := e.post(t, api.PathTestSend, map[string]any{"endpoint": endpoint, "notification": note}); status != 200 {
+				t.Fatalf("the victim's next test send: %d %v", status, out)
+			}
+			evs := victim.untilSteps(t, api.StepOutcome, api.StepAck)
+			if i := index(evs, api.StepRefused); i >= 0 || evs[0].Step == api.StepBreak {
+				t.Errorf("the victim's push after the refused breaks: %s", stepList(evs))
+			}
+			// Its own stream shows its own switches, and nothing else.
+			for {
+				select {
+				case ev := <-tr.events:
+					if ev.Step != api.StepBreak {
+						t.Errorf("the other spelling's stream got %s:%s %q", ev.Actor, ev.Step, ev.Title)
+					}
+					continue
+				case <-time.After(300 * time.Millisecond):
+				}
+				break
+			}
+		})
+	}
+}
+
+// TestFlowBreakOfAForgottenSubscription: a break for a subscription the
+// server keeps but the local push service no longer knows (expired, or the
+// service restarted) is answered 404, and is no server error.
+func TestFlowBreakOfAForgottenSubscription(t *testing.T) {
+	e := newFlowEnv(t)
+	_, sub := e.subscribed(t)
+	endpoint := sub["endpoint"].(string)
+	if status, out := e.post(t, api.PathFlowBreak, api.FlowBreakRequest{Endpoint: endpoint, Auth: authOf(sub), Kind: api.BreakExpire}); status != http.StatusNoContent {
+		t.Fatalf("expire: %d %v", status, out)
+	}
+	for _, kind := range []string{api.BreakExpire, api.BreakOffline} {
+		status, out := e.post(t, api.PathFlowBreak, api.FlowBreakRequest{Endpoint: endpoint, Auth: authOf(sub), Kind: kind})
+		if status != http.StatusNotFound || out["field"] != "endpoint" || out["error"] != "unknown subscription" {
+			t.Errorf("%s of a forgotten subscription: %d %v, want 404 unknown subscription", kind, status, out)
+		}
+	}
+	// Slow motion for it is no fault either; the push says it is gone.
+	if status, out := e.post(t, api.PathTestSend, map[string]any{"endpoint": endpoint, "notification": note, "slowMotion": true}); status != http.StatusGone {
+		t.Errorf("slow-motion test send: %d %v, want 410", status, out)
+	}
+	for line := range strings.SplitSeq(e.logs.String(), "\n") {
+		if strings.Contains(line, "level=ERROR") || strings.Contains(line, "level=WARN") {
+			t.Errorf("logged: %s", line)
+		}
+	}
+}
+
+// TestFlowSlowMotionRefused: a slow-motion push the push service refuses
+// takes no latency with it, and leaves none for the next push.
+func TestFlowSlowMotionRefused(t *testing.T) {
+	e := newFlowEnv(t)
+	e.srv.slowPause, e.srv.slowLatency = time.Millisecond, 3*time.Second
+	_, sub := e.subscribed(t)
+	endpoint := sub["endpoint"].(string)
+	tr := openTrace(t, e.base, endpoint, authOf(sub))
+	if status, out := e.post(t, api.PathFlowBreak, api.FlowBreakRequest{Endpoint: endpoint, Auth: authOf(sub), Kind: api.BreakWrongKey}); status != http.StatusNoContent {
+		t.Fatalf("break: %d %v", status, out)
+	}
+	if status, out := e.post(t, api.PathTestSend, map[string]any{"endpoint": endpoint, "notification": note, "slowMotion": true}); status != http.StatusBadGateway {
+		t.Fatalf("slow-motion test send with the wrong key: %d %v, want 502", status, out)
+	}
+	tr.untilSteps(t, api.StepOutcome)
+	if status, out := e.post(t, api.PathTestSend, map[string]any{"endpoint": endpoint, "notification": note}); status != 200 {
+		t.Fatalf("test send: %d %v", status, out)
+	}
+	evs := tr.untilSteps(t, api.StepQueued, api.StepDeliver)
+	q, d := first(t, evs, api.StepQueued), first(t, evs, api.StepDeliver)
+	if gap := d.At.Sub(q.At); gap >= e.srv.slowLatency/2 {
+		t.Errorf("the next push was held %v at the push service: the refused one's latency was left armed", gap)
+	}
+}
+
+// feed collects a local push service's events as it records them.
+type feed struct {
+	mu     sync.Mutex
+	events []localpush.Event
+}
+
+func watchFeed(t *testing.T, local *localpush.Service) *feed {
+	f := &feed{}
+	events, stop := local.Watch()
+	t.Cleanup(stop)
+	go func() {
+		for e := range events {
+			f.mu.Lock()
+			f.events = append(f.events, e)
+			f.mu.Unlock()
+		}
+	}()
+	return f
+}
+
+// find waits up to 10 s for an event of type typ that ok accepts.
+func (f *feed) find(t *testing.T, typ string, ok func(localpush.Event) bool) localpush.Event {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		f.mu.Lock()
+		for _, e := range f.events {
+			if e.Type == typ && ok(e) {
+				f.mu.Unlock()
+				return e
+			}
+		}
+		f.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no %s event as expected", typ)
+	return localpush.Event{}
+}
+
+// TestLocalTraceEvents: the events a running local push service records
+// become the trace's push service and browser steps, built from their
+// structured fields; its other events are not shown.
+func TestLocalTraceEvents(t *testing.T) {
+	e := newFlowEnv(t)
+	e.srv.slowPause, e.srv.slowLatency = time.Millisecond, 50*time.Millisecond
+	f := watchFeed(t, e.local)
+	ff, sub := e.subscribed(t)
+	endpoint := sub["endpoint"].(string)
+	auth := authOf(sub)
+	send := func(body map[string]any, want int) {
+		t.Helper()
+		body["endpoint"], body["notification"] = endpoint, note
+		if status, out := e.post(t, api.PathTestSend, body); status != want {
+			t.Fatalf("test send %v: %d %v, want %d", body, status, out, want)
+		}
+	}
+	brk := func(kind string, seconds int) {
+		t.Helper()
+		if status, out := e.post(t, api.PathFlowBreak, api.FlowBreakRequest{Endpoint: endpoint, Auth: auth, Kind: kind, Seconds: seconds}); status != http.StatusNoContent {
+			t.Fatalf("break %s: %d %v", kind, status, out)
+		}
+	}
+	every := func(localpush.Event) bool { return true }
+	pushed := func(ok func(localpush.Event) bool) localpush.Event {
+		t.Helper()
+		return f.find(t, localpush.EventPush, ok)
+	}
+	type want struct {
+		step, actor, to, title string
+		ok                     bool
+		fields                 map[string]string
+	}
+	var cases []struct {
+		name string
+		e    localpush.Event
+		want *want // nil: not shown
+	}
+	add := func(name string, e localpush.Event, w *want) {
+		cases = append(cases, struct {
+			name string
+			e    localpush.Event
+			want *want
+		}{name, e, w})
+	}
+
+	add("register", f.find(t, localpush.EventRegister, every), nil)
+	send(map[string]any{"ttl": 60}, 200)
+	now := pushed(func(e localpush.Event) bool { return e.Handed && e.DelayMs == 0 })
+	add("push handed over at once", now, &want{api.StepQueued, api.ActorPushService, "", "Accepted: handing it to the browser now", true,
+		map[string]string{"TTL": "60", "status": "201", "message id": now.Message}})
+	add("deliver", f.find(t, localpush.EventDeliver, func(e localpush.Event) bool { return e.Message == now.Message }),
+		&want{api.StepDeliver, api.ActorPushService, api.ActorBrowser, "Handed to the browser over its own connection: Mozilla WebSocket push protocol, notification message", true,
+			map[string]string{"protocol": "Mozilla WebSocket push protocol, notification message"}})
+	add("ack", f.find(t, localpush.EventAck, func(e localpush.Event) bool { return e.Message == now.Message }),
+		&want{api.StepAck, api.ActorBrowser, api.ActorPushService, "The browser acknowledged the message: the push service forgets it", true,
+			map[string]string{"result": "code 100: delivered"}})
+
+	send(map[string]any{"ttl": 60, "slowMotion": true}, 200)
+	add("push in slow motion", pushed(func(e localpush.Event) bool { return e.DelayMs > 0 }),
+		&want{api.StepQueued, api.ActorPushService, "", "Accepted: handing it to the browser after a pause of 50 ms (slow motion)", true, nil})
+
+	brk(api.BreakWrongKey, 0)
+	send(map[string]any{}, http.StatusBadGateway)
+	add("refused", f.find(t, localpush.EventReject, every),
+		&want{api.StepRefused, api.ActorPushService, api.ActorServer, "Refused with 403 Forbidden", false, map[string]string{"status": "403"}})
+	brk(api.BreakThrottle, 0)
+	send(map[string]any{}, 200)
+	add("fault", f.find(t, localpush.EventFault, every),
+		&want{api.StepRefused, api.ActorPushService, api.ActorServer, "Answered 429 Too Many Requests: a fault armed on purpose", false, map[string]string{"status": "429"}})
+
+	brk(api.BreakOffline, api.MinOfflineSeconds)
+	add("offline", f.find(t, localpush.EventOffline, func(e localpush.Event) bool { return !e.Held }),
+		&want{api.StepOffline, api.ActorPushService, api.ActorBrowser, "The browser's connection was dropped: the push service cannot reach it for now", false, nil})
+	add("disconnect", f.find(t, localpush.EventDisconnect, every), nil)
+	send(map[string]any{"ttl": 0}, 200)
+	dropped := pushed(func(e localpush.Event) bool { return !e.Handed && e.TTL == 0 })
+	add("push not kept", dropped, &want{api.StepQueued, api.ActorPushService, "", "Accepted, but not kept: TTL 0 and the browser is not connected", true,
+		map[string]string{"TTL": "0"}})
+	drop := f.find(t, localpush.EventDrop, func(e localpush.Event) bool { return e.Message == dropped.Message })
+	add("drop", drop, &want{api.StepDropped, api.ActorPushService, "", "Dropped: " + drop.Detail, false, nil})
+	send(map[string]any{"ttl": 1}, 200)
+	brief := pushed(func(e localpush.Event) bool { return e.TTL == 1 })
+	add("push waiting", brief, &want{api.StepQueued, api.ActorPushService, "", "Accepted: waiting for the browser for 1 s (its TTL)", true, nil})
+	send(map[string]any{"ttl": 60, "topic": "flow"}, 200)
+	send(map[string]any{"ttl": 60, "topic": "flow"}, 200)
+	add("replace", f.find(t, localpush.EventReplace, every),
+		&want{api.StepReplaced, api.ActorPushService, "", "Replaced: a newer message with the same Topic takes this waiting one's place", false,
+			map[string]string{"Topic": "flow"}})
+	add("expire", f.find(t, localpush.EventExpire, func(e localpush.Event) bool { return e.Message == brief.Message }),
+		&want{api.StepExpired, api.ActorPushService, "", "Expired: its TTL ran out before the browser came to take it", false,
+			map[string]string{"TTL": "1"}})
+	ff.connect(t, 10*time.Second)
+	ff.ackAll()
+	add("reconnection held", f.find(t, localpush.EventOffline, func(e localpush.Event) bool { return e.Held }),
+		&want{api.StepOffline, api.ActorPushService, api.ActorBrowser, "The browser tried to connect again: held unanswered until the offline switch ends", false, nil})
+	add("connect ending the switch", f.find(t, localpush.EventConnect, func(e localpush.Event) bool { return e.Endpoint == endpoint }),
+		&want{api.StepOnline, api.ActorBrowser, api.ActorPushService, "The browser is connected to the push service again: what waited for it is handed over now", true,
+			map[string]string{"browser": localpush.Firefox}})
+
+	// A nack, from a browser that does not acknowledge.
+	other := dialFirefox(t, e.local)
+	osub := other.subscribe(t, e.keys.Public)
+	if status, out := e.post(t, api.PathSubscriptions, osub); status != http.StatusCreated {
+		t.Fatalf("subscribe: %d %v", status, out)
+	}
+	if status, out := e.post(t, api.PathTestSend, map[string]any{"endpoint": osub["endpoint"], "notification": note}); status != 200 {
+		t.Fatalf("test send: %d %v", status, out)
+	}
+	m := other.read(t)
+	other.send(t, map[string]any{"messageType": "nack", "version": m["version"], "code": 301})
+	add("nack", f.find(t, localpush.EventNack, every),
+		&want{api.StepAck, api.ActorBrowser, api.ActorPushService, "The browser reported that the service worker's push handler failed", false, nil})
+
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ev, shown := localTraceEvent(c.e)
+			if shown != (c.want != nil) {
+				t.Fatalf("%+v shown %v, want %v", c.e, shown, c.want != nil)
 			}
 			if !shown {
 				return
 			}
-			if ev.Step != tt.step || ev.Actor != tt.actor || ev.To != tt.to || ev.OK != tt.ok || ev.Push != tt.e.Message || ev.Title == "" ||
-				(tt.detail != "" && ev.Detail != tt.detail) {
-				t.Errorf("%+v, want step %s by %s to %q, ok %v, detail %q", ev, tt.step, tt.actor, tt.to, tt.ok, tt.detail)
+			w := c.want
+			if ev.Step != w.step || ev.Actor != w.actor || ev.To != w.to || ev.OK != w.ok || ev.Push != c.e.Message || ev.Title != w.title {
+				t.Errorf("from %+v:\n got %+v\nwant %+v", c.e, ev, *w)
 			}
-			if tt.e.Type == localpush.EventDeliver && traceField(ev, "protocol") != "MCS DataMessageStanza (tag 8) over TLS" {
-				t.Errorf("Chromium's protocol: %+v", ev.Fields)
+			for name, value := range w.fields {
+				if got := traceField(ev, name); got != value {
+					t.Errorf("field %s = %q, want %q", name, got, value)
+				}
+			}
+			switch c.e.Type {
+			case localpush.EventDeliver, localpush.EventAck, localpush.EventNack:
+				if ev.Detail != c.e.Frame || ev.Detail == "" {
+					t.Errorf("detail %q, want the frame", ev.Detail)
+				}
+			case localpush.EventConnect:
+				if ev.Detail != "" {
+					t.Errorf("detail %q: a connection's detail names the browser instance", ev.Detail)
+				}
 			}
 		})
 	}
+	t.Run("Chromium's deliver", func(t *testing.T) {
+		ev, _ := localTraceEvent(localpush.Event{Type: localpush.EventDeliver, Browser: localpush.Chromium, Message: "m1", Frame: "{}"})
+		if traceField(ev, "protocol") != "MCS DataMessageStanza (tag 8) over TLS" {
+			t.Errorf("Chromium's protocol: %+v", ev.Fields)
+		}
+	})
 }
 
 func TestFlowBreakValidation(t *testing.T) {
@@ -955,7 +1409,7 @@ func TestFlowSlowMotionLocal(t *testing.T) {
 	if gap := first(t, evs, api.StepDeliver).At.Sub(first(t, evs, api.StepQueued).At); gap < e.srv.slowLatency {
 		t.Errorf("queued to deliver: %v, want the push service to hold it %v", gap, e.srv.slowLatency)
 	}
-	if gap := first(t, evs, api.StepRequest).At.Sub(first(t, evs, api.StepVAPID).At); gap < e.srv.slowPause {
-		t.Errorf("vapid to request: %v, want the server's pause %v", gap, e.srv.slowPause)
+	if gap := first(t, evs, api.StepEncrypt).At.Sub(first(t, evs, api.StepPayload).At); gap < e.srv.slowPause {
+		t.Errorf("payload to encrypt: %v, want the server's pause %v", gap, e.srv.slowPause)
 	}
 }

@@ -53,6 +53,9 @@ type Server struct {
 	// slowMotionLatency; shorter in tests).
 	slowPause   time.Duration
 	slowLatency time.Duration
+	// streamLifetime ends each trace stream (streamLifetime; shorter in
+	// tests).
+	streamLifetime time.Duration
 
 	// The admin console's sessions (session.go).
 	signInLimit *keyedLimiter // wrong admin tokens, per client address
@@ -135,6 +138,7 @@ func New(cfg Config, d Deps) *Server {
 		trace:             trace,
 		slowPause:         slowMotionPause,
 		slowLatency:       slowMotionLatency,
+		streamLifetime:    streamLifetime,
 
 		signInLimit:    newKeyedLimiter(cfg.AdminSignInRate),
 		sessionRecheck: sessionRecheck,

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,22 +19,32 @@ import (
 // and, in local mode, a share of the local push service's events.
 const (
 	maxStreamsPerSubscription = 4   // a page open in a few tabs
+	maxStreamsPerAddress      = 8   // a few browsers behind one address, each with a tab or two
 	maxStreams                = 256 // in all, for the instance
 	// streamBuffer is how many steps a stream may fall behind before it
 	// loses the newest: a slow reader must never slow a send.
 	streamBuffer = 64
+	// streamLifetime is how long a stream lasts at most: it then ends
+	// with an "end" event and the page opens another, so that a stream
+	// left open holds nothing for good.
+	streamLifetime = 30 * time.Minute
 )
 
 // TraceHub hands the steps of each followed subscription's pushes to the
 // trace streams that follow it: the sender's steps (it is the sender's
 // Tracer) and, in local mode, the local push service's. One hub serves one
 // instance: a stream sees the pushes this instance sends.
+//
+// A subscription is followed by its endpoint exactly as stored, which is
+// the URL the sender posts to and the local push service names in its
+// events: another spelling of it is another subscription, whoever saved it.
 type TraceHub struct {
 	// streams counts the open streams, so that Watching and Publish cost
 	// one atomic load while nobody follows anything.
 	streams atomic.Int32
 	mu      sync.Mutex
-	subs    map[string]*followed // by canonicalEndpoint
+	subs    map[string]*followed // by endpoint, exactly as stored
+	byAddr  map[string]int       // open streams by client address
 	now     func() time.Time
 	// local is the local push service whose events are forwarded while
 	// any stream is open (stopLocal ends that); nil outside local mode.
@@ -47,7 +56,6 @@ var _ sender.Tracer = (*TraceHub)(nil)
 
 // followed is one subscription and the streams following it.
 type followed struct {
-	token   string // the local push service's token of the endpoint; "" outside local mode
 	streams map[*traceStream]struct{}
 }
 
@@ -60,7 +68,7 @@ type traceStream struct {
 // NewTraceHub returns a hub with no streams; local, when not nil, is the
 // local push service whose events about followed subscriptions it forwards.
 func NewTraceHub(local *localpush.Service) *TraceHub {
-	return &TraceHub{subs: map[string]*followed{}, now: time.Now, local: local}
+	return &TraceHub{subs: map[string]*followed{}, byAddr: map[string]int{}, now: time.Now, local: local}
 }
 
 // Watching reports whether a stream follows endpoint.
@@ -68,10 +76,9 @@ func (h *TraceHub) Watching(endpoint string) bool {
 	if h.streams.Load() == 0 {
 		return false
 	}
-	key := canonicalEndpoint(endpoint)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	_, ok := h.subs[key]
+	_, ok := h.subs[endpoint]
 	return ok
 }
 
@@ -81,67 +88,67 @@ func (h *TraceHub) Publish(endpoint string, ev api.TraceEvent) {
 	if h.streams.Load() == 0 {
 		return
 	}
-	key := canonicalEndpoint(endpoint)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if f := h.subs[key]; f != nil {
-		h.sendLocked(f, ev)
-	}
-}
-
-func (h *TraceHub) sendLocked(f *followed, ev api.TraceEvent) {
-	ev.At = h.now().UTC()
-	for st := range f.streams {
-		st.seq++
-		ev.Seq = st.seq
-		select {
-		case st.events <- ev:
-		default: // the reader is behind: it loses this step, the send goes on
+	if f := h.subs[endpoint]; f != nil {
+		ev.At = h.now().UTC()
+		for st := range f.streams {
+			st.seq++
+			ev.Seq = st.seq
+			select {
+			case st.events <- ev:
+			default: // the reader is behind: it loses this step, the send goes on
+			}
 		}
 	}
 }
 
-// follow opens a stream of endpoint's steps; stop closes it. Beyond
-// maxStreamsPerSubscription for endpoint, or maxStreams in all, it refuses
-// with 429.
-func (h *TraceHub) follow(endpoint string) (st *traceStream, stop func(), err error) {
-	key := canonicalEndpoint(endpoint)
+// follow opens a stream of endpoint's steps (endpoint as stored) for the
+// client at addr; stop closes it. Beyond maxStreamsPerSubscription for
+// endpoint, maxStreamsPerAddress for addr, or maxStreams in all, it
+// refuses with 429.
+func (h *TraceHub) follow(endpoint, addr string) (st *traceStream, stop func(), err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.streams.Load() >= maxStreams {
-		return nil, nil, &apiError{Status: http.StatusTooManyRequests, RetryAfter: time.Minute,
-			Message: fmt.Sprintf("this server has %d trace streams open, the most it keeps; try again later", maxStreams)}
+	tooMany := func(msg string, a ...any) error {
+		return &apiError{Status: http.StatusTooManyRequests, RetryAfter: time.Minute, Message: fmt.Sprintf(msg, a...)}
 	}
-	f := h.subs[key]
+	if h.streams.Load() >= maxStreams {
+		return nil, nil, tooMany("this server has %d trace streams open, the most it keeps; try again later", maxStreams)
+	}
+	if h.byAddr[addr] >= maxStreamsPerAddress {
+		return nil, nil, tooMany("this address already has %d trace streams open, the most it may; close one (another tab?)", maxStreamsPerAddress)
+	}
+	f := h.subs[endpoint]
 	if f != nil && len(f.streams) >= maxStreamsPerSubscription {
-		return nil, nil, &apiError{Status: http.StatusTooManyRequests, RetryAfter: time.Minute,
-			Message: fmt.Sprintf("this subscription already has %d trace streams open, the most it may; close one (another tab?)", maxStreamsPerSubscription)}
+		return nil, nil, tooMany("this subscription already has %d trace streams open, the most it may; close one (another tab?)", maxStreamsPerSubscription)
 	}
 	if f == nil {
 		f = &followed{streams: map[*traceStream]struct{}{}}
-		if h.local != nil {
-			f.token, _ = localpush.Token(endpoint)
-		}
-		h.subs[key] = f
+		h.subs[endpoint] = f
 	}
 	st = &traceStream{events: make(chan api.TraceEvent, streamBuffer)}
 	f.streams[st] = struct{}{}
+	h.byAddr[addr]++
 	if h.streams.Add(1) == 1 && h.local != nil {
 		events, stopWatch := h.local.Watch()
 		h.stopLocal = stopWatch
 		go h.forward(events)
 	}
 	var once sync.Once
-	return st, func() { once.Do(func() { h.unfollow(key, st) }) }, nil
+	return st, func() { once.Do(func() { h.unfollow(endpoint, addr, st) }) }, nil
 }
 
-func (h *TraceHub) unfollow(key string, st *traceStream) {
+func (h *TraceHub) unfollow(endpoint, addr string, st *traceStream) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	f := h.subs[key]
+	f := h.subs[endpoint]
 	delete(f.streams, st)
 	if len(f.streams) == 0 {
-		delete(h.subs, key)
+		delete(h.subs, endpoint)
+	}
+	if h.byAddr[addr]--; h.byAddr[addr] <= 0 {
+		delete(h.byAddr, addr)
 	}
 	// Nobody follows anything: the local push service's events are no
 	// longer read (forward ends when the watch closes its channel).
@@ -151,71 +158,27 @@ func (h *TraceHub) unfollow(key string, st *traceStream) {
 	}
 }
 
-// publishToken is Publish for the local push service's events, which name
-// a subscription by its endpoint's token: Chromium's endpoints carry FCM
-// hosts the service does not have.
-func (h *TraceHub) publishToken(token string, ev api.TraceEvent) {
-	if token == "" {
-		return
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, f := range h.subs {
-		if f.token == token {
-			h.sendLocked(f, ev)
-		}
-	}
-}
-
-func (h *TraceHub) followsToken(token string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, f := range h.subs {
-		if token != "" && f.token == token {
-			return true
-		}
-	}
-	return false
-}
-
 // forward publishes the local push service's events about followed
-// subscriptions until the watch ends.
+// subscriptions until the watch ends. An event reaches the streams of the
+// endpoint it names, exactly: a message's events name the endpoint its push
+// request was made to (the stored endpoint the sender posted to), the
+// offline fault's events the endpoint it was armed for. An event naming
+// none (another browser's connection, say) concerns no trace.
 func (h *TraceHub) forward(events <-chan localpush.Event) {
-	// A connect event names the subscription whose offline switch it ends,
-	// when the service knows it; otherwise the subscriptions whose browser
-	// the switch cut off, by browser, are the ones it brings back.
-	offline := map[string]map[string]bool{}
 	for e := range events {
-		token, _ := localpush.Token(e.Endpoint)
-		switch e.Type {
-		case localpush.EventConnect:
-			back := offline[e.Browser]
-			delete(offline, e.Browser)
-			if token != "" {
-				back = map[string]bool{token: true}
-			}
-			for tok := range back {
-				h.publishToken(tok, api.TraceEvent{Actor: api.ActorBrowser, To: api.ActorPushService, Step: api.StepOnline, OK: true,
-					Title:  "The browser is connected to the push service again: what waited for it is handed over now",
-					Fields: []api.TraceField{{Name: "browser", Value: e.Browser}}, Detail: e.Detail})
-			}
+		if e.Endpoint == "" {
 			continue
-		case localpush.EventOffline:
-			if token != "" && h.followsToken(token) {
-				if offline[e.Browser] == nil {
-					offline[e.Browser] = map[string]bool{}
-				}
-				offline[e.Browser][token] = true
-			}
 		}
 		if ev, ok := localTraceEvent(e); ok {
-			h.publishToken(token, ev)
+			h.Publish(e.Endpoint, ev)
 		}
 	}
 }
 
 // localTraceEvent is the trace step of a local push service's event about
-// one subscription, false for the events a trace does not show.
+// one subscription, false for the events a trace does not show. It reads
+// the event's structured fields; Detail, prose for people, is shown, never
+// parsed.
 func localTraceEvent(e localpush.Event) (api.TraceEvent, bool) {
 	ev := api.TraceEvent{Push: e.Message, Actor: api.ActorPushService, OK: true}
 	fields := func(kv ...string) {
@@ -229,22 +192,24 @@ func localTraceEvent(e localpush.Event) (api.TraceEvent, bool) {
 	if e.BodySize > 0 {
 		bytes = strconv.Itoa(e.BodySize)
 	}
+	ttl := ""
+	if e.TTL > 0 {
+		ttl = strconv.Itoa(e.TTL)
+	}
 	switch e.Type {
 	case localpush.EventPush:
 		ev.Step = api.StepQueued
 		switch {
-		case strings.HasPrefix(e.Detail, "delivering") && strings.Contains(e.Detail, "latency"):
-			ev.Title = "Accepted: handing it to the browser after a pause (slow motion)"
-		case strings.HasPrefix(e.Detail, "delivering"):
+		case e.Handed && e.DelayMs > 0:
+			ev.Title = fmt.Sprintf("Accepted: handing it to the browser after a pause of %d ms (slow motion)", e.DelayMs)
+		case e.Handed:
 			ev.Title = "Accepted: handing it to the browser now"
-		case strings.HasPrefix(e.Detail, "queued"):
-			ev.Title = "Accepted: waiting for the browser for " + e.Headers["TTL"] + " s (its TTL)"
-		case strings.HasPrefix(e.Detail, "dropped"):
+		case e.TTL == 0:
 			ev.Title = "Accepted, but not kept: TTL 0 and the browser is not connected"
 		default:
-			ev.Title = "Accepted: " + e.Detail
+			ev.Title = fmt.Sprintf("Accepted: waiting for the browser for %d s (its TTL)", e.TTL)
 		}
-		fields("status", strconv.Itoa(e.Status), "message id", e.Message, "TTL", e.Headers["TTL"],
+		fields("status", strconv.Itoa(e.Status), "message id", e.Message, "TTL", strconv.Itoa(e.TTL),
 			"Urgency", e.Headers["Urgency"], "Topic", e.Headers["Topic"], "bytes", bytes)
 		ev.Detail = e.Detail
 	case localpush.EventReject, localpush.EventFault:
@@ -258,10 +223,7 @@ func localTraceEvent(e localpush.Event) (api.TraceEvent, bool) {
 	case localpush.EventDrop:
 		ev.Step, ev.OK = api.StepDropped, false
 		ev.Title = "Dropped: " + e.Detail
-		if strings.HasPrefix(e.Detail, "TTL 0") {
-			ev.Title = "Dropped: TTL 0 and the browser is not connected, so the message is not kept"
-		}
-		fields("message id", e.Message, "TTL", e.Headers["TTL"])
+		fields("message id", e.Message, "TTL", ttl)
 		ev.Detail = e.Detail
 	case localpush.EventReplace:
 		ev.Step, ev.OK = api.StepReplaced, false
@@ -271,7 +233,7 @@ func localTraceEvent(e localpush.Event) (api.TraceEvent, bool) {
 	case localpush.EventExpire:
 		ev.Step, ev.OK = api.StepExpired, false
 		ev.Title = "Expired: its TTL ran out before the browser came to take it"
-		fields("message id", e.Message, "TTL", e.Headers["TTL"])
+		fields("message id", e.Message, "TTL", ttl)
 		ev.Detail = e.Detail
 	case localpush.EventDeliver:
 		ev.Step, ev.To = api.StepDeliver, api.ActorBrowser
@@ -294,11 +256,19 @@ func localTraceEvent(e localpush.Event) (api.TraceEvent, bool) {
 	case localpush.EventOffline:
 		ev.Step, ev.To, ev.OK = api.StepOffline, api.ActorBrowser, false
 		ev.Title = "The browser's connection was dropped: the push service cannot reach it for now"
-		if strings.Contains(e.Detail, "reconnected") {
+		if e.Held {
 			ev.Title = "The browser tried to connect again: held unanswered until the offline switch ends"
 		}
 		fields("browser", e.Browser)
 		ev.Detail = e.Detail
+	case localpush.EventConnect:
+		// Only the connection that ends an offline switch names an
+		// endpoint. Its Detail names the browser instance (a uaid, an
+		// android id), which is no business of the trace: a uaid can
+		// take over a Mozilla connection.
+		ev.Actor, ev.To, ev.Step = api.ActorBrowser, api.ActorPushService, api.StepOnline
+		ev.Title = "The browser is connected to the push service again: what waited for it is handed over now"
+		fields("browser", e.Browser)
 	default:
 		return api.TraceEvent{}, false
 	}

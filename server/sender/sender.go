@@ -200,7 +200,13 @@ func (r Result) Delivery(sub store.Subscription) store.Delivery {
 // panics on bad input.
 func (s *Sender) Deliver(ctx context.Context, sub store.Subscription, m push.Message) Result {
 	tr := s.traceOf(ctx, sub.Endpoint)
-	res := s.finish(ctx, sub, s.deliver(ctx, sub, m, tr), tr)
+	// The wrong-key switch makes a refusal on purpose: finish must know it
+	// whether or not anyone follows the push.
+	wrongKey := s.breaks.takeWrongKey(sub.Endpoint)
+	if wrongKey && tr != nil {
+		tr.wrongKey = true
+	}
+	res := s.finish(ctx, sub, s.deliver(ctx, sub, m, tr, wrongKey), tr, wrongKey)
 	tr.outcome(res)
 	return res
 }
@@ -222,7 +228,9 @@ func (s *Sender) Send(ctx context.Context, sub store.Subscription, m push.Messag
 	return res
 }
 
-func (s *Sender) deliver(ctx context.Context, sub store.Subscription, m push.Message, tr *pushTrace) Result {
+// deliver is Deliver before its result is finished; wrongKey signs the push
+// with a throwaway key pair (Breaks.WrongKey).
+func (s *Sender) deliver(ctx context.Context, sub store.Subscription, m push.Message, tr *pushTrace, wrongKey bool) Result {
 	if err := m.Validate(); err != nil {
 		return Result{Outcome: push.Rejected, Err: err}
 	}
@@ -241,15 +249,12 @@ func (s *Sender) deliver(ctx context.Context, sub store.Subscription, m push.Mes
 	copy(body, m.Payload)
 
 	keys := s.keys
-	if s.breaks.takeWrongKey(sub.Endpoint) {
+	if wrongKey {
 		throwaway, err := vapid.Generate()
 		if err != nil {
 			return Result{Outcome: push.Rejected, Err: fmt.Errorf("making a throwaway VAPID key pair: %w", err)}
 		}
 		keys = throwaway
-		if tr != nil {
-			tr.wrongKey = true
-		}
 	}
 	tr.payload(m)
 
@@ -271,6 +276,13 @@ func (s *Sender) deliver(ctx context.Context, sub store.Subscription, m push.Mes
 
 	var res Result
 	for attempt := 1; ; attempt++ {
+		// Slow motion's pause comes before the turn is taken: it must not
+		// hold one of the host's request slots.
+		if pace := tr.paced(); pace > 0 {
+			if err := s.sleep(ctx, pace); err != nil {
+				return interrupted(ctx, res)
+			}
+		}
 		if err := s.waitTurn(ctx, host); err != nil {
 			return interrupted(ctx, res)
 		}
@@ -431,7 +443,8 @@ func (s *Sender) backoff(attempt int) time.Duration {
 }
 
 // finish prunes a gone subscription and logs the result, and traces both.
-func (s *Sender) finish(ctx context.Context, sub store.Subscription, res Result, tr *pushTrace) Result {
+// wrongKey says the push was signed with a throwaway key on purpose.
+func (s *Sender) finish(ctx context.Context, sub store.Subscription, res Result, tr *pushTrace, wrongKey bool) Result {
 	if res.Outcome == push.Sent && !s.log.Enabled(ctx, slog.LevelDebug) {
 		return res // the common case, thousands a second in a broadcast
 	}
@@ -467,6 +480,10 @@ func (s *Sender) finish(ctx context.Context, sub store.Subscription, res Result,
 		s.log.DebugContext(ctx, "push: interrupted before a final answer", attrs...)
 	case res.Outcome == push.Gone:
 		s.log.InfoContext(ctx, "push: subscription gone", append(attrs, "pruned", res.Pruned)...)
+	case res.Outcome == push.Unauthorized && wrongKey:
+		// Refused as it should be: saying nothing of the server's own
+		// credentials, it must not use up the host's error report.
+		s.log.InfoContext(ctx, "push: VAPID credentials refused, as the wrong-key switch meant them to be", attrs...)
 	case res.Outcome == push.Unauthorized:
 		host := store.EndpointHost(sub.Endpoint)
 		if s.vapidRefusals.first(host, s.now()) {

@@ -37,10 +37,11 @@ type Tracer interface {
 
 type paceKey struct{}
 
-// WithPace returns a context whose pushes pause d before each request to
-// the push service, once their payload, encryption and VAPID steps are
-// traced: the Flow panel's slow motion, so that a class can follow the
-// steps as they happen.
+// WithPace returns a context whose pushes pause d before each attempt,
+// after the payload step (or the retry step) is traced and before the
+// attempt waits for its host's turn: the Flow panel's slow motion, so that
+// a class can follow the steps as they happen. The pause holds none of the
+// host's request slots.
 func WithPace(ctx context.Context, d time.Duration) context.Context {
 	return context.WithValue(ctx, paceKey{}, d)
 }
@@ -103,7 +104,6 @@ type pushTrace struct {
 	endpoint  string
 	id        string
 	pace      time.Duration
-	sleep     func(context.Context, time.Duration) error
 	plaintext int
 	wrongKey  bool // signed with a throwaway key (Breaks.WrongKey)
 	attempt   int
@@ -118,7 +118,7 @@ func (s *Sender) traceOf(ctx context.Context, endpoint string) *pushTrace {
 	if !followed && pace <= 0 {
 		return nil
 	}
-	t := &pushTrace{endpoint: endpoint, pace: pace, sleep: s.sleep}
+	t := &pushTrace{endpoint: endpoint, pace: pace}
 	if followed {
 		t.tracer = s.tracer
 		t.id = newPushID()
@@ -148,17 +148,25 @@ func (t *pushTrace) publish(ev api.TraceEvent) {
 	t.tracer.Publish(t.endpoint, ev)
 }
 
-// client returns the HTTP client of one attempt: c itself for a push nobody
-// follows or paces, else c behind a tap that traces the request webpush-go
-// built (the bytes that go on the wire) and pauses before sending it.
-func (t *pushTrace) client(c *http.Client) webpush.HTTPClient {
+// paced returns slow motion's pause for t's push, 0 for none.
+func (t *pushTrace) paced() time.Duration {
 	if t == nil {
+		return 0
+	}
+	return t.pace
+}
+
+// client returns the HTTP client of one attempt: c itself for a push nobody
+// follows, else c behind a tap that traces the request webpush-go built
+// (the bytes that go on the wire).
+func (t *pushTrace) client(c *http.Client) webpush.HTTPClient {
+	if !t.followed() {
 		return c
 	}
 	return tapClient{next: c, trace: t}
 }
 
-// tapClient is the HTTP client of a followed or paced push.
+// tapClient is the HTTP client of a followed push.
 type tapClient struct {
 	next  *http.Client
 	trace *pushTrace
@@ -166,18 +174,8 @@ type tapClient struct {
 
 func (c tapClient) Do(req *http.Request) (*http.Response, error) {
 	t := c.trace
-	if t.followed() {
-		t.publish(t.encryptStep(req))
-		t.publish(t.vapidStep(req))
-	}
-	if t.pace > 0 {
-		if err := t.sleep(req.Context(), t.pace); err != nil {
-			// As the client reports a request cut short, without the
-			// endpoint; the sender sees the context's end.
-			req.Body.Close()
-			return nil, &url.Error{Op: req.Method, URL: "<endpoint>", Err: err}
-		}
-	}
+	t.publish(t.encryptStep(req))
+	t.publish(t.vapidStep(req))
 	t.publish(t.requestStep(req))
 	return c.next.Do(req)
 }
@@ -306,7 +304,8 @@ func (t *pushTrace) vapidStep(req *http.Request) api.TraceEvent {
 	}
 	ev.Detail = "JWT header:\n" + indent(header) + "\nJWT claims:\n" + indent(claimsJSON) +
 		"\nsignature: " + sig + " (ES256 over header.claims; the private key never leaves the server)" +
-		"\nk: " + k + " (the public key the subscription was made with, as applicationServerKey)"
+		"\nk: " + k + " (the public key of the pair that signed the JWT; the push service checks that it is the\n" +
+		"   applicationServerKey the subscription was made with)"
 	return ev
 }
 

@@ -324,8 +324,8 @@ func TestWrongKeySwitch(t *testing.T) {
 	}
 }
 
-// TestPace: a paced push pauses before each request, after the steps that
-// lead to it, and stops pausing when its context ends.
+// TestPace: a paced push pauses before each attempt, after the step that
+// leads to it (payload or retry), and stops pausing when its context ends.
 func TestPace(t *testing.T) {
 	const pace = 1200 * time.Millisecond
 	ps := newPushService(t, func(n int, w http.ResponseWriter, _ *http.Request) {
@@ -338,10 +338,13 @@ func TestPace(t *testing.T) {
 	b := newBrowser(t, ps.URL+"/push/1")
 	tr := newRecordTracer(b.sub.Endpoint)
 	f := newFixture(t, Options{Trace: tr, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond})
-	var waitsAtRequest []int
+	var waitsAtPayload, waitsAtEncrypt []int
 	f.s.tracer = stepHook{tr, func(ev api.TraceEvent) {
-		if ev.Step == api.StepRequest {
-			waitsAtRequest = append(waitsAtRequest, len(f.clock.all()))
+		switch ev.Step {
+		case api.StepPayload:
+			waitsAtPayload = append(waitsAtPayload, len(f.clock.all()))
+		case api.StepEncrypt:
+			waitsAtEncrypt = append(waitsAtEncrypt, len(f.clock.all()))
 		}
 	}}
 
@@ -353,10 +356,10 @@ func TestPace(t *testing.T) {
 	if len(waits) != 3 || waits[0] != pace || waits[2] != pace {
 		t.Errorf("waits %v, want the pace, the backoff, the pace", waits)
 	}
-	// The pause comes after the payload, encryption and VAPID steps, and
-	// before the request step.
-	if len(waitsAtRequest) != 2 || waitsAtRequest[0] != 1 || waitsAtRequest[1] != 3 {
-		t.Errorf("waits done when each request was traced: %v, want [1 3]", waitsAtRequest)
+	// The pause comes after the payload step, before the attempt's
+	// encryption is traced.
+	if len(waitsAtPayload) != 1 || waitsAtPayload[0] != 0 || len(waitsAtEncrypt) != 2 || waitsAtEncrypt[0] != 1 || waitsAtEncrypt[1] != 3 {
+		t.Errorf("waits done at the payload step %v, at each encrypt step %v; want [0] and [1 3]", waitsAtPayload, waitsAtEncrypt)
 	}
 
 	t.Run("unfollowed pushes are paced too", func(t *testing.T) {
@@ -370,9 +373,9 @@ func TestPace(t *testing.T) {
 		f := newFixture(t, Options{})
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		// The caller goes away once the request is signed, before it is sent.
+		// The caller goes away once the payload is traced, before the pause.
 		f.s.tracer = stepHook{tr, func(ev api.TraceEvent) {
-			if ev.Step == api.StepVAPID {
+			if ev.Step == api.StepPayload {
 				cancel()
 			}
 		}}
@@ -408,5 +411,79 @@ func TestShortPath(t *testing.T) {
 				t.Errorf("shortPath = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestPaceHoldsNoSlot: slow motion's pause holds none of the host's request
+// slots, so that a paced push does not hold back another push to the same
+// push service.
+func TestPaceHoldsNoSlot(t *testing.T) {
+	const pace = 1200 * time.Millisecond
+	ps := newPushService(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusCreated) })
+	slow, other := newBrowser(t, ps.URL+"/push/slow"), newBrowser(t, ps.URL+"/push/other")
+	f := newFixture(t, Options{MaxPerHost: 1})
+	pausing, release := make(chan struct{}), make(chan struct{})
+	f.s.sleep = func(ctx context.Context, d time.Duration) error {
+		if d == pace {
+			close(pausing)
+			<-release
+		}
+		return ctx.Err()
+	}
+	done := make(chan Result, 1)
+	go func() {
+		done <- f.s.Deliver(WithPace(context.Background(), pace), slow.sub, push.Message{Payload: notification(t), TTL: 60})
+	}()
+	<-pausing
+	sent := make(chan Result, 1)
+	go func() {
+		sent <- f.s.Deliver(context.Background(), other.sub, push.Message{Payload: notification(t), TTL: 60})
+	}()
+	select {
+	case res := <-sent:
+		if res.Outcome != push.Sent {
+			t.Errorf("the other push: %+v", res)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the other push waited for the paced one's pause: the pause holds the host's only slot")
+		close(release)
+		<-sent
+		<-done
+		return
+	}
+	close(release)
+	if res := <-done; res.Outcome != push.Sent {
+		t.Errorf("the paced push: %+v", res)
+	}
+}
+
+// TestWrongKeyRefusalLogs: a refusal the wrong-key switch caused is logged
+// as such at Info and leaves the once-per-host error for a real refusal of
+// the server's credentials.
+func TestWrongKeyRefusalLogs(t *testing.T) {
+	ps := newPushService(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusForbidden) })
+	b := newBrowser(t, ps.URL+"/push/1")
+	breaks := NewBreaks()
+	f := newFixture(t, Options{Breaks: breaks})
+	f.store.add(b.sub)
+	msg := push.Message{Payload: notification(t), TTL: 60}
+	for _, wrongKey := range []bool{true, false} {
+		if wrongKey {
+			breaks.WrongKey(b.sub.Endpoint)
+		}
+		if res := f.s.Deliver(context.Background(), b.sub, msg); res.Outcome != push.Unauthorized {
+			t.Fatalf("Deliver = %+v, want unauthorized", res)
+		}
+	}
+	var levels []string
+	for line := range strings.SplitSeq(strings.TrimSpace(f.log.String()), "\n") {
+		var rec struct{ Level, Msg string }
+		json.Unmarshal([]byte(line), &rec)
+		if strings.Contains(rec.Msg, "VAPID") {
+			levels = append(levels, rec.Level)
+		}
+	}
+	if len(levels) != 2 || levels[0] != "INFO" || levels[1] != "ERROR" {
+		t.Errorf("VAPID refusals logged at %v, want INFO for the switch's, then ERROR for the real one", levels)
 	}
 }
