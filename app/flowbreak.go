@@ -2,7 +2,9 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strconv"
 
@@ -142,6 +144,14 @@ func (fl *flows) breakIt(ctx context.Context, sc breakScenario, sub api.Subscrip
 		detail += ", and this subscription's endpoint and auth secret}"
 		fl.log(level, pageToServer, exchangeTitle(ex), detail)
 	}
+	var ae *apiError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		// The server, or the local push service behind it, no longer
+		// knows this subscription (pruned, or the service restarted):
+		// only a new one helps.
+		fl.ui.update(func(s *pageState) { s.pruned(sub.Endpoint) })
+		return fmt.Errorf("%w: this subscription is no longer known, click Subscribe again", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -169,7 +179,9 @@ func (fl *flows) subscribeAgain(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	dead := ""
 	if sub != nil {
+		dead = sub.Endpoint()
 		if err := sub.Unsubscribe(ctx); err != nil {
 			// The push service may no longer know it either; a new
 			// subscription is what matters.
@@ -186,5 +198,7 @@ func (fl *flows) subscribeAgain(ctx context.Context) error {
 	if err := fl.ready(ctx); err != nil {
 		return err
 	}
-	return fl.subscribeAndStore(ctx, key, "")
+	// The dead endpoint as the old one: a row the server still keeps (the
+	// local push service forgot it, the server did not) is replaced.
+	return fl.subscribeAndStore(ctx, key, dead)
 }

@@ -129,10 +129,10 @@ test.describe('the live flow', () => {
       const from = await flow.count();
       await home.sendTest('In slow motion', 'One step at a time.');
       await expect(flow.panel.getByText(/more step\(s\) to reveal/)).toBeVisible();
-      const steps = await flow.waitForSequence(from, ['server:payload', 'server:vapid', 'server:request', 'push-service:deliver', 'worker:show'], 60_000);
-      const vapid = steps.find((s) => s.step === 'vapid')!;
-      const request = steps.find((s) => s.step === 'request')!;
-      expect(request.at - vapid.at, 'the server paused before its request').toBeGreaterThanOrEqual(1000);
+      const steps = await flow.waitForSequence(from, ['server:payload', 'server:encrypt', 'server:request', 'push-service:deliver', 'worker:show'], 60_000);
+      const payload = steps.find((s) => s.step === 'payload')!;
+      const encrypt = steps.find((s) => s.step === 'encrypt')!;
+      expect(encrypt.at - payload.at, 'the server paused before encrypting and sending').toBeGreaterThanOrEqual(1000);
       const [n] = await home.waitForNotifications(1);
       expect(n.title).toBe('In slow motion');
     });
