@@ -19,7 +19,7 @@ func TestFlowPanelShowsEachStep(t *testing.T) {
 	}}
 	html := goapp.HTMLString(newFlowLog(s, nil))
 	for _, want := range []string{
-		`>Flow<`, `role="log"`, `data-actor="page"`, `data-actor="server" data-step="encrypt"`, `data-push="p1"`,
+		`>Flow<`, `role="log"`, `data-actor="page"`, `data-actor="server"`, `data-step="encrypt"`, `data-push="p1"`,
 		`<dt>salt</dt>`, `<code>DGv6ra1nlYgDCS1FRnbzlw</code>`, `<dt>rs</dt>`, `>Kit server<`, `>record header<`,
 		`aria-label="Sequence diagram of the push flow"`, `id="slow-motion"`, "Slow motion",
 	} {

@@ -62,14 +62,16 @@ func (fl *flows) followTrace(ctx context.Context, sub api.Subscription) {
 				if ctx.Err() != nil {
 					return // the page follows another subscription now
 				}
+				e := traceEntry(ev)
 				if lost := ev.Seq - seq - 1; seq > 0 && lost > 0 {
 					// The server never waits for a slow reader: it drops
 					// steps instead, and the numbering shows the gap.
-					fl.log(flowError, serverToPage, fmt.Sprintf("%d step(s) of the trace were lost", lost),
-						"The server drops the steps a page reads too slowly rather than slow its pushes down; the steps before and after this line are complete.")
+					gap := flowEntry{At: e.At, Level: flowError, Actor: api.ActorServer, To: api.ActorPage,
+						Title:  fmt.Sprintf("%d step(s) of the trace were lost", lost),
+						Detail: "The server drops the steps a page reads too slowly rather than slow its pushes down; the steps before and after this line are complete."}
+					fl.ui.update(func(s *pageState) { s.reveal(gap) })
 				}
 				seq = ev.Seq
-				e := traceEntry(ev)
 				fl.ui.update(func(s *pageState) { s.reveal(e) })
 			})
 		if ctx.Err() != nil {

@@ -105,10 +105,30 @@ const maxFlowEntries = 300
 // revealed, if any, so that the log keeps the order things happened in.
 func (s *pageState) addEntry(e flowEntry) {
 	if len(s.Pending) > 0 {
-		s.Pending = bounded(append(s.Pending, e))
+		s.Pending = bounded(inTimeOrder(s.Pending, e))
 		return
 	}
-	s.Entries = bounded(append(s.Entries, e))
+	s.Entries = bounded(inTimeOrder(s.Entries, e))
+}
+
+// maxReorder is how far back a step that arrived late may be placed.
+const maxReorder = 16
+
+// inTimeOrder appends e to entries, before the last few entries that
+// happened after it. Steps reach the page by two ways, the server's stream
+// and the service worker's messages, and the worker's can overtake the
+// server's: the push service's "handed to the browser" may arrive after the
+// worker's "push event received" that it caused. Each way keeps its own
+// order, so only entries of another way move.
+func inTimeOrder(entries []flowEntry, e flowEntry) []flowEntry {
+	entries = append(entries, e)
+	for i := len(entries) - 1; i > 0 && i > len(entries)-1-maxReorder; i-- {
+		if !entries[i-1].At.After(entries[i].At) {
+			break
+		}
+		entries[i-1], entries[i] = entries[i], entries[i-1]
+	}
+	return entries
 }
 
 // bounded keeps the newest maxFlowEntries of entries.
@@ -123,7 +143,7 @@ func bounded(entries []flowEntry) []flowEntry {
 // waiting before it (revealNext).
 func (s *pageState) reveal(e flowEntry) {
 	if s.Slow {
-		s.Pending = bounded(append(s.Pending, e))
+		s.Pending = bounded(inTimeOrder(s.Pending, e))
 		return
 	}
 	s.addEntry(e)

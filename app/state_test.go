@@ -2,8 +2,11 @@ package app
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestButtonsFollowState(t *testing.T) {
@@ -111,5 +114,34 @@ func TestReenableStepsPutThisBrowserFirst(t *testing.T) {
 				t.Fatalf("first instructions are for %q, want %q", steps[0].Family, tt.first)
 			}
 		})
+	}
+}
+
+func TestEntriesInTimeOrder(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 3, 30, 41, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	var s pageState
+	s.addEntry(flowEntry{At: at(0), Title: "payload"})
+	s.addEntry(flowEntry{At: at(20), Title: "push event received"}) // from the worker, first to arrive
+	s.addEntry(flowEntry{At: at(21), Title: "push decoded"})
+	s.addEntry(flowEntry{At: at(10), Title: "handed to the browser"}) // from the server's stream, late
+	s.addEntry(flowEntry{At: at(10), Title: "acknowledged"})          // same time: stays after the one before
+	var got []string
+	for _, e := range s.Entries {
+		got = append(got, e.Title)
+	}
+	want := []string{"payload", "handed to the browser", "acknowledged", "push event received", "push decoded"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("log order %q, want %q", got, want)
+	}
+
+	// A step far older than the last maxReorder entries goes no further back.
+	var long pageState
+	for i := range maxReorder + 5 {
+		long.addEntry(flowEntry{At: at(100 + i), Title: fmt.Sprint(i)})
+	}
+	long.addEntry(flowEntry{At: at(0), Title: "very late"})
+	if i := slices.IndexFunc(long.Entries, func(e flowEntry) bool { return e.Title == "very late" }); i != len(long.Entries)-1-maxReorder {
+		t.Errorf("a very late step landed at %d of %d, want %d", i, len(long.Entries), len(long.Entries)-1-maxReorder)
 	}
 }
