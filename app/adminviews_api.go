@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -100,23 +101,11 @@ var errStreamEnded = errors.New("the event stream ended before the broadcast fin
 // the same code there and natively.
 func (c *apiClient) followBroadcast(ctx context.Context, id string, onStatus func(api.BroadcastStatus)) error {
 	path := withID(api.PathNotification, id) + "/events"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	resp, err := c.openStream(ctx, http.MethodGet, path, nil)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Accept", "text/event-stream")
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return &apiError{Method: http.MethodGet, Path: path, Message: err.Error() + " (offline, or the server is not running?)"}
-	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes))
-		return answerError(http.MethodGet, path, resp.StatusCode, body)
-	}
 	finished := false
 	err = sse.Read(resp.Body, func(ev sse.Event) error {
 		if ev.Type != "status" {
@@ -139,6 +128,42 @@ func (c *apiClient) followBroadcast(ctx context.Context, id string, onStatus fun
 		return errStreamEnded
 	}
 	return nil
+}
+
+// openStream asks for a Server-Sent Events stream at path, with body as
+// JSON when it is not nil, and returns the open answer, whose body the
+// caller reads with package sse and closes. A refusal is an *apiError with
+// the server's message; ctx's error when ctx ended first.
+func (c *apiClient) openStream(ctx context.Context, method, path string, body any) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &apiError{Method: method, Path: path, Message: err.Error() + " (offline, or the server is not running?)"}
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes))
+		return nil, answerError(method, path, resp.StatusCode, b)
+	}
+	return resp, nil
 }
 
 // broadcastFinished reports whether a broadcast's status is final.

@@ -1,11 +1,9 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 
 	"pushstart/api"
@@ -47,28 +45,11 @@ var errTraceEnded = errors.New("the trace stream ended")
 // code there and natively.
 func (c *apiClient) followTrace(ctx context.Context, req api.FlowTraceRequest, onOpen func(), onEvent func(api.TraceEvent)) error {
 	const path = api.PathFlowTrace
-	body, err := json.Marshal(req)
+	resp, err := c.openStream(ctx, http.MethodPost, path, req)
 	if err != nil {
 		return err
-	}
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	hr.Header.Set("Accept", "text/event-stream")
-	hr.Header.Set("Content-Type", "application/json")
-	resp, err := c.hc.Do(hr)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return &apiError{Method: http.MethodPost, Path: path, Message: err.Error() + " (offline, or the server is not running?)"}
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes))
-		return answerError(http.MethodPost, path, resp.StatusCode, b)
-	}
 	onOpen()
 	err = sse.Read(resp.Body, func(ev sse.Event) error {
 		if ev.Type != "trace" {

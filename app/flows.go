@@ -431,16 +431,7 @@ func (fl *flows) log(level flowLevel, r route, title, detail string) {
 }
 
 // logExchange logs a request to the server with its status and answer.
-func (fl *flows) logExchange(ex exchange) {
-	if ex.Method == "" {
-		return
-	}
-	level := flowOK
-	if ex.Status < 200 || ex.Status > 299 {
-		level = flowError
-	}
-	fl.log(level, pageToServer, exchangeTitle(ex), exchangeDetail(ex))
-}
+func (fl *flows) logExchange(ex exchange) { fl.logExchangeAs(ex, pageToServer) }
 
 // notificationJSON is n as the page sends it, pretty-printed.
 func notificationJSON(n push.Notification) string {

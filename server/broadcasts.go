@@ -160,6 +160,24 @@ func listLimit(q url.Values, def int) (int, error) {
 	return n, nil
 }
 
+// adminBroadcast is the broadcast the request's {id} names, for an admin:
+// false once the answer (401, 400, 404) is written.
+func (s *Server) adminBroadcast(w http.ResponseWriter, r *http.Request) (store.Broadcast, bool) {
+	if !s.requireAdmin(w, r) {
+		return store.Broadcast{}, false
+	}
+	id, ok := s.broadcastID(w, r)
+	if !ok {
+		return store.Broadcast{}, false
+	}
+	b, err := s.store.GetBroadcast(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return store.Broadcast{}, false
+	}
+	return b, true
+}
+
 // broadcastID is the request's {id}, or the 400 when it cannot be one.
 func (s *Server) broadcastID(w http.ResponseWriter, r *http.Request) (string, bool) {
 	id := r.PathValue("id")
@@ -171,16 +189,8 @@ func (s *Server) broadcastID(w http.ResponseWriter, r *http.Request) (string, bo
 }
 
 func (s *Server) handleBroadcastGet(w http.ResponseWriter, r *http.Request) {
-	if !s.requireAdmin(w, r) {
-		return
-	}
-	id, ok := s.broadcastID(w, r)
+	b, ok := s.adminBroadcast(w, r)
 	if !ok {
-		return
-	}
-	b, err := s.store.GetBroadcast(r.Context(), id)
-	if err != nil {
-		s.writeError(w, r, err)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, broadcastStatus(b))
@@ -246,16 +256,8 @@ func (s *Server) handleBroadcastList(w http.ResponseWriter, r *http.Request) {
 // canceled. Progress is read from the store every half second, so the
 // stream shows the work of every instance sharing the database.
 func (s *Server) handleBroadcastEvents(w http.ResponseWriter, r *http.Request) {
-	if !s.requireAdmin(w, r) {
-		return
-	}
-	id, ok := s.broadcastID(w, r)
+	b, ok := s.adminBroadcast(w, r)
 	if !ok {
-		return
-	}
-	b, err := s.store.GetBroadcast(r.Context(), id)
-	if err != nil {
-		s.writeError(w, r, err)
 		return
 	}
 	// A stream lasts as long as the broadcast.
@@ -307,10 +309,10 @@ func (s *Server) handleBroadcastEvents(w http.ResponseWriter, r *http.Request) {
 			}
 			lastCheck = time.Now()
 		}
-		b, err = s.store.GetBroadcast(r.Context(), id)
+		b, err = s.store.GetBroadcast(r.Context(), b.ID)
 		if err != nil {
 			if !errors.Is(err, context.Canceled) {
-				s.log.Warn("broadcast events: reading the broadcast", "id", id, "err", err)
+				s.log.Warn("broadcast events: reading the broadcast", "id", b.ID, "err", err)
 			}
 			return
 		}

@@ -106,19 +106,11 @@ func (s *Server) checkAction(r *http.Request, bid, action string) error {
 // from its outcomes; shown, clicked and closed, from the service worker's
 // reports.
 func (s *Server) handleFunnel(w http.ResponseWriter, r *http.Request) {
-	if !s.requireAdmin(w, r) {
-		return
-	}
-	id, ok := s.broadcastID(w, r)
+	b, ok := s.adminBroadcast(w, r)
 	if !ok {
 		return
 	}
-	b, err := s.store.GetBroadcast(r.Context(), id)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	f, err := s.store.Funnel(r.Context(), id)
+	f, err := s.store.Funnel(r.Context(), b.ID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
