@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"pushstart/push"
 )
@@ -85,6 +86,12 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	app := r.PostForm.Get("app")
 	if app == "" {
 		s.httpError(w, r, http.StatusBadRequest, "INVALID_PARAMETERS", "registration without app", nil)
+		return
+	}
+	// An unregistration echoes the app id (or the subtype) in its one-line
+	// answer; a line break in it would make another answer.
+	if hasControl(app) || hasControl(r.PostForm.Get("X-subtype")) {
+		s.httpError(w, r, http.StatusBadRequest, "INVALID_PARAMETERS", "app or X-subtype with a control character", nil)
 		return
 	}
 	if r.PostForm.Get("delete") == "true" {
@@ -226,6 +233,12 @@ func (s *Server) httpError(w http.ResponseWriter, r *http.Request, status int, c
 		body = "Error=" + code
 	}
 	writeText(w, status, body)
+}
+
+// hasControl reports whether v has a control character (a line break among
+// them).
+func hasControl(v string) bool {
+	return strings.ContainsFunc(v, unicode.IsControl)
 }
 
 func writeText(w http.ResponseWriter, status int, body string) {
