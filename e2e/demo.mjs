@@ -150,7 +150,7 @@ try {
       `       -H "Authorization: Bearer $(cat ${tokenFile})" \\`,
       `       -H 'Content-Type: application/json' \\`,
       `       -d '{"notification": {"title": "Hello", "body": "from the admin API"}}'`,
-      `The local push service's event feed: ${cfg.url}/events`,
+      `The local push service's event feed: ${cfg.url}/v1/events`,
       'Close the browser window or press Ctrl-C to stop.',
     ].join('\n'),
   );

@@ -9,7 +9,7 @@ import (
 	"pushstart/internal/httpjson"
 )
 
-// Event types recorded in the feed served at GET /events.
+// Event types recorded in the feed served at GET /v1/events.
 const (
 	EventRegister   = "register"   // a browser subscribed
 	EventUnregister = "unregister" // a browser unsubscribed
@@ -36,7 +36,7 @@ const (
 // eventCapacity bounds the feed: older events are dropped first.
 const eventCapacity = 1000
 
-// Event is one entry of the feed served at GET /events. The feed is a
+// Event is one entry of the feed served at GET /v1/events. The feed is a
 // loopback-only test API, so it carries endpoints in full. Events about a
 // message name the endpoint of the push request that brought it; offline
 // events, and the connect event that ends an offline fault, the endpoint
@@ -155,7 +155,7 @@ func (l *eventLog) since(seq uint64) []Event {
 	return out
 }
 
-// handleEvents serves GET /events?since=N.
+// handleEvents serves GET /v1/events?since=N.
 func (s *Service) handleEvents(w http.ResponseWriter, r *http.Request) {
 	var since uint64
 	if v := r.URL.Query().Get("since"); v != "" {

@@ -56,8 +56,8 @@ func TestWatch(t *testing.T) {
 			t.Fatal("recording events blocked on a watcher that does not read")
 		}
 		// The service goes on answering.
-		if resp, err := http.Get(s.URL() + "/events?since=0"); err != nil || resp.StatusCode != 200 {
-			t.Fatalf("GET /events: %v %v", resp, err)
+		if resp, err := http.Get(s.URL() + "/v1/events?since=0"); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET /v1/events: %v %v", resp, err)
 		} else {
 			resp.Body.Close()
 		}

@@ -36,7 +36,7 @@ const (
 	maxLatencyMs      = 60000
 )
 
-// FaultRequest is the body of POST /faults. A status kind or "hang": the
+// FaultRequest is the body of POST /v1/faults. A status kind or "hang": the
 // next Count push requests to Endpoint get that answer instead of being
 // processed. "expire": the subscription is forgotten now, as a push service
 // forgets an expired one (its waiting messages are dropped, every later
@@ -60,7 +60,7 @@ type FaultRequest struct {
 // unsubscribed, or issued before the service restarted.
 var ErrUnknownSubscription = errors.New("names no current subscription")
 
-// SetFault arms a fault as POST /faults does, for a program that runs the
+// SetFault arms a fault as POST /v1/faults does, for a program that runs the
 // service in-process. Its endpoint must be spelled as the service serves it
 // (see Serves).
 func (s *Service) SetFault(req FaultRequest) error {
@@ -342,7 +342,7 @@ func (s *Service) parseFault(req FaultRequest) (key faultKey, ft *fault, err err
 	return key, ft, nil
 }
 
-// handleSetFault serves POST /faults.
+// handleSetFault serves POST /v1/faults.
 func (s *Service) handleSetFault(w http.ResponseWriter, r *http.Request) {
 	var req FaultRequest
 	d := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
@@ -363,7 +363,7 @@ func (s *Service) handleSetFault(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// handleClearFaults serves DELETE /faults: every armed fault is disarmed,
+// handleClearFaults serves DELETE /v1/faults: every armed fault is disarmed,
 // and the browsers kept offline come back at their next try.
 func (s *Service) handleClearFaults(w http.ResponseWriter, r *http.Request) {
 	s.faults.clear()

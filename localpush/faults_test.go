@@ -16,11 +16,11 @@ import (
 	webpush "github.com/SherClockHolmes/webpush-go"
 )
 
-// setFault arms a fault through POST /faults and returns the status.
+// setFault arms a fault through POST /v1/faults and returns the status.
 func setFault(t *testing.T, s *Service, body any) int {
 	t.Helper()
 	b, _ := json.Marshal(body)
-	resp, err := http.Post(s.URL()+"/faults", "application/json", bytes.NewReader(b))
+	resp, err := http.Post(s.URL()+"/v1/faults", "application/json", bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestFaults(t *testing.T) {
 
 	t.Run("410 twice, then normal", func(t *testing.T) {
 		if st := setFault(t, s, map[string]any{"endpoint": endpoint, "kind": "410", "count": 2}); st != 204 {
-			t.Fatalf("POST /faults: %d", st)
+			t.Fatalf("POST /v1/faults: %d", st)
 		}
 		for i, want := range []int{410, 410, 201} {
 			if resp, _ := push(); resp.StatusCode != want {
@@ -83,12 +83,12 @@ func TestFaults(t *testing.T) {
 			t.Fatalf("fault on another token hit this endpoint: %d", resp.StatusCode)
 		}
 	})
-	t.Run("cleared by DELETE /faults", func(t *testing.T) {
+	t.Run("cleared by DELETE /v1/faults", func(t *testing.T) {
 		setFault(t, s, map[string]any{"endpoint": endpoint, "kind": "500", "count": 5})
-		req, _ := http.NewRequest(http.MethodDelete, s.URL()+"/faults", nil)
+		req, _ := http.NewRequest(http.MethodDelete, s.URL()+"/v1/faults", nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil || resp.StatusCode != 204 {
-			t.Fatalf("DELETE /faults: %v %v", resp, err)
+			t.Fatalf("DELETE /v1/faults: %v %v", resp, err)
 		}
 		resp.Body.Close()
 		if resp, _ := push(); resp.StatusCode != 201 {
@@ -188,7 +188,7 @@ func TestFaultRequestErrorsNameTheField(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			b, _ := json.Marshal(tc.body)
-			resp, err := http.Post(s.URL()+"/faults", "application/json", bytes.NewReader(b))
+			resp, err := http.Post(s.URL()+"/v1/faults", "application/json", bytes.NewReader(b))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -284,7 +284,7 @@ func TestOfflineFaultFirefox(t *testing.T) {
 	endpoint := f.register("chan-1", app.pub)
 
 	if st := setFault(t, s, map[string]any{"endpoint": endpoint, "kind": "offline", "seconds": 30}); st != 204 {
-		t.Fatalf("POST /faults: %d", st)
+		t.Fatalf("POST /v1/faults: %d", st)
 	}
 	if _, err := f.tryRead(5 * time.Second); err == nil || isTimeout(err) {
 		t.Fatalf("the connection after the offline fault: %v, want it dropped", err)
@@ -396,7 +396,7 @@ func TestOfflineFaultClearedByDelete(t *testing.T) {
 	f2 := openFirefox(t, s)
 	f2.sendHello(f.uaid)
 	reply := f2.expectHeld(400 * time.Millisecond)
-	req, _ := http.NewRequest(http.MethodDelete, s.URL()+"/faults", nil)
+	req, _ := http.NewRequest(http.MethodDelete, s.URL()+"/v1/faults", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -407,7 +407,7 @@ func TestOfflineFaultClearedByDelete(t *testing.T) {
 	conn := waitEvent(t, s, EventConnect, func(e Event) bool { return strings.Contains(e.Detail, f.uaid) && e.Seq > 0 })
 	for _, e := range eventsOf(t, s, EventConnect) {
 		if e.Seq >= conn.Seq && e.Endpoint != "" {
-			t.Errorf("connect event %+v after DELETE /faults names the endpoint of a fault that was cleared", e)
+			t.Errorf("connect event %+v after DELETE /v1/faults names the endpoint of a fault that was cleared", e)
 		}
 	}
 }
@@ -419,7 +419,7 @@ func TestLatencyFault(t *testing.T) {
 	endpoint := f.register("chan-1", app.pub)
 	const delay = 400 * time.Millisecond
 	if st := setFault(t, s, map[string]any{"endpoint": endpoint, "kind": "latency", "delayMs": delay.Milliseconds(), "count": 2}); st != 204 {
-		t.Fatalf("POST /faults: %d", st)
+		t.Fatalf("POST /v1/faults: %d", st)
 	}
 	for i, want := range []time.Duration{delay, delay, 0} {
 		start := time.Now()
@@ -518,7 +518,7 @@ func TestFaultNamesOnlyTheServicesEndpoints(t *testing.T) {
 			} {
 				kind["endpoint"] = tt.endpoint
 				b, _ := json.Marshal(kind)
-				resp, err := http.Post(s.URL()+"/faults", "application/json", bytes.NewReader(b))
+				resp, err := http.Post(s.URL()+"/v1/faults", "application/json", bytes.NewReader(b))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -556,7 +556,7 @@ func TestFaultNamesOnlyTheServicesEndpoints(t *testing.T) {
 		s.URL() + "/fcm/send/" + crToken,
 	} {
 		if st := setFault(t, s, map[string]any{"endpoint": endpoint, "kind": "503"}); st != 204 {
-			t.Fatalf("POST /faults for %s: %d, want 204", endpoint, st)
+			t.Fatalf("POST /v1/faults for %s: %d, want 204", endpoint, st)
 		}
 		if st, _ := sendWebPush(t, client, app, ua, crEndpoint, []byte("faulted"), webpush.Options{TTL: 60}); st != 503 {
 			t.Errorf("Chromium push after a fault armed for %s: %d, want 503", endpoint, st)
@@ -577,7 +577,7 @@ func TestFaultsGoWithTheirSubscription(t *testing.T) {
 			{"endpoint": endpoint, "kind": "latency", "delayMs": 1000},
 		} {
 			if st := setFault(t, s, body); st != 204 {
-				t.Fatalf("POST /faults %v: %d", body, st)
+				t.Fatalf("POST /v1/faults %v: %d", body, st)
 			}
 		}
 	}

@@ -386,11 +386,11 @@ func decrypt(t *testing.T, ua userAgent, body []byte) string {
 	return string(pt)
 }
 
-// eventsOf fetches GET /events?since=0 and returns the events of the given
+// eventsOf fetches GET /v1/events?since=0 and returns the events of the given
 // types, in order.
 func eventsOf(t *testing.T, s *Service, types ...string) []Event {
 	t.Helper()
-	resp, err := http.Get(s.URL() + "/events?since=0")
+	resp, err := http.Get(s.URL() + "/v1/events?since=0")
 	if err != nil {
 		t.Fatal(err)
 	}

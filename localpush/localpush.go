@@ -7,7 +7,7 @@
 // dom.push.serverURL), Chromium's GCM check-in and registration (package
 // gcm), the push resource of RFC 8030 at /wpush/<token> (Firefox endpoints)
 // and /fcm/send/<token> (Chromium endpoints, reached through Transport), and
-// two test APIs: POST /faults and GET /events. A second port serves
+// two test APIs: POST /v1/faults and GET /v1/events. A second port serves
 // Chromium's MCS stream over TLS.
 //
 // The push resource behaves as a real one: it verifies VAPID (RFC 8292),
@@ -42,7 +42,7 @@
 // The test APIs, for loopback clients only (a program that runs the service
 // in-process has SetFault and Watch):
 //
-//   - POST /faults {"endpoint": "<as the browser gave it>", "kind": K, ...}
+//   - POST /v1/faults {"endpoint": "<as the browser gave it>", "kind": K, ...}
 //     arms a fault for that endpoint; a bad field is answered 400 with
 //     {"error", "field"}. The endpoint must be spelled as the service hands
 //     it out (Service.Serves): /wpush/<token> at its own origin, or
@@ -68,10 +68,10 @@
 //   - "latency", with "delayMs": 1 to 60000 and "count": N: each of the
 //     next N messages accepted for the endpoint waits that long before it
 //     is handed to the browser; the push request is answered at once.
-//   - DELETE /faults disarms them all and ends every offline window.
+//   - DELETE /v1/faults disarms them all and ends every offline window.
 //     Faults are also forgotten with their subscription (expired,
 //     unsubscribed, or registered again with another key).
-//   - GET /events?since=N returns the events after sequence number N, from a
+//   - GET /v1/events?since=N returns the events after sequence number N, from a
 //     ring of the last 1000 (see Event): register, unregister, connect,
 //     disconnect, push, reject, fault; for a subscription's messages
 //     deliver and ack (with the protocol frame), nack, drop (TTL 0 with the
@@ -106,7 +106,7 @@ import (
 // Config is the configuration of a Service.
 type Config struct {
 	// Addr is the HTTP listener: the push resource, Mozilla's WebSocket at
-	// "/", GCM check-in and registration, /faults and /events. Default
+	// "/", GCM check-in and registration, /v1/faults and /v1/events. Default
 	// "127.0.0.1:0".
 	Addr string
 	// MCSAddr is Chromium's MCS listener (TLS). Default "127.0.0.1:0".
@@ -212,6 +212,12 @@ func loopbackHostPort(a net.Addr) string {
 	return net.JoinHostPort(ip.String(), strconv.Itoa(ta.Port))
 }
 
+// APIPrefix begins the paths of the service's test API (faults, events). The
+// API is versioned: within one version fields are only ever added, so a test
+// written against /v1 keeps working; a change that would break one comes as
+// /v2 beside it.
+const APIPrefix = "/v1"
+
 // routes is every HTTP route of the service.
 func (s *Service) routes() http.Handler {
 	mux := http.NewServeMux()
@@ -223,9 +229,9 @@ func (s *Service) routes() http.Handler {
 	g := s.gcm.Handler()
 	mux.Handle("/checkin", g)
 	mux.Handle("/c2dm/register3", g)
-	mux.Handle("POST /faults", loopbackOnly(http.HandlerFunc(s.handleSetFault)))
-	mux.Handle("DELETE /faults", loopbackOnly(http.HandlerFunc(s.handleClearFaults)))
-	mux.Handle("GET /events", loopbackOnly(http.HandlerFunc(s.handleEvents)))
+	mux.Handle("POST "+APIPrefix+"/faults", loopbackOnly(http.HandlerFunc(s.handleSetFault)))
+	mux.Handle("DELETE "+APIPrefix+"/faults", loopbackOnly(http.HandlerFunc(s.handleClearFaults)))
+	mux.Handle("GET "+APIPrefix+"/events", loopbackOnly(http.HandlerFunc(s.handleEvents)))
 	return mux
 }
 
@@ -345,7 +351,7 @@ func (s *Service) EndpointPrefix() string { return s.url + "/wpush/" }
 type BrowserConfig struct {
 	ChromiumArgs []string       `json:"chromiumArgs"` // command-line switches for Chromium
 	FirefoxPrefs map[string]any `json:"firefoxPrefs"` // prefs for Firefox (user.js or Playwright's firefoxUserPrefs)
-	URL          string         `json:"url"`          // base URL of /faults and /events
+	URL          string         `json:"url"`          // base URL of the test API (/v1/faults, /v1/events)
 }
 
 // Browser returns the Chromium switches and Firefox prefs that make the

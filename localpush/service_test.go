@@ -68,7 +68,7 @@ func TestEventsSinceAndBound(t *testing.T) {
 		s.events.add(Event{Type: EventConnect})
 	}
 	get := func(q string) (int, []Event) {
-		resp, err := http.Get(s.URL() + "/events" + q)
+		resp, err := http.Get(s.URL() + "/v1/events" + q)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -223,7 +223,7 @@ func (st *state) offlineWait(browser, id string, now time.Time) (time.Duration, 
 	return o.offlineUntil.Sub(now), o.offlineEndpoint
 }
 
-// clearOffline ends every offline fault (DELETE /faults): the browsers
+// clearOffline ends every offline fault (DELETE /v1/faults): the browsers
 // kept away come back at their next try, and that connection ends no fault
 // (its connect event names no endpoint).
 func (st *state) clearOffline() {

@@ -27,7 +27,7 @@ type fcmTransport struct {
 
 // RoundTrip sends req, rerouted when it is for an FCM endpoint. Only the
 // endpoint paths Chromium uses are rerouted: any other path on those hosts
-// (the service's own /faults, /events) must not be reachable as a "push".
+// (the service's own /v1/faults, /v1/events) must not be reachable as a "push".
 func (t *fcmTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !Reroutes(req.URL.Hostname()) {
 		return t.base.RoundTrip(req)

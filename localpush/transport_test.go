@@ -125,7 +125,7 @@ func TestChromiumRegistrationWithBadSender(t *testing.T) {
 func TestTransportReroutesEndpointPathsOnly(t *testing.T) {
 	s := startService(t)
 	client := &http.Client{Transport: s.Transport(nil)}
-	for _, path := range []string{"/faults", "/events", "/checkin"} {
+	for _, path := range []string{"/v1/faults", "/v1/events", "/checkin"} {
 		resp, err := client.Post("https://fcm.googleapis.com"+path, "application/octet-stream", strings.NewReader("x"))
 		if err == nil {
 			resp.Body.Close()

@@ -195,7 +195,7 @@ export class LocalPush {
 
   /** Makes the next count push requests to endpoint answer kind. */
   async fault(endpoint: string, kind: '410' | '429' | '500' | 'hang', count: number, retryAfter?: number) {
-    const r = await this.request.post(`${this.url}/faults`, {
+    const r = await this.request.post(`${this.url}/v1/faults`, {
       data: { endpoint, kind, count, ...(retryAfter !== undefined ? { retryAfter } : {}) },
     });
     expect(r.status(), `POST /faults answered ${await r.text()}`).toBe(204);
@@ -203,7 +203,7 @@ export class LocalPush {
 
   /** The events after seq (all of them by default). */
   async events(since = 0): Promise<PushEvent[]> {
-    const r = await this.request.get(`${this.url}/events?since=${since}`);
+    const r = await this.request.get(`${this.url}/v1/events?since=${since}`);
     expect(r.status()).toBe(200);
     return (await r.json()).events ?? [];
   }
