@@ -86,7 +86,14 @@ const fakeSubtype = "wp:http://127.0.0.1:8000/#0f0e0d0c-0b0a-4908-8706-050403020
 // Debian's Chromium would show.
 func (c *fakeChromium) register(sender string) string {
 	c.t.Helper()
-	st, body := c.form(url.Values{"app": {"org.chromium.linux"}, "X-subtype": {fakeSubtype},
+	return c.registerAs(fakeSubtype, sender)
+}
+
+// registerAs subscribes under subtype ("wp:<origin>#<uuid>-V2"): another
+// subtype is another subscription of the same browser.
+func (c *fakeChromium) registerAs(subtype, sender string) string {
+	c.t.Helper()
+	st, body := c.form(url.Values{"app": {"org.chromium.linux"}, "X-subtype": {subtype},
 		"device": {strconv.FormatUint(c.aid, 10)}, "sender": {sender}})
 	tok, ok := strings.CutPrefix(strings.TrimSpace(body), "token=")
 	if st != 200 || !ok {

@@ -25,6 +25,7 @@ const (
 	EventReplace    = "replace"    // a waiting message was replaced by a newer one with the same Topic (Message is the replaced one)
 	EventExpire     = "expire"     // a waiting message's TTL ran out before the browser took it
 	EventOffline    = "offline"    // the offline fault dropped a browser's connection; it is refused until the fault ends
+	EventReset      = "reset"      // the reset fault forgot a browser, or Firefox said hello with the uaid it forgot and got a new one
 )
 
 // Browser names used in events.

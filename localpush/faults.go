@@ -28,6 +28,10 @@ const (
 	faultOffline = "offline"
 	// faultLatency makes messages wait before they are handed over.
 	faultLatency = "latency"
+	// faultReset forgets the browser that owns the subscription, as a push
+	// service that lost a client's record does, and lets the browser learn
+	// it the way it would (see Service.reset).
+	faultReset = "reset"
 )
 
 // Bounds of the faults' parameters.
@@ -45,10 +49,16 @@ const (
 // Seconds, so that messages wait for it (or, with TTL 0, are dropped).
 // "latency": each of the next Count messages accepted for Endpoint waits
 // DelayMs before it is handed to the browser (the push request is answered
-// at once).
+// at once). "reset": the push service forgets the browser that owns the
+// subscription, so every subscription of that browser, not only this one,
+// is gone (410, waiting messages dropped). Firefox learns it as from
+// autopush: its connection is dropped and its next hello is answered with a
+// new uaid, upon which it drops all its subscriptions and fires
+// pushsubscriptionchange in each of their service workers. Chromium is not
+// told: nothing a push service sends makes it fire the event.
 type FaultRequest struct {
 	Endpoint   string `json:"endpoint"`             // the endpoint URL as the browser gave it
-	Kind       string `json:"kind"`                 // "410", "429", "500" (any status 400-599), "hang", "expire", "offline" or "latency"
+	Kind       string `json:"kind"`                 // "410", "429", "500" (any status 400-599), "hang", "expire", "offline", "latency" or "reset"
 	Count      int    `json:"count,omitempty"`      // how many requests (status kinds, hang) or messages (latency); default 1
 	RetryAfter *int   `json:"retryAfter,omitempty"` // seconds for Retry-After on 429 and 503; default 1
 	Seconds    int    `json:"seconds,omitempty"`    // offline: how long the browser's connection is refused (1 to 600)
@@ -71,6 +81,8 @@ func (s *Service) SetFault(req FaultRequest) error {
 	switch ft.kind {
 	case faultExpire:
 		return s.expire(key)
+	case faultReset:
+		return s.reset(key, req.Endpoint)
 	case faultOffline:
 		return s.goOffline(key, req.Endpoint, ft.seconds)
 	case faultLatency:
@@ -310,7 +322,7 @@ func (s *Service) parseFault(req FaultRequest) (key faultKey, ft *fault, err err
 		return faultKey{}, nil, &fieldError{field: "delayMs", msg: `applies only to the "latency" fault`}
 	}
 	switch req.Kind {
-	case faultExpire, faultOffline:
+	case faultExpire, faultOffline, faultReset:
 		if req.Count != 0 {
 			return faultKey{}, nil, &fieldError{field: "count", msg: fmt.Sprintf("does not apply to the %q fault", req.Kind)}
 		}
@@ -335,7 +347,7 @@ func (s *Service) parseFault(req FaultRequest) (key faultKey, ft *fault, err err
 	default:
 		n, err := strconv.Atoi(req.Kind)
 		if err != nil || n < 400 || n > 599 {
-			return faultKey{}, nil, &fieldError{field: "kind", msg: `must be "hang", "expire", "offline", "latency" or an HTTP status 400-599 such as "410", "429" or "500"`}
+			return faultKey{}, nil, &fieldError{field: "kind", msg: `must be "hang", "expire", "offline", "latency", "reset" or an HTTP status 400-599 such as "410", "429" or "500"`}
 		}
 		ft.status = n
 	}
@@ -392,6 +404,52 @@ func (s *Service) expire(key faultKey) error {
 			BodySize: len(m.body), TTL: m.ttl, Detail: "the subscription expired before the browser took it"})
 	}
 	s.log.Info("subscription expired by a fault", "endpoint", push.Fingerprint(endpoint), "dropped", len(dropped))
+	return nil
+}
+
+// reset forgets the browser that owns key's subscription, as a push service
+// forgets a client whose record it lost: every subscription of that browser
+// is gone (pushes answer 410) and the messages waiting for them are
+// dropped. The browser learns it as it would from the real service:
+//
+//   - Firefox (Mozilla's protocol): its connection is dropped, and the next
+//     hello with its old uaid is answered with a new one (see serveMozilla).
+//     Firefox then drops all its subscriptions and fires
+//     pushsubscriptionchange in the service worker of each.
+//   - Chromium (GCM): nothing. Its connection stays, and no message of
+//     GCM's makes Chromium drop a subscription and tell the worker:
+//     PushMessagingServiceImpl fires the event only behind the
+//     PushSubscriptionChangeEvent feature (off by default), and then only
+//     when the notification permission is revoked; a GCM store reset (a
+//     check-in refused with 401) drops every subscription without an event.
+func (s *Service) reset(key faultKey, endpoint string) error {
+	subs, dropped, c := s.state.resetOwner(key.token, key.browser, endpoint)
+	if subs == nil {
+		return unknownSubscription()
+	}
+	detail := fmt.Sprintf("reset by a fault: the push service forgot the browser and its %d subscriptions; ", len(subs))
+	if key.browser == Firefox {
+		detail += "its connection is dropped and its next hello gets a new uaid"
+	} else {
+		detail += "Chromium is not told (no GCM message makes it fire pushsubscriptionchange)"
+	}
+	s.events.add(Event{Type: EventReset, Browser: key.browser, Endpoint: endpoint, Detail: detail})
+	for _, sub := range subs {
+		if sub.browser == Chromium {
+			s.gcm.Forget(sub.token)
+		}
+		s.faults.forget(faultKey{sub.browser, sub.token})
+		s.events.add(Event{Type: EventUnregister, Browser: sub.browser, Endpoint: s.state.endpointOf(sub),
+			Detail: "reset by a fault: the push service forgot the browser; pushes to it get 410"})
+	}
+	for _, m := range dropped {
+		s.events.add(Event{Type: EventDrop, Browser: m.sub.browser, Endpoint: m.endpoint, Message: m.id,
+			BodySize: len(m.body), TTL: m.ttl, Detail: "the push service forgot the browser before it took the message"})
+	}
+	s.log.Info("browser reset by a fault", "endpoint", push.Fingerprint(endpoint), "subscriptions", len(subs), "dropped", len(dropped))
+	if c != nil {
+		c.drop()
+	}
 	return nil
 }
 

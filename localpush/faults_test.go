@@ -181,6 +181,8 @@ func TestFaultRequestErrorsNameTheField(t *testing.T) {
 		{"delayMs on hang", map[string]any{"endpoint": endpoint, "kind": "hang", "delayMs": 10}, "delayMs"},
 		{"expire with retryAfter", map[string]any{"endpoint": endpoint, "kind": "expire", "retryAfter": 1}, "retryAfter"},
 		{"expire of no subscription", map[string]any{"endpoint": s.URL() + "/wpush/never-issued", "kind": "expire"}, "endpoint"},
+		{"reset with a count", map[string]any{"endpoint": endpoint, "kind": "reset", "count": 2}, "count"},
+		{"reset of no subscription", map[string]any{"endpoint": s.URL() + "/wpush/never-issued", "kind": "reset"}, "endpoint"},
 		{"offline of no subscription", map[string]any{"endpoint": s.URL() + "/wpush/never-issued", "kind": "offline", "seconds": 5}, "endpoint"},
 		{"unknown kind", map[string]any{"endpoint": endpoint, "kind": "teapot"}, "kind"},
 		{"not an endpoint", map[string]any{"endpoint": "not a url", "kind": "500"}, "endpoint"},
@@ -260,6 +262,116 @@ func TestExpireFault(t *testing.T) {
 		}
 		if st, _ := sendWebPush(t, client, app, ua, endpoint, []byte("late"), webpush.Options{TTL: 60}); st != http.StatusGone {
 			t.Fatalf("push to the expired endpoint: %d, want 410", st)
+		}
+	})
+}
+
+// TestResetFault checks that the reset fault forgets the whole browser, and
+// that Firefox learns it as from autopush: its connection drops and its next
+// hello gets a new uaid. Another browser is untouched.
+func TestResetFault(t *testing.T) {
+	t.Run("Firefox", func(t *testing.T) {
+		s := startService(t)
+		app, ua := newAppServer(t), newUserAgent(t)
+		f := dialFirefox(t, s, "")
+		endpoint := f.register("chan-1", app.pub)
+		sibling := f.register("chan-2", app.pub)
+		other := dialFirefox(t, s, "")
+		untouched := other.register("chan-1", app.pub)
+
+		if err := s.SetFault(FaultRequest{Endpoint: endpoint, Kind: "reset"}); err != nil {
+			t.Fatal(err)
+		}
+		if m, err := f.tryRead(5 * time.Second); err == nil {
+			t.Fatalf("got %v after the reset, want the connection dropped", m)
+		}
+		reset := waitEvent(t, s, EventReset, func(e Event) bool { return e.Endpoint == endpoint })
+		if !strings.Contains(reset.Detail, "2 subscriptions") {
+			t.Errorf("reset event %+v: want a detail counting the 2 subscriptions", reset)
+		}
+		for _, ep := range []string{endpoint, sibling} {
+			waitEvent(t, s, EventUnregister, func(e Event) bool { return e.Endpoint == ep })
+			if st, _ := sendWebPush(t, http.DefaultClient, app, ua, ep, []byte("late"), webpush.Options{TTL: 60}); st != http.StatusGone {
+				t.Fatalf("push to %s after the reset: %d, want 410", ep, st)
+			}
+		}
+		if st, _ := sendWebPush(t, http.DefaultClient, app, ua, untouched, []byte("still"), webpush.Options{TTL: 60}); st != 201 {
+			t.Fatalf("push to another browser's subscription: %d, want 201", st)
+		}
+
+		// Back with its old uaid, Firefox is given a new one, once.
+		back := dialFirefox(t, s, f.uaid)
+		if back.uaid == f.uaid || back.uaid == "" {
+			t.Fatalf("hello with the forgotten uaid answered with uaid %q, want a new one", back.uaid)
+		}
+		renewed := waitEvent(t, s, EventReset, func(e Event) bool { return e.Seq > reset.Seq })
+		if renewed.Endpoint != endpoint || !strings.Contains(renewed.Detail, back.uaid) {
+			t.Errorf("reset event %+v: want the fault's endpoint and the new uaid", renewed)
+		}
+		back.ws.CloseNow()
+		again := dialFirefox(t, s, back.uaid)
+		if again.uaid != back.uaid {
+			t.Fatalf("hello with the new uaid answered with %q, want it kept", again.uaid)
+		}
+		// Subscribing again gives a working endpoint.
+		fresh := again.register("chan-1", app.pub)
+		if fresh == endpoint {
+			t.Fatal("the forgotten endpoint came back")
+		}
+		if st, _ := sendWebPush(t, http.DefaultClient, app, ua, fresh, []byte("new"), webpush.Options{TTL: 60}); st != 201 {
+			t.Fatalf("push to the new subscription: %d, want 201", st)
+		}
+	})
+	t.Run("Firefox away", func(t *testing.T) {
+		s := startService(t)
+		app, ua := newAppServer(t), newUserAgent(t)
+		f := dialFirefox(t, s, "")
+		endpoint := f.register("chan-1", app.pub)
+		f.ws.CloseNow()
+		waitEvent(t, s, EventDisconnect, func(Event) bool { return true })
+		_, h := sendWebPush(t, http.DefaultClient, app, ua, endpoint, []byte("waiting"), webpush.Options{TTL: 600})
+		waiting := h.Get("Location")[strings.LastIndex(h.Get("Location"), "/")+1:]
+
+		if err := s.SetFault(FaultRequest{Endpoint: endpoint, Kind: "reset"}); err != nil {
+			t.Fatal(err)
+		}
+		waitEvent(t, s, EventDrop, func(e Event) bool { return e.Message == waiting && e.Endpoint == endpoint })
+		back := dialFirefox(t, s, f.uaid)
+		if back.uaid == f.uaid {
+			t.Fatal("hello with the forgotten uaid kept it")
+		}
+		back.expectNothingPending()
+	})
+	t.Run("Chromium", func(t *testing.T) {
+		s := startService(t)
+		app, ua := newAppServer(t), newUserAgent(t)
+		client := &http.Client{Transport: s.Transport(nil)}
+		c := checkInChromium(t, s)
+		endpoint := c.register(app.pub)
+		sibling := c.registerAs("wp:http://127.0.0.1:1#2f0c1a52-9d3e-4b7a-8c61-0e5f4a3b2c1d-V2", app.pub)
+		other := checkInChromium(t, s)
+		untouched := other.register(app.pub)
+		if err := s.SetFault(FaultRequest{Endpoint: endpoint, Kind: "reset"}); err != nil {
+			t.Fatal(err)
+		}
+		reset := waitEvent(t, s, EventReset, func(e Event) bool { return e.Endpoint == endpoint })
+		if !strings.Contains(reset.Detail, "not told") {
+			t.Errorf("reset event %+v: want a detail saying Chromium is not told", reset)
+		}
+		for _, ep := range []string{endpoint, sibling} {
+			if st, _ := sendWebPush(t, client, app, ua, ep, []byte("late"), webpush.Options{TTL: 60}); st != http.StatusGone {
+				t.Fatalf("push to %s after the reset: %d, want 410", ep, st)
+			}
+		}
+		if st, _ := sendWebPush(t, client, app, ua, untouched, []byte("still"), webpush.Options{TTL: 60}); st != 201 {
+			t.Fatalf("push to another browser's subscription: %d, want 201", st)
+		}
+		again := c.register(app.pub)
+		if again == endpoint || again == sibling {
+			t.Fatal("a forgotten endpoint came back")
+		}
+		if st, _ := sendWebPush(t, client, app, ua, again, []byte("new"), webpush.Options{TTL: 60}); st != 201 {
+			t.Fatalf("push to the new endpoint: %d, want 201", st)
 		}
 	})
 }

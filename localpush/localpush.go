@@ -48,7 +48,8 @@
 //     it out (Service.Serves): /wpush/<token> at its own origin, or
 //     /fcm/send/<token> or /wp/<token> at its own origin or at
 //     fcm.googleapis.com or jmt17.google.com over https; "expire",
-//     "offline" and "latency" also need a current subscription. The kinds:
+//     "offline", "latency" and "reset" also need a current subscription.
+//     The kinds:
 //   - "410" (any status 400-599) or "hang", with "count": N and
 //     "retryAfter": seconds: the next N push requests to that endpoint are
 //     answered so (429 and 503 with Retry-After; hang holds the request
@@ -68,6 +69,13 @@
 //   - "latency", with "delayMs": 1 to 60000 and "count": N: each of the
 //     next N messages accepted for the endpoint waits that long before it
 //     is handed to the browser; the push request is answered at once.
+//   - "reset": the push service forgets the browser that owns the
+//     subscription, with every subscription of it (410 from now on, waiting
+//     messages dropped). Firefox learns it as from autopush: its connection
+//     is dropped and its next hello with the old uaid is answered with a new
+//     one, upon which Firefox drops all its subscriptions and fires
+//     pushsubscriptionchange in each of their service workers. Chromium is
+//     not told: no GCM message makes it fire the event (see Service.reset).
 //   - DELETE /v1/faults disarms them all and ends every offline window.
 //     Faults are also forgotten with their subscription (expired,
 //     unsubscribed, or registered again with another key).
@@ -77,7 +85,9 @@
 //     deliver and ack (with the protocol frame), nack, drop (TTL 0 with the
 //     browser away, or a message the subscription's expiry took), replace
 //     (by a newer message of its Topic), expire (its TTL ran out); offline
-//     (the fault dropped a connection, or held a reconnection). Every event
+//     (the fault dropped a connection, or held a reconnection); reset (the
+//     fault forgot a browser, or answered Firefox's hello with a new uaid,
+//     naming the endpoint the fault was armed for). Every event
 //     about a subscription names its endpoint; so does the connect event
 //     that ends an offline window.
 //

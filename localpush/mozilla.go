@@ -133,6 +133,16 @@ func (s *Service) serveMozilla(ws *websocket.Conn) {
 		ws.Close(websocket.StatusPolicyViolation, "the first message must be a hello")
 		return
 	}
+	// A uaid the reset fault forgot gets a new one, as autopush answers a
+	// client whose record it lost: Firefox then drops its subscriptions and
+	// tells their service workers.
+	if endpoint, forgotten := s.state.renewUAID(uaid); forgotten {
+		old := uaid
+		uaid = strings.ReplaceAll(randomUUID(), "-", "")
+		s.events.add(Event{Type: EventReset, Browser: Firefox, Endpoint: endpoint,
+			Detail: "hello with the forgotten uaid " + old + " answered with the new uaid " + uaid +
+				": Firefox drops its subscriptions and fires pushsubscriptionchange"})
+	}
 	if !s.holdOffline(uaid) {
 		return
 	}

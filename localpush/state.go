@@ -74,14 +74,19 @@ type state struct {
 	gone   map[string]string        // unsubscribed tokens, to browser name, for 410
 	owners map[string]*owner        // by browser + " " + id
 	msgs   map[string]*message      // by id
+	// forgotten holds the Firefox uaids the reset fault forgot, to the
+	// endpoint the fault was armed for: the next hello with one is answered
+	// with a new uaid.
+	forgotten map[string]string
 }
 
 func newState() *state {
 	return &state{
-		subs:   map[string]*subscription{},
-		gone:   map[string]string{},
-		owners: map[string]*owner{},
-		msgs:   map[string]*message{},
+		subs:      map[string]*subscription{},
+		gone:      map[string]string{},
+		owners:    map[string]*owner{},
+		msgs:      map[string]*message{},
+		forgotten: map[string]string{},
 	}
 }
 
@@ -156,6 +161,47 @@ func (st *state) expireSubscription(token, browser string) (*subscription, []*me
 		return nil, nil
 	}
 	return sub, st.removeSubscriptionLocked(st.owners[sub.browser+" "+sub.owner], sub)
+}
+
+// resetOwner forgets the browser that owns token's subscription of browser,
+// as a push service forgets a client's record: every subscription of it
+// becomes gone and the messages waiting for them are dropped. A Firefox
+// owner is forgotten whole: its connection is taken away and returned for
+// the caller to drop, and its uaid is remembered as forgotten, with
+// endpoint, for the next hello. A Chromium owner keeps its connection (its
+// android id is the check-in's, which the push service does not forget). It
+// returns the forgotten subscriptions, nil when token names no subscription
+// of browser.
+func (st *state) resetOwner(token, browser, endpoint string) (subs []*subscription, dropped []*message, c conn) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	sub := st.subs[token]
+	if sub == nil || sub.browser != browser {
+		return nil, nil, nil
+	}
+	o := st.owners[sub.browser+" "+sub.owner]
+	for _, s := range o.subs {
+		subs = append(subs, s)
+	}
+	for _, s := range subs {
+		dropped = append(dropped, st.removeSubscriptionLocked(o, s)...)
+	}
+	if browser == Firefox {
+		c, o.conn = o.conn, nil
+		delete(st.owners, sub.browser+" "+sub.owner)
+		st.forgotten[sub.owner] = endpoint
+	}
+	return subs, dropped, c
+}
+
+// renewUAID reports whether uaid was forgotten by the reset fault, and the
+// endpoint the fault was armed for; it is forgotten only once.
+func (st *state) renewUAID(uaid string) (endpoint string, ok bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	endpoint, ok = st.forgotten[uaid]
+	delete(st.forgotten, uaid)
+	return endpoint, ok
 }
 
 // removeSubscriptionLocked forgets sub and returns the messages that were
