@@ -83,11 +83,20 @@ type pageServer struct {
 	subs     chan webpush.Subscription
 	received chan string
 	errors   chan string
+	changes  chan string // what the worker reports of a pushsubscriptionchange
 }
 
 func newPageServer(t *testing.T, s *Service, vapidPublic string) *pageServer {
 	t.Helper()
-	p := &pageServer{svc: s, subs: make(chan webpush.Subscription, 10), received: make(chan string, 10), errors: make(chan string, 10)}
+	return newPageServerWith(t, s, vapidPublic, browserTestWorker)
+}
+
+// newPageServerWith serves worker as the page's service worker, with KEY
+// defined as the VAPID public key.
+func newPageServerWith(t *testing.T, s *Service, vapidPublic, worker string) *pageServer {
+	t.Helper()
+	p := &pageServer{svc: s, subs: make(chan webpush.Subscription, 10), received: make(chan string, 10),
+		errors: make(chan string, 10), changes: make(chan string, 10)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
@@ -95,7 +104,11 @@ func newPageServer(t *testing.T, s *Service, vapidPublic string) *pageServer {
 	})
 	mux.HandleFunc("GET /sw.js", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript")
-		io.WriteString(w, browserTestWorker)
+		fmt.Fprintf(w, "const KEY = %q;\n%s", vapidPublic, worker)
+	})
+	mux.HandleFunc("POST /change", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		p.changes <- string(b)
 	})
 	mux.HandleFunc("POST /sub", func(w http.ResponseWriter, r *http.Request) {
 		var sub webpush.Subscription
@@ -220,7 +233,20 @@ func TestRealFirefox(t *testing.T) {
 	})
 	app := newAppServer(t)
 	page := newPageServer(t, s, app.pub)
+	launch := firefoxLauncher(t, bin, s)
+	ff := launch(page.URL + "/")
+	sub := page.subscription(t, 60*time.Second)
+	if !strings.HasPrefix(sub.Endpoint, s.URL()+"/wpush/") {
+		t.Fatalf("Firefox's endpoint %q is not this service's", sub.Endpoint)
+	}
+	exercise(t, s, page, app, sub, http.DefaultClient, Firefox, ff, launch, 60*time.Second,
+		func(e Event) bool { return e.Endpoint == sub.Endpoint && strings.Contains(e.Detail, "code 100") })
+}
 
+// firefoxLauncher makes a Firefox profile pointed at s, and returns what
+// starts bin on it.
+func firefoxLauncher(t *testing.T, bin string, s *Service) func(url string) *browserProcess {
+	t.Helper()
 	profile := t.TempDir()
 	prefs := map[string]any{
 		"permissions.default.desktop-notification":   1,
@@ -250,17 +276,9 @@ func TestRealFirefox(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(profile, "user.js"), []byte(userJS.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	launch := func(url string) *browserProcess {
+	return func(url string) *browserProcess {
 		return startBrowser(t, bin, "--headless", "--no-remote", "--profile", profile, url)
 	}
-
-	ff := launch(page.URL + "/")
-	sub := page.subscription(t, 60*time.Second)
-	if !strings.HasPrefix(sub.Endpoint, s.URL()+"/wpush/") {
-		t.Fatalf("Firefox's endpoint %q is not this service's", sub.Endpoint)
-	}
-	exercise(t, s, page, app, sub, http.DefaultClient, Firefox, ff, launch, 60*time.Second,
-		func(e Event) bool { return e.Endpoint == sub.Endpoint && strings.Contains(e.Detail, "code 100") })
 }
 
 // TestRealChromium drives Chromium through package gcm and this service:
@@ -430,4 +448,94 @@ func offlineWindow(t *testing.T, s *Service, page *pageServer, sub webpush.Subsc
 	held := offlineEvents(t, s, sub.Endpoint)
 	t.Logf("%s back %v after the %d s offline window ended (offline events: %q)",
 		browser, back.Time.Sub(end).Round(10*time.Millisecond), offlineSeconds, held)
+}
+
+// resetTestWorker subscribes again on pushsubscriptionchange and reports
+// what the event carried and the new subscription.
+const resetTestWorker = `
+self.addEventListener('install', () => self.skipWaiting());
+self.addEventListener('activate', e => e.waitUntil(self.clients.claim()));
+self.addEventListener('pushsubscriptionchange', e => {
+  e.waitUntil((async () => {
+    const report = {
+      old: e.oldSubscription ? e.oldSubscription.endpoint : null,
+      new: e.newSubscription ? e.newSubscription.endpoint : null,
+    };
+    const key = (e.oldSubscription && e.oldSubscription.options.applicationServerKey) || KEY;
+    const sub = await self.registration.pushManager.subscribe({userVisibleOnly: true, applicationServerKey: key});
+    report.resubscribed = sub.toJSON();
+    await fetch('/change', {method: 'POST', body: JSON.stringify(report)});
+  })());
+});
+self.addEventListener('push', e => {
+  const text = e.data ? e.data.text() : '';
+  e.waitUntil(self.registration.showNotification('local push test', {body: text})
+    .then(() => fetch('/received', {method: 'POST', body: text})));
+});`
+
+// TestRealFirefoxReset checks what Firefox does when the push service
+// forgets it (the reset fault): it reconnects, is given a new uaid, drops
+// its subscription and fires pushsubscriptionchange; the worker subscribes
+// again and a push to the new endpoint arrives. It logs what the event
+// carried and how long it took.
+func TestRealFirefoxReset(t *testing.T) {
+	bin := browserBin(t, "FIREFOX_BIN", "/usr/lib/firefox-esr/firefox-esr")
+	s := startService(t)
+	app := newAppServer(t)
+	page := newPageServerWith(t, s, app.pub, resetTestWorker)
+	firefoxLauncher(t, bin, s)(page.URL + "/")
+	sub := page.subscription(t, 60*time.Second)
+
+	start := time.Now()
+	if err := s.SetFault(FaultRequest{Endpoint: sub.Endpoint, Kind: "reset"}); err != nil {
+		t.Fatal(err)
+	}
+	var change struct {
+		Old, New     *string
+		Resubscribed webpush.Subscription
+	}
+	select {
+	case c := <-page.changes:
+		if err := json.Unmarshal([]byte(c), &change); err != nil {
+			t.Fatalf("change report %q: %v", c, err)
+		}
+	case e := <-page.errors:
+		t.Fatalf("the page failed: %s", e)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no pushsubscriptionchange within 30 s of the reset; events: %s", page.events(t))
+	}
+	took := time.Since(start)
+	fresh := change.Resubscribed
+	if fresh.Endpoint == sub.Endpoint || !s.Serves(fresh.Endpoint) {
+		t.Fatalf("resubscribed to %q, want a new endpoint of the service", fresh.Endpoint)
+	}
+	show := func(p *string) string {
+		switch {
+		case p == nil:
+			return "null"
+		case *p == sub.Endpoint:
+			return "the old endpoint"
+		case *p == fresh.Endpoint:
+			return "the new endpoint"
+		}
+		return *p
+	}
+	t.Logf("Firefox fired pushsubscriptionchange %v after the reset: oldSubscription %s, newSubscription %s",
+		took.Round(10*time.Millisecond), show(change.Old), show(change.New))
+
+	o := &webpush.Options{Subscriber: "ops@example.com", VAPIDPublicKey: app.pub, VAPIDPrivateKey: app.priv, TTL: 60}
+	for _, tc := range []struct {
+		sub  webpush.Subscription
+		want int
+	}{{sub, http.StatusGone}, {fresh, http.StatusCreated}} {
+		resp, err := webpush.SendNotification([]byte("after reset"), &tc.sub, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Fatalf("push to %s: %d, want %d", show(&tc.sub.Endpoint), resp.StatusCode, tc.want)
+		}
+	}
+	page.expectReceived(t, "after reset", 30*time.Second)
 }
