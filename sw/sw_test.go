@@ -77,13 +77,16 @@ type observed struct {
 	Focused  []string           `json:"focused"`
 	Traces   []api.TraceEvent   `json:"traces"`
 	Rejected []string           `json:"rejected"`
+	// Subscribed holds the applicationServerKey of each
+	// pushManager.subscribe call, as bytes.
+	Subscribed [][]byte `json:"subscribed"`
 }
 
 // runWorker plays scenarios through the worker under Node.js
 // (sw/testdata/harness.js) and returns what it saw in each. A scenario's
 // "data" is the push's payload text, null for a push without one; "then" is
-// "click", "close", "change" (a pushsubscriptionchange instead of a push) or
-// "".
+// "click", "close", "change" (a pushsubscriptionchange instead of a push,
+// with no newSubscription when "noNew" is set) or "".
 func runWorker(t *testing.T, scenarios []map[string]any) []observed {
 	t.Helper()
 	node, err := exec.LookPath("node")
@@ -360,6 +363,26 @@ func TestWorkerTracesItsSteps(t *testing.T) {
 	}
 	if stored := seen[9].Stored; len(stored) != 1 || stored[0].OldEndpoint != "https://push.example/wpush/v2/old-token-0123456789" {
 		t.Errorf("renewal stored %+v, want the new subscription with the old endpoint", stored)
+	}
+}
+
+// TestWorkerResubscribesOnFirefoxsChange plays the pushsubscriptionchange
+// Firefox fires when its push service forgot it (its hello answered with
+// another uaid): the old subscription and no new one. The worker subscribes
+// again with the old subscription's key and stores the new subscription
+// with the old endpoint, so that the server replaces the row.
+func TestWorkerResubscribesOnFirefoxsChange(t *testing.T) {
+	got := runWorker(t, []map[string]any{{"then": "change", "noNew": true}})[0]
+	if len(got.Rejected) > 0 {
+		t.Fatalf("handlers failed: %v", got.Rejected)
+	}
+	if len(got.Subscribed) != 1 || !slices.Equal(got.Subscribed[0], []byte{4, 1, 2}) {
+		t.Errorf("subscribed with keys %v, want once with the old subscription's key [4 1 2]", got.Subscribed)
+	}
+	want := api.Subscription{Endpoint: "https://push.example/wpush/v2/fresh-token-5555555555",
+		OldEndpoint: "https://push.example/wpush/v2/old-token-0123456789"}
+	if len(got.Stored) != 1 || got.Stored[0].Endpoint != want.Endpoint || got.Stored[0].OldEndpoint != want.OldEndpoint {
+		t.Errorf("stored %+v, want the new endpoint %s replacing %s", got.Stored, want.Endpoint, want.OldEndpoint)
 	}
 }
 

@@ -32,7 +32,12 @@ function pushData(text) {
 }
 
 async function play(scenario) {
-  const seen = { shown: [], reports: [], stored: [], opened: [], focused: [], traces: [], rejected: [] };
+  const seen = { shown: [], reports: [], stored: [], opened: [], focused: [], traces: [], rejected: [], subscribed: [] };
+  const sub = (endpoint, key) => ({
+    endpoint,
+    options: { applicationServerKey: key || new Uint8Array([4, 1, 2]) },
+    toJSON: () => ({ endpoint, expirationTime: null, keys: { p256dh: "p256dh-key", auth: "auth-secret" } }),
+  });
   const listeners = {};
   let refusals = scenario.refuseOptions ? 1 : 0;
   // The page that follows the flow; a click on a notification whose url is
@@ -56,6 +61,12 @@ async function play(scenario) {
       listeners[type] = fn;
     },
     registration: {
+      pushManager: {
+        subscribe: async (options) => {
+          seen.subscribed.push(Array.from(options.applicationServerKey));
+          return sub("https://push.example/wpush/v2/fresh-token-5555555555", options.applicationServerKey);
+        },
+      },
       showNotification: async (title, options) => {
         if (refusals > 0) {
           refusals--;
@@ -105,14 +116,11 @@ async function play(scenario) {
     }
   };
   if (scenario.then === "change") {
-    const sub = (endpoint) => ({
-      endpoint,
-      options: { applicationServerKey: new Uint8Array([4, 1, 2]) },
-      toJSON: () => ({ endpoint, expirationTime: null, keys: { p256dh: "p256dh-key", auth: "auth-secret" } }),
-    });
+    // "noNew": Firefox's event when its push service forgot it (measured
+    // with Firefox ESR 153): the old subscription, no new one.
     await dispatch("pushsubscriptionchange", {
       oldSubscription: sub("https://push.example/wpush/v2/old-token-0123456789"),
-      newSubscription: sub("https://push.example/wpush/v2/new-token-9876543210"),
+      newSubscription: scenario.noNew ? null : sub("https://push.example/wpush/v2/new-token-9876543210"),
     });
     return seen;
   }
