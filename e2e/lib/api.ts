@@ -194,7 +194,7 @@ export class LocalPush {
   ) {}
 
   /** Makes the next count push requests to endpoint answer kind. */
-  async fault(endpoint: string, kind: '410' | '429' | '500' | 'hang', count: number, retryAfter?: number) {
+  async fault(endpoint: string, kind: string, count?: number, retryAfter?: number) {
     const r = await this.request.post(`${this.url}/v1/faults`, {
       data: { endpoint, kind, count, ...(retryAfter !== undefined ? { retryAfter } : {}) },
     });
