@@ -241,6 +241,20 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
+// CheckAddr reports whether addr suits a listener of the service: host:port
+// with a loopback IP host. The service is for tests on this machine: its
+// test API arms faults and its port proxies to FCM's hosts.
+func CheckAddr(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("want host:port")
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return errors.New("the local push service listens on a loopback address only")
+	}
+	return nil
+}
+
 // loopbackHostPort names a listener's address as browsers should dial it:
 // an unspecified address (0.0.0.0, ::) becomes 127.0.0.1.
 func loopbackHostPort(a net.Addr) string {
