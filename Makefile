@@ -31,7 +31,7 @@ WEB_FILES := $(filter-out $(WASM)%,$(wildcard web/*))
 # differ.
 DEB_PACKAGES := gcc libc6-dev chromium firefox-esr libnotify4 dbus brotli fonts-dejavu-core postgresql
 
-.PHONY: help deps build run test check gotest fuzz fuzzcheck browsertest pushtest e2e screenshots demo bench clean
+.PHONY: help deps build run test check gotest fuzz fuzzcheck browsertest pushtest pushtest-test e2e screenshots demo bench clean
 
 help: ## List the documented targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -59,7 +59,7 @@ $(BIN): $(WASM) $(WEB_FILES) $(GO_SOURCES) sw/app-worker.js
 run: build ## Run the kit on ADDR (default :8000) with its data in DATA_DIR (default ./data)
 	./$(BIN)
 
-test: check gotest fuzzcheck browsertest e2e ## Run every test: formatting, vet (native and wasm), Go tests with -race, a short run of every fuzz target, the local push service with real browsers, the Playwright suite
+test: check gotest fuzzcheck browsertest pushtest-test e2e ## Run every test: formatting, vet (native and wasm), Go tests with -race, a short run of every fuzz target, the local push service with real browsers, the pushtest module's own tests, the Playwright suite
 
 check: ## gofmt, go vet for both targets, the README's package list, the wasm build, and the pushtest module's build (tsc, strict)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -113,6 +113,9 @@ $(PUSHTEST_DIST): pushtest/package.json pushtest/package-lock.json pushtest/tsco
 	@touch $@
 
 pushtest: $(PUSHTEST_DIST) ## Build the Playwright helper module @pushstart/pushtest (pushtest/dist)
+
+pushtest-test: build $(PUSHTEST_DIST) ## The pushtest module's PushService against the real `pushstart push-service`
+	cd pushtest && PUSHSTART_BIN=$(CURDIR)/$(BIN) npm test
 
 # Playwright is installed once per change of the lock file, not on every run.
 E2E_DEPS := e2e/node_modules/.package-lock.json

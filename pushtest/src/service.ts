@@ -382,7 +382,7 @@ export class PushService {
       if (batch.length === 0 && Date.now() - started < 100) await new Promise((r) => setTimeout(r, 100));
     }
     const what = [
-      types ? `a ${types.join(' or ')} event` : 'an event',
+      types ? `an event of type ${types.join(' or ')}` : 'an event',
       match.endpoint ? `for ${shortEndpoint(match.endpoint)}` : '',
       match.where ? 'matching where()' : '',
       `after #${match.since ?? 0}`,
