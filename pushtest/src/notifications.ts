@@ -108,6 +108,13 @@ export class NotificationServer {
     const bus = spawn('dbus-daemon', ['--config-file', conf, '--nofork', '--nopidfile', '--print-address'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    // The bus and its folder end with this process, even without stop().
+    const onExit = () => {
+      bus.kill('SIGKILL');
+      fs.rmSync(dir, { recursive: true, force: true });
+    };
+    process.once('exit', onExit);
+    bus.once('exit', () => process.removeListener('exit', onExit));
     let server: NotificationServer | undefined;
     try {
       const address = await new Promise<string>((resolve, reject) => {

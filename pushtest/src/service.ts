@@ -219,7 +219,10 @@ export class PushService {
     ];
     const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     // A service this process started ends with it, even without stop().
-    const onExit = () => child.kill('SIGKILL');
+    const onExit = () => {
+      child.kill('SIGKILL');
+      if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
+    };
     process.once('exit', onExit);
     const stderr: string[] = [];
     let partial = '';
