@@ -135,7 +135,8 @@ test('subscribe, push, the notification shown, a click opens its URL, a 410 prun
   const shown = await test.step('the browser shows the notification', async () => {
     await service.waitForDelivery(endpoint, { since });
     const shown = await notifications.waitFor(title);
-    expect(shown.body).toBe('It arrives on Tuesday.');
+    // Chromium puts the site's host:port above the body it hands the desktop.
+    expect(shown.body).toContain('It arrives on Tuesday.');
     return shown;
   });
 
@@ -161,7 +162,7 @@ test('a subscription whose endpoint is not a push service is refused, naming the
   const count = async () => (await (await request.get(`${app.url}/subscriptions/count`)).json()).count;
   const before = await count();
   const res = await request.post(`${app.url}/subscriptions`, {
-    data: { endpoint: 'http://169.254.169.254/latest/meta-data', keys: { p256dh: 'x', auth: 'y' } },
+    data: { endpoint: 'https://169.254.169.254/latest/meta-data', keys: { p256dh: 'x', auth: 'y' } },
   });
   expect(res.status()).toBe(400);
   expect(await res.json()).toEqual({ error: expect.stringContaining('not a push service'), field: 'endpoint' });
