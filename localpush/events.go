@@ -1,6 +1,8 @@
 package localpush
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
@@ -87,6 +89,8 @@ type eventLog struct {
 	start    int
 	now      func() time.Time
 	watchers map[*chan Event]struct{}
+	// added is closed, and replaced, at every add: long polls wait on it.
+	added chan struct{}
 }
 
 // Watch returns every event recorded from now on, in order, for a program
@@ -117,7 +121,7 @@ func (l *eventLog) watch() (<-chan Event, func()) {
 }
 
 func newEventLog(now func() time.Time) *eventLog {
-	return &eventLog{next: 1, now: now}
+	return &eventLog{next: 1, now: now, added: make(chan struct{})}
 }
 
 // add records e, setting its sequence number and time.
@@ -127,6 +131,8 @@ func (l *eventLog) add(e Event) {
 	e.Seq = l.next
 	l.next++
 	e.Time = l.now().UTC()
+	close(l.added)
+	l.added = make(chan struct{})
 	for w := range l.watchers {
 		select {
 		case *w <- e:
@@ -143,8 +149,43 @@ func (l *eventLog) add(e Event) {
 
 // since returns the events whose sequence number is greater than seq.
 func (l *eventLog) since(seq uint64) []Event {
+	out, _ := l.sinceOrNext(seq)
+	return out
+}
+
+// sinceOrNext returns the events after seq, and a channel closed when the
+// next event is recorded.
+func (l *eventLog) sinceOrNext(seq uint64) ([]Event, <-chan struct{}) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.sinceLocked(seq), l.added
+}
+
+// waitSince returns the events after seq; when there are none yet, it
+// waits for one until wait has passed or ctx is done, and then returns what
+// there is, maybe nothing.
+func (l *eventLog) waitSince(ctx context.Context, seq uint64, wait time.Duration) []Event {
+	out, next := l.sinceOrNext(seq)
+	if len(out) > 0 || wait <= 0 {
+		return out
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		select {
+		case <-next:
+		case <-timer.C:
+			return l.since(seq)
+		case <-ctx.Done():
+			return l.since(seq)
+		}
+		if out, next = l.sinceOrNext(seq); len(out) > 0 {
+			return out
+		}
+	}
+}
+
+func (l *eventLog) sinceLocked(seq uint64) []Event {
 	out := []Event{}
 	for i := range l.ring {
 		e := l.ring[(l.start+i)%len(l.ring)]
@@ -155,16 +196,34 @@ func (l *eventLog) since(seq uint64) []Event {
 	return out
 }
 
-// handleEvents serves GET /v1/events?since=N.
+// maxEventsWait bounds the long poll of GET /v1/events, in seconds.
+const maxEventsWait = 30
+
+// handleEvents serves GET /v1/events?since=N&wait=S: the events after N,
+// waiting up to S seconds for one when there is none yet. The wait ends
+// early when the client goes away or the service closes (the request's
+// context is the service's).
 func (s *Service) handleEvents(w http.ResponseWriter, r *http.Request) {
 	var since uint64
-	if v := r.URL.Query().Get("since"); v != "" {
+	q := r.URL.Query()
+	if v := q.Get("since"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
-			httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": "since must be a non-negative integer"})
+			httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": "since must be a non-negative integer", "field": "since"})
 			return
 		}
 		since = n
 	}
-	httpjson.Write(w, http.StatusOK, map[string]any{"events": s.events.since(since)})
+	var wait int
+	if v := q.Get("wait"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > maxEventsWait {
+			httpjson.Write(w, http.StatusBadRequest, map[string]string{
+				"error": fmt.Sprintf("wait must be a whole number of seconds, 0 to %d", maxEventsWait), "field": "wait"})
+			return
+		}
+		wait = n
+	}
+	events := s.events.waitSince(r.Context(), since, time.Duration(wait)*time.Second)
+	httpjson.Write(w, http.StatusOK, map[string]any{"events": events})
 }

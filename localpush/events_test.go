@@ -269,3 +269,101 @@ func TestMessageEventsNameTheirPushsEndpoint(t *testing.T) {
 		}
 	}
 }
+
+// pollEvents is GET /v1/events with a query; it returns the status, the
+// decoded body and how long the answer took.
+func pollEvents(t *testing.T, s *Service, query string) (int, map[string]any, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	resp, err := http.Get(s.URL() + "/v1/events?" + query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, body, time.Since(start)
+}
+
+func TestEventsLongPoll(t *testing.T) {
+	s := startService(t)
+	s.events.add(Event{Type: EventConnect, Detail: "first"})
+
+	t.Run("answers at once when there are events", func(t *testing.T) {
+		st, body, d := pollEvents(t, s, "since=0&wait=30")
+		if st != 200 || len(body["events"].([]any)) != 1 || d > time.Second {
+			t.Fatalf("%d %v after %v", st, body, d)
+		}
+	})
+	t.Run("waits for the next event", func(t *testing.T) {
+		go func() {
+			time.Sleep(300 * time.Millisecond)
+			s.events.add(Event{Type: EventConnect, Detail: "later"})
+		}()
+		st, body, d := pollEvents(t, s, "since=1&wait=10")
+		events := body["events"].([]any)
+		if st != 200 || len(events) != 1 || events[0].(map[string]any)["detail"] != "later" {
+			t.Fatalf("%d %v", st, body)
+		}
+		if d < 250*time.Millisecond || d > 5*time.Second {
+			t.Fatalf("answered after %v, want when the event came (300 ms)", d)
+		}
+	})
+	t.Run("answers empty when the wait is over", func(t *testing.T) {
+		st, body, d := pollEvents(t, s, "since=2&wait=1")
+		if st != 200 || body["events"] == nil || len(body["events"].([]any)) != 0 {
+			t.Fatalf("%d %v", st, body)
+		}
+		if d < time.Second || d > 3*time.Second {
+			t.Fatalf("answered after %v, want 1 s", d)
+		}
+	})
+	for _, q := range []string{"wait=-1", "wait=31", "wait=1.5", "wait=x", "since=-1", "since=x&wait=1"} {
+		t.Run("refuses "+q, func(t *testing.T) {
+			st, body, _ := pollEvents(t, s, q)
+			field := strings.SplitN(q, "=", 2)[0]
+			if strings.HasPrefix(q, "since=x") {
+				field = "since"
+			}
+			if st != 400 || body["field"] != field || body["error"] == "" {
+				t.Fatalf("%d %v, want 400 naming %s", st, body, field)
+			}
+		})
+	}
+}
+
+func TestEventsLongPollEndsWithTheService(t *testing.T) {
+	s, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(t.Context()) }()
+	<-s.Ready()
+	answered := make(chan time.Duration, 1)
+	go func() {
+		start := time.Now()
+		resp, err := http.Get(s.URL() + "/v1/events?since=0&wait=30")
+		if err == nil {
+			resp.Body.Close()
+		}
+		answered <- time.Since(start)
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case d := <-answered:
+		if d > 3*time.Second {
+			t.Fatalf("the long poll ended %v after it began", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the long poll outlived the service")
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -91,15 +91,20 @@ package localpush
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"pushstart/internal/httpjson"
 	"pushstart/localpush/gcm"
 )
 
@@ -111,6 +116,10 @@ type Config struct {
 	Addr string
 	// MCSAddr is Chromium's MCS listener (TLS). Default "127.0.0.1:0".
 	MCSAddr string
+	// CAFile, when set, is where New writes the certificate of the
+	// service's CA (PEM) for senders to trust; it is served at
+	// GET /v1/ca.pem either way.
+	CAFile string
 	// Log receives the service's log lines; nil discards them.
 	Log *slog.Logger
 }
@@ -119,8 +128,12 @@ type Config struct {
 // Serve, stop it with Close (or by cancelling Serve's context).
 type Service struct {
 	log    *slog.Logger
-	ln     net.Listener
+	ln     net.Listener  // the HTTP port, read by acceptLoop
+	httpLn *connListener // what srv serves: ln's connections, TLS or not, and CONNECT tunnels
 	mcsLn  net.Listener
+	ca     *certAuthority
+	tls    *tls.Config
+	caFile string // absolute; "" when not written
 	url    string // "http://127.0.0.1:P"
 	mcsURL string // "https://127.0.0.1:Q"
 	srv    *http.Server
@@ -138,6 +151,11 @@ type Service struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	// ready is closed once both listeners are served; readyLeft counts
+	// the listeners still to be.
+	ready     chan struct{}
+	readyLeft atomic.Int32
+
 	mu      sync.Mutex
 	closed  bool
 	serving bool
@@ -147,8 +165,10 @@ type Service struct {
 	closeErr  error
 }
 
-// New binds both listeners and makes the MCS's self-signed certificate. The
-// service answers nothing until Serve runs; Close frees the ports.
+// New binds both listeners, makes the MCS's self-signed certificate and the
+// CA and certificate of the HTTP port's TLS, and writes the CA to
+// cfg.CAFile when set. The service answers nothing until Serve runs; Close
+// frees the ports.
 func New(cfg Config) (*Service, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
@@ -166,7 +186,9 @@ func New(cfg Config) (*Service, error) {
 		events:     newEventLog(time.Now),
 		now:        time.Now,
 		sweepEvery: time.Second,
+		ready:      make(chan struct{}),
 	}
+	s.readyLeft.Store(2)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 
 	g, err := gcm.New(chromiumHooks{s}, log.With("part", "gcm"))
@@ -188,14 +210,49 @@ func New(cfg Config) (*Service, error) {
 	}
 	s.url = "http://" + loopbackHostPort(s.ln.Addr())
 	s.mcsURL = "https://" + loopbackHostPort(s.mcsLn.Addr())
+	s.httpLn = newConnListener(s.ln)
+	fail := func(err error) (*Service, error) {
+		s.ln.Close()
+		s.mcsLn.Close()
+		s.cancel()
+		return nil, err
+	}
+	host, _, _ := net.SplitHostPort(s.url[len("http://"):])
+	if s.ca, err = newCertAuthority(host); err != nil {
+		return fail(err)
+	}
+	s.tls = s.ca.tlsConfig()
+	if cfg.CAFile != "" {
+		if s.caFile, err = filepath.Abs(cfg.CAFile); err != nil {
+			return fail(fmt.Errorf("CA file: %w", err))
+		}
+		// A certificate is public: readable by the senders of any user.
+		if err := os.WriteFile(s.caFile, s.ca.pem, 0o644); err != nil {
+			return fail(fmt.Errorf("writing the CA certificate: %w", err))
+		}
+	}
 	s.srv = &http.Server{
 		Handler:           s.routes(),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: sniffTimeout,
 		MaxHeaderBytes:    64 << 10,
 		BaseContext:       func(net.Listener) context.Context { return s.ctx },
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	return s, nil
+}
+
+// CheckAddr reports whether addr suits a listener of the service: host:port
+// with a loopback IP host. The service is for tests on this machine: its
+// test API arms faults and its port proxies to FCM's hosts.
+func CheckAddr(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("want host:port")
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return errors.New("the local push service listens on a loopback address only")
+	}
+	return nil
 }
 
 // loopbackHostPort names a listener's address as browsers should dial it:
@@ -212,13 +269,18 @@ func loopbackHostPort(a net.Addr) string {
 	return net.JoinHostPort(ip.String(), strconv.Itoa(ta.Port))
 }
 
+// APIVersion is the version of the test API that APIPrefix names, as
+// ServiceInfo reports it.
+const APIVersion = 1
+
 // APIPrefix begins the paths of the service's test API (faults, events). The
 // API is versioned: within one version fields are only ever added, so a test
 // written against /v1 keeps working; a change that would break one comes as
 // /v2 beside it.
 const APIPrefix = "/v1"
 
-// routes is every HTTP route of the service.
+// routes is every HTTP route of the service. CONNECT comes first: its
+// request names a host:port, not a path for the mux.
 func (s *Service) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.handleRoot)
@@ -232,7 +294,16 @@ func (s *Service) routes() http.Handler {
 	mux.Handle("POST "+APIPrefix+"/faults", loopbackOnly(http.HandlerFunc(s.handleSetFault)))
 	mux.Handle("DELETE "+APIPrefix+"/faults", loopbackOnly(http.HandlerFunc(s.handleClearFaults)))
 	mux.Handle("GET "+APIPrefix+"/events", loopbackOnly(http.HandlerFunc(s.handleEvents)))
-	return mux
+	mux.Handle("GET "+APIPrefix+"/config", loopbackOnly(http.HandlerFunc(s.handleConfig)))
+	mux.Handle("GET "+APIPrefix+"/ca.pem", loopbackOnly(http.HandlerFunc(s.handleCA)))
+	connect := loopbackOnly(http.HandlerFunc(s.handleConnect))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodConnect {
+			connect.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // loopbackOnly refuses the test APIs to anything but loopback clients, in
@@ -263,9 +334,10 @@ func (s *Service) Serve(ctx context.Context) error {
 	s.serving = true
 	s.mu.Unlock()
 
-	errc := make(chan error, 2)
-	go func() { errc <- s.srv.Serve(s.ln) }()
-	go func() { errc <- s.gcm.ServeMCS(s.mcsLn) }()
+	errc := make(chan error, 3)
+	go func() { errc <- s.srv.Serve(&firstAccept{Listener: s.httpLn, first: s.listening}) }()
+	go func() { errc <- s.gcm.ServeMCS(&firstAccept{Listener: s.mcsLn, first: s.listening}) }()
+	go func() { errc <- s.acceptLoop() }()
 	if s.enter() {
 		go func() {
 			defer s.wg.Done()
@@ -274,7 +346,7 @@ func (s *Service) Serve(ctx context.Context) error {
 	}
 
 	var err error
-	running := 2
+	running := 3
 	select {
 	case <-ctx.Done():
 	case <-s.ctx.Done():
@@ -313,7 +385,7 @@ func (s *Service) Close() error {
 		if e := s.gcm.Close(); e != nil && err == nil {
 			err = e
 		}
-		for _, l := range []net.Listener{s.ln, s.mcsLn} {
+		for _, l := range []net.Listener{s.httpLn, s.mcsLn} {
 			if e := l.Close(); e != nil && !errors.Is(e, net.ErrClosed) && err == nil {
 				err = e
 			}
@@ -322,6 +394,31 @@ func (s *Service) Close() error {
 		s.closeErr = err
 	})
 	return s.closeErr
+}
+
+// Ready is closed once Serve answers on both listeners: a program that
+// announces the service (its URL, how to point browsers at it) waits for it.
+func (s *Service) Ready() <-chan struct{} { return s.ready }
+
+// listening counts one listener served, and closes ready at the last.
+func (s *Service) listening() {
+	if s.readyLeft.Add(-1) == 0 {
+		close(s.ready)
+	}
+}
+
+// firstAccept is a listener that calls first at its first Accept: the
+// server that calls Accept is then serving it.
+type firstAccept struct {
+	net.Listener
+	first func()
+	once  sync.Once
+}
+
+// Accept calls first once, then waits for a connection.
+func (l *firstAccept) Accept() (net.Conn, error) {
+	l.once.Do(l.first)
+	return l.Listener.Accept()
 }
 
 // enter registers a goroutine that Close must wait for; it returns false
@@ -377,4 +474,57 @@ func (s *Service) Browser() BrowserConfig {
 		},
 		URL: s.url,
 	}
+}
+
+// ServiceInfo is everything a test or a sender needs to use the service: how
+// to point browsers at it and how a sender trusts and reaches it. It is
+// served at GET /v1/config, and printed by `pushstart push-service -json`.
+type ServiceInfo struct {
+	API     int           `json:"api"`     // the test API's version (APIVersion)
+	URL     string        `json:"url"`     // base URL of the service and its test API, "http://127.0.0.1:P"
+	Browser BrowserConfig `json:"browser"` // Chromium switches and Firefox prefs
+	Sender  SenderConfig  `json:"sender"`  // how a sender trusts and reaches the service
+}
+
+// SenderConfig is how a sender the kit did not write reaches the endpoints
+// the service hands out: it trusts the service's CA (the endpoints are
+// served over TLS too) and goes through its proxy for Chromium's endpoints,
+// whose hosts are FCM's.
+type SenderConfig struct {
+	// CAFile is where the CA certificate was written (Config.CAFile,
+	// made absolute), "" when it was not.
+	CAFile string `json:"caFile"`
+	// Proxy is the HTTP CONNECT proxy for https endpoints: the service's URL.
+	Proxy string `json:"proxy"`
+	// Env is the environment that points common senders at the service:
+	// HTTPS_PROXY always; NODE_EXTRA_CA_CERTS (Node), SSL_CERT_FILE (Go,
+	// OpenSSL) and REQUESTS_CA_BUNDLE (Python's requests) when CAFile is set.
+	Env map[string]string `json:"env"`
+}
+
+// Info describes the running service.
+func (s *Service) Info() ServiceInfo {
+	env := map[string]string{"HTTPS_PROXY": s.url}
+	if s.caFile != "" {
+		for _, k := range []string{"NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"} {
+			env[k] = s.caFile
+		}
+	}
+	return ServiceInfo{
+		API:     APIVersion,
+		URL:     s.url,
+		Browser: s.Browser(),
+		Sender:  SenderConfig{CAFile: s.caFile, Proxy: s.url, Env: env},
+	}
+}
+
+// handleConfig serves GET /v1/config: the ServiceInfo.
+func (s *Service) handleConfig(w http.ResponseWriter, r *http.Request) {
+	httpjson.Write(w, http.StatusOK, s.Info())
+}
+
+// handleCA serves GET /v1/ca.pem: the CA certificate senders must trust.
+func (s *Service) handleCA(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	w.Write(s.ca.pem)
 }

@@ -109,6 +109,12 @@ func TestServeStopsOnCancelFreesPortsNoLeaks(t *testing.T) {
 	f, endpoint := firefoxEndpoint(t, s, app.pub)
 	rawPush{endpoint: endpoint, auth: app.authorization(t, s.URL())}.do(t, nil)
 	_ = f
+	// A connection that has not said yet whether it speaks TLS.
+	silent, err := net.Dial("tcp", strings.TrimPrefix(s.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
 
 	cancel()
 	select {

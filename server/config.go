@@ -238,12 +238,8 @@ func (c Config) Validate() error {
 	}
 	if c.PushService == PushServiceLocal {
 		for env, addr := range map[string]string{"LOCAL_PUSH_ADDR": c.LocalPushAddr, "LOCAL_PUSH_MCS_ADDR": c.LocalPushMCSAddr} {
-			host, _, err := net.SplitHostPort(addr)
-			if err != nil {
-				return fmt.Errorf("%s %q: want host:port", env, addr)
-			}
-			if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-				return fmt.Errorf("%s %q: the local push service listens on a loopback address only", env, addr)
+			if err := localpush.CheckAddr(addr); err != nil {
+				return fmt.Errorf("%s %q: %w", env, addr, err)
 			}
 		}
 	}

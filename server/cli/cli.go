@@ -1,7 +1,9 @@
 // Package cli holds the subcommands of the pushstart binary beside the
 // server itself: vapid-keys, which prints a new VAPID key pair for an
-// environment file, and send, a client of the admin API that sends and
-// follows broadcasts so that nobody has to write their requests by hand.
+// environment file; send, a client of the admin API that sends and
+// follows broadcasts so that nobody has to write their requests by hand;
+// and push-service, which runs the local push service (package localpush)
+// alone, for the tests of any web app.
 //
 // It talks to a running server over HTTP only, as any other client would,
 // and so imports nothing of the server but the wire types and the domain's
@@ -49,6 +51,8 @@ func Main(ctx context.Context, args []string, sys IO) (code int, ok bool) {
 		return vapidKeys(args[1:], sys), true
 	case "send":
 		return send(ctx, args[1:], sys, followDefaults), true
+	case "push-service":
+		return pushService(ctx, args[1:], sys), true
 	case "help":
 		return help(args[1:], sys), true
 	default:
@@ -61,6 +65,7 @@ const usage = `Usage:
   pushstart [flags]          run the server (pushstart -h lists its flags and settings)
   pushstart send [flags]     send a notification through the admin API of a running server
   pushstart vapid-keys       print a new VAPID key pair for the environment (--json for JSON)
+  pushstart push-service     run only the local push service, for tests of any web app
   pushstart help [command]   show this, or a command's flags
 
 `
@@ -76,6 +81,8 @@ func help(args []string, sys IO) int {
 		fmt.Fprint(sys.Stdout, sendUsage)
 	case args[0] == "vapid-keys":
 		fmt.Fprint(sys.Stdout, vapidKeysUsage)
+	case args[0] == "push-service":
+		fmt.Fprint(sys.Stdout, pushServiceUsage)
 	default:
 		fmt.Fprintf(sys.Stderr, "pushstart help: unknown command %q\n\n%s", args[0], usage)
 		return exitUsage
