@@ -31,7 +31,7 @@ WEB_FILES := $(filter-out $(WASM)%,$(wildcard web/*))
 # differ.
 DEB_PACKAGES := gcc libc6-dev chromium firefox-esr libnotify4 dbus brotli fonts-dejavu-core postgresql
 
-.PHONY: help deps build run test check gotest fuzz fuzzcheck browsertest e2e example screenshots demo bench clean
+.PHONY: help deps build run test check gotest fuzz fuzzcheck browsertest pushtest e2e example screenshots demo bench clean
 
 help: ## List the documented targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -61,7 +61,7 @@ run: build ## Run the kit on ADDR (default :8000) with its data in DATA_DIR (def
 
 test: check gotest fuzzcheck browsertest e2e example ## Run every test: formatting, vet (native and wasm), Go tests with -race, a short run of every fuzz target, the local push service with real browsers, the Playwright suite, the example app
 
-check: ## gofmt, go vet for both targets, the README's package list, and the wasm build
+check: ## gofmt, go vet for both targets, the README's package list, the wasm build, and the pushtest module's build (tsc, strict)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "not gofmt-formatted:"; echo "$$unformatted"; exit 1; fi
 	@for f in README.md .ci/run; do grep -qF 'apt-get install --no-install-recommends $(DEB_PACKAGES)' $$f || \
@@ -69,6 +69,7 @@ check: ## gofmt, go vet for both targets, the README's package list, and the was
 	go vet ./...
 	GOOS=js GOARCH=wasm go vet . ./app/... ./sw/... ./push/... ./api/...
 	$(MAKE) --no-print-directory $(WASM)
+	$(MAKE) --no-print-directory $(PUSHTEST_DIST)
 
 gotest: ## Go tests with the race detector
 	go test -race -count=1 ./...
@@ -101,37 +102,43 @@ fuzzcheck: ## A short run of every fuzz target, FUZZCHECKTIME each (default 2s)
 browsertest: ## The local push service's protocol tests against real Chromium and Firefox (restart, reconnect, queued messages)
 	PUSHSTART_BROWSER_TEST=1 go test -race -count=1 -p 1 -run 'TestReal|TestChromium' ./localpush/...
 
+# The Playwright helper module @pushstart/pushtest, built into pushtest/dist
+# once per change of its sources or lock file. e2e/ (and examples/) depend
+# on it as file:../pushtest, a link to the folder, so a rebuilt dist is seen
+# without installing them again. Its scripts are not run by npm ci: the
+# build below is the one compilation (and type check).
+PUSHTEST_DIST := pushtest/dist/index.js
+$(PUSHTEST_DIST): pushtest/package.json pushtest/package-lock.json pushtest/tsconfig.json $(wildcard pushtest/src/*.ts)
+	cd pushtest && npm ci --prefer-offline --no-audit --no-fund --ignore-scripts && npm run build
+	@touch $@
+
+pushtest: $(PUSHTEST_DIST) ## Build the Playwright helper module @pushstart/pushtest (pushtest/dist)
+
 # Playwright is installed once per change of the lock file, not on every run.
 E2E_DEPS := e2e/node_modules/.package-lock.json
-$(E2E_DEPS): e2e/package.json e2e/package-lock.json
+$(E2E_DEPS): e2e/package.json e2e/package-lock.json | $(PUSHTEST_DIST)
 	cd e2e && npm ci --no-audit --no-fund --prefer-offline
 	@touch $@
 
-e2e: build $(E2E_DEPS) ## The end-to-end Playwright suite in real Chromium and Firefox, offline
+e2e: build $(E2E_DEPS) $(PUSHTEST_DIST) ## The end-to-end Playwright suite in real Chromium and Firefox, offline
 	cd e2e && npx playwright test
-
-# The Playwright helper module, built from its sources; the example (and the
-# kit's suite) use its dist/ through a file: dependency, a link to the folder.
-PUSHTEST := pushtest/dist/index.js
-$(PUSHTEST): $(wildcard pushtest/src/*.ts) pushtest/package.json pushtest/package-lock.json pushtest/tsconfig.json
-	cd pushtest && npm ci --no-audit --no-fund --prefer-offline
 
 # An app that is not the kit (Node.js, web-push) tested with the module
 # through the standalone push service: proof that both work for any app.
 EXAMPLE_DIR := examples/node-web-push
 EXAMPLE_DEPS := $(EXAMPLE_DIR)/node_modules/.package-lock.json
-$(EXAMPLE_DEPS): $(EXAMPLE_DIR)/package.json $(EXAMPLE_DIR)/package-lock.json
+$(EXAMPLE_DEPS): $(EXAMPLE_DIR)/package.json $(EXAMPLE_DIR)/package-lock.json | $(PUSHTEST_DIST)
 	cd $(EXAMPLE_DIR) && npm ci --no-audit --no-fund --prefer-offline
 	@touch $@
 
-example: build $(PUSHTEST) $(EXAMPLE_DEPS) ## The example app (examples/node-web-push: Node.js and web-push) in real Chromium and Firefox, through `pushstart push-service` and @pushstart/pushtest
+example: build $(EXAMPLE_DEPS) $(PUSHTEST_DIST) ## The example app (examples/node-web-push: Node.js and web-push) in real Chromium and Firefox, through `pushstart push-service` and @pushstart/pushtest
 	cd $(EXAMPLE_DIR) && npx playwright test
 
-screenshots: build $(E2E_DEPS) ## Refresh the README's screenshots (docs/screenshots/): the admin console's spec in Chromium, the Flow panel's in both browsers
+screenshots: build $(E2E_DEPS) $(PUSHTEST_DIST) ## Refresh the README's screenshots (docs/screenshots/): the admin console's spec in Chromium, the Flow panel's in both browsers
 	cd e2e && E2E_SCREENSHOTS=1 E2E_BROWSERS=chromium npx playwright test tests/12-admin.spec.ts
 	cd e2e && E2E_SCREENSHOTS=1 npx playwright test tests/13-flow.spec.ts -g 'a test send, followed'
 
-demo: build $(E2E_DEPS) ## Open a visible browser on the kit with the local push service (BROWSER=firefox for Firefox)
+demo: build $(E2E_DEPS) $(PUSHTEST_DIST) ## Open a visible browser on the kit with the local push service (BROWSER=firefox for Firefox)
 	cd e2e && node demo.mjs
 
 bench: ## Fan-out benchmarks, each beside a bare webpush-go loop: the delivery engine (10,000 and 100,000 subscriptions; PostgreSQL too with PUSHSTART_TEST_DATABASE_URL), then the sender alone
@@ -139,5 +146,5 @@ bench: ## Fan-out benchmarks, each beside a bare webpush-go loop: the delivery e
 	go test -run '^$$' -bench 10k -benchtime 3x ./server/sender
 
 clean: ## Remove build outputs and test reports (not DATA_DIR)
-	rm -rf bin $(WASM) $(WASM).br $(WASM).gz $(WASM).sum e2e/playwright-report e2e/test-results \
+	rm -rf bin $(WASM) $(WASM).br $(WASM).gz $(WASM).sum e2e/playwright-report e2e/test-results pushtest/dist \
 	  $(EXAMPLE_DIR)/playwright-report $(EXAMPLE_DIR)/test-results

@@ -12,18 +12,10 @@
 
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { chromium, firefox } from '@playwright/test';
-import {
-  browsers,
-  chromiumBaseArgs,
-  fetchBrowserConfig,
-  missingKitMessage,
-  missingSystemMessage,
-  repoRoot,
-  startKit,
-} from './lib/kit.mjs';
+import { launchBrowser, missingSystemMessage } from '@pushstart/pushtest';
+import { fetchBrowserConfig, missingKitMessage, repoRoot, startKit } from './lib/kit.mjs';
 
 function fail(message) {
   console.error(`make demo: ${message}`);
@@ -31,7 +23,7 @@ function fail(message) {
 }
 
 const browserName = (process.env.BROWSER || 'chromium').toLowerCase();
-if (!(browserName in browsers)) fail(`BROWSER=${browserName}: want chromium or firefox`);
+if (browserName !== 'chromium' && browserName !== 'firefox') fail(`BROWSER=${browserName}: want chromium or firefox`);
 
 if (process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) {
   fail(
@@ -44,7 +36,7 @@ if (process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND
   );
 }
 
-const problem = [missingSystemMessage([browserName], { browsersOnly: true }), missingKitMessage()].filter(Boolean).join('\n\n');
+const problem = [missingSystemMessage([browserName]), missingKitMessage()].filter(Boolean).join('\n\n');
 if (problem) fail(`\n${problem}`);
 
 const addr = process.env.ADDR || '127.0.0.1:8000';
@@ -79,55 +71,43 @@ try {
   fail(`the kit did not start: ${e.message}`);
 }
 
-let profileDir = '';
+let launched;
 let closing = false;
 async function shutdown(code = 0) {
   if (closing) return;
   closing = true;
   console.log('\nStopping…');
-  await closeBrowser().catch(() => {});
+  await launched?.close().catch(() => {});
   await kit.stop();
-  if (profileDir) fs.rmSync(profileDir, { recursive: true, force: true });
   process.exit(code);
 }
-let closeBrowser = async () => {};
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => void shutdown(0));
 
 try {
   const cfg = await fetchBrowserConfig(kit.url);
-  let page;
-  if (browserName === 'chromium') {
-    // A throw-away persistent profile: Chromium has no Push API in
-    // incognito contexts, and the local push service's ports change from run
-    // to run, so an old profile's subscription would point nowhere.
-    profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushstart-demo-chromium-'));
-    const context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: browsers.chromium.executablePath,
-      headless: false,
-      viewport: null,
-      args: [...chromiumBaseArgs(), ...cfg.chromiumArgs],
-      ignoreDefaultArgs: ['--enable-automation'],
-      // This script stops the browser and then the kit itself on Ctrl-C.
+  // Chromium in a throw-away persistent profile: it has no Push API in
+  // incognito contexts, and the local push service's ports change from run
+  // to run, so an old profile's subscription would point nowhere.
+  launched = await launchBrowser(browserName === 'chromium' ? chromium : firefox, { browser: cfg }, {
+    headless: false,
+    // Notifications on the desktop's own notification server, when there is one.
+    env: process.env.DBUS_SESSION_BUS_ADDRESS ? { DBUS_SESSION_BUS_ADDRESS: process.env.DBUS_SESSION_BUS_ADDRESS } : {},
+    // This script stops the browser and then the kit itself on Ctrl-C.
+    launchOptions: {
       handleSIGINT: false,
       handleSIGTERM: false,
       handleSIGHUP: false,
-    });
-    closeBrowser = () => context.close();
+      ...(browserName === 'chromium' ? { ignoreDefaultArgs: ['--enable-automation'] } : {}),
+    },
+    contextOptions: { viewport: null },
+  });
+  const { context } = launched;
+  let page;
+  if (browserName === 'chromium') {
     context.on('close', () => void shutdown(0));
     page = context.pages()[0] ?? (await context.newPage());
   } else {
-    const browser = await firefox.launch({
-      channel: 'moz-firefox',
-      executablePath: browsers.firefox.executablePath,
-      headless: false,
-      firefoxUserPrefs: { ...cfg.firefoxPrefs },
-      handleSIGINT: false,
-      handleSIGTERM: false,
-      handleSIGHUP: false,
-    });
-    closeBrowser = () => browser.close();
-    browser.on('disconnected', () => void shutdown(0));
-    const context = await browser.newContext({ viewport: null });
+    launched.browser.on('disconnected', () => void shutdown(0));
     page = await context.newPage();
     // Closing the last tab does not end a Firefox started this way.
     page.on('close', () => void shutdown(0));

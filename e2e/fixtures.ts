@@ -1,9 +1,10 @@
 // Fixtures of the end-to-end suite: the kit under test, browser profiles
 // already pointed at its local push service, and its page.
 //
-// Every browser here is launched by the fixtures rather than by Playwright's
-// default `browser`/`context`/`page` fixtures, because each one needs the
-// local push service's settings, which are known only once the kit runs:
+// Every browser here is launched by the fixtures, through @pushstart/pushtest,
+// rather than by Playwright's default `browser`/`context`/`page` fixtures,
+// because each one needs the local push service's settings, which are known
+// only once the kit runs:
 //   - Chromium: a persistent context per profile (the Push API is refused in
 //     the incognito contexts browser.newContext() makes), with the GCM
 //     switches of GET /api/local-push.
@@ -22,15 +23,21 @@ import {
   type APIRequestContext,
   type Browser,
   type BrowserContext,
-  type CDPSession,
   type Page,
   type TestInfo,
 } from '@playwright/test';
+import {
+  launchFirefox,
+  launchBrowser,
+  PushService,
+  watchChromiumPush,
+  type BrowserConfig,
+  type LaunchedBrowser,
+  type NotificationServer,
+} from '@pushstart/pushtest';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { browsers, chromiumBaseArgs, fetchBrowserConfig, startKit as spawnKit } from './lib/kit.mjs';
-import { KitAPI, LocalPush, type BrowserConfig } from './lib/api';
+import { fetchBrowserConfig, startKit as spawnKit } from './lib/kit.mjs';
+import { KitAPI } from './lib/api';
 import { HomePage } from './pages/home';
 
 export { expect };
@@ -42,7 +49,7 @@ export type Kit = {
   adminToken: string;
   browserConfig: BrowserConfig;
   api: KitAPI;
-  push: LocalPush;
+  push: PushService;
 };
 
 /** A kit this test started (see the startKit fixture); it can be stopped. */
@@ -74,11 +81,10 @@ export type ProfileOptions = {
   /** Opens the page (default true). */
   open?: boolean;
   /**
-   * Shows notifications through this desktop notification server (see
-   * lib/notification-daemon.mjs) instead of the browser's built-in popups,
-   * so that a test can click them.
+   * Shows notifications through this desktop notification server instead of
+   * the browser's built-in popups, so that a test can click them.
    */
-  notificationDaemon?: { address: string };
+  notifications?: NotificationServer;
 };
 
 type WorkerFixtures = {
@@ -102,15 +108,6 @@ type TestFixtures = {
 
 const headless = !process.env.E2E_HEADED;
 
-// A session bus address that leads nowhere: without a notification server of
-// the test's, the browsers show notifications themselves, the same on every
-// machine (never on a developer's desktop).
-const NO_BUS = 'unix:path=/nonexistent/no-session-bus';
-
-function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-}
-
 /** Collects console output of a context's pages, attached to the report when a test fails. */
 function recordConsole(context: BrowserContext, label: string, log: string[]) {
   const watch = (page: Page) => {
@@ -129,133 +126,43 @@ async function launchProfile(
   label: string,
   sharedFirefox: (() => Promise<Browser>) | null,
 ): Promise<Omit<Profile, 'home' | 'kit'> & { settle?: HomePage['settle'] }> {
-  const cfg = kit.browserConfig;
   const permission = opts.permission ?? 'granted';
-  const env: Record<string, string> = { ...(process.env as Record<string, string>), DBUS_SESSION_BUS_ADDRESS: NO_BUS };
-  if (opts.notificationDaemon) env.DBUS_SESSION_BUS_ADDRESS = opts.notificationDaemon.address;
-  if (browserName === 'chromium') {
-    // A persistent context: Chromium refuses the Push API in incognito
-    // contexts, which is what browser.newContext() makes.
-    const userDataDir = tempDir('pushstart-chromium-');
-    const context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: browsers.chromium.executablePath,
-      headless,
-      env,
-      args: [...chromiumBaseArgs(), ...cfg.chromiumArgs],
-    });
-    recordConsole(context, label, log);
-    const page = context.pages()[0] ?? (await context.newPage());
-    // One DevTools session for the profile's life: Chromium drops the
-    // permission overrides and stops the background-service log of a session
-    // that detaches.
-    const cdp = await context.newCDPSession(page);
-    if (permission === 'granted') {
-      await context.grantPermissions(['notifications'], { origin: kit.url });
-    } else if (permission === 'denied') {
-      // What "Block" in the site's settings does.
-      await cdp.send('Browser.setPermission', {
-        permission: { name: 'notifications' },
-        setting: 'denied',
-        origin: kit.url,
-      });
-    }
-    const settle = await watchPushEvents(cdp, log, label);
-    return {
-      browserName,
-      context,
-      page,
-      settle,
-      close: async () => {
-        await context.close().catch(() => {});
-        fs.rmSync(userDataDir, { recursive: true, force: true });
-      },
-    };
-  }
-  if (sharedFirefox && permission !== 'denied' && !opts.notificationDaemon) {
+  const perms = {
+    grant: permission === 'granted' ? [kit.url] : [],
+    deny: permission === 'denied' ? [kit.url] : [],
+  };
+  let launched: LaunchedBrowser;
+  if (browserName === 'firefox' && sharedFirefox && permission !== 'denied' && !opts.notifications) {
     // A new context of the worker's Firefox: a container with storage,
     // permissions and push subscriptions of its own. Launching Firefox is
     // most of a test's time on a small machine.
-    const context = await (await sharedFirefox()).newContext();
-    recordConsole(context, label, log);
-    if (permission === 'granted') await context.grantPermissions(['notifications'], { origin: kit.url });
-    const page = await context.newPage();
-    return { browserName, context, page, close: () => context.close().catch(() => {}) };
+    launched = await launchFirefox(firefox, { browser: kit.browserConfig }, { browser: await sharedFirefox(), grant: perms.grant });
+  } else {
+    // Otherwise a browser of its own: Chromium's persistent context, or a
+    // Firefox with its own temporary profile and connection to the push
+    // service.
+    launched = await launchBrowser(browserName === 'chromium' ? chromium : firefox, { browser: kit.browserConfig }, {
+      headless,
+      ...perms,
+      notifications: opts.notifications,
+    });
   }
-  // Otherwise a Firefox of its own (its own temporary profile directory, its
-  // own connection to the push service).
-  const browser = await firefox.launch({
-    channel: 'moz-firefox',
-    executablePath: browsers.firefox.executablePath,
-    headless,
-    env,
-    firefoxUserPrefs: {
-      ...cfg.firefoxPrefs,
-      // Through the desktop's notification server when the test has one.
-      ...(opts.notificationDaemon ? { 'alerts.useSystemBackend': true } : {}),
-      // "Block new requests asking to allow notifications": Playwright can
-      // grant a permission in Firefox but not deny one.
-      ...(permission === 'denied' ? { 'permissions.default.desktop-notification': 2 } : {}),
-    },
-  });
-  const context = await browser.newContext();
+  const { context, close } = launched;
   recordConsole(context, label, log);
-  if (permission === 'granted') await context.grantPermissions(['notifications'], { origin: kit.url });
-  const page = await context.newPage();
-  return {
-    browserName,
-    context,
-    page,
-    close: async () => {
-      await browser.close().catch(() => {});
-    },
-  };
-}
-
-/**
- * Chromium: follows the browser's own log of push messages and notifications
- * (DevTools' background services: "Push message received", "Push event
- * completed", "Notification displayed") and returns a settle function for
- * HomePage that waits until count notifications were displayed and every
- * dispatched push event has completed.
- *
- * Why: in Chromium, registration.getNotifications() called while a
- * notification is being shown can drop that notification from Chromium's
- * notification database: it stays on screen, but getNotifications() never
- * returns it again. Polling getNotifications() while a push arrives hits
- * that about one time in five, so Chromium tests read it only once Chromium
- * says the notification is displayed. The log is Chromium's own account; it
- * changes nothing in the flow.
- */
-async function watchPushEvents(cdp: CDPSession, log: string[], label: string): Promise<HomePage['settle']> {
-  const seen: Array<{ service: string; name: string; meta: string }> = [];
-  cdp.on('BackgroundService.backgroundServiceEventReceived', ({ backgroundServiceEvent: e }) => {
-    const meta = e.eventMetadata.map((m) => `${m.key}=${m.value}`).join(', ');
-    seen.push({ service: e.service, name: e.eventName, meta });
-    log.push(`[${label} ${e.service}] ${e.eventName} (${meta})`);
+  const page = context.pages()[0] ?? (await context.newPage());
+  if (browserName === 'firefox') return { browserName, context, page, close };
+  // Chromium says when it has displayed a notification; see watchChromiumPush.
+  const watch = await watchChromiumPush(context, page, {
+    onEvent: (e) => log.push(`[${label} ${e.service}] ${e.name} (${Object.entries(e.meta).map(([k, v]) => `${k}=${v}`).join(', ')})`),
   });
-  for (const service of ['pushMessaging', 'notifications'] as const) {
-    await cdp.send('BackgroundService.startObserving', { service });
-    await cdp.send('BackgroundService.setRecording', { shouldRecord: true, service });
-  }
-  const count = (name: string) => seen.filter((e) => e.name === name).length;
-  return async (n, timeout) => {
-    await expect
-      .poll(() => count('Notification displayed'), { message: `Chromium displayed ${n} notification(s)`, timeout })
-      .toBeGreaterThanOrEqual(n);
-    await expect
-      .poll(() => count('Push event completed') >= count('Push event dispatched'), {
-        message: 'every push event completed',
-        timeout,
-      })
-      .toBe(true);
-  };
+  return { browserName, context, page, close, settle: (n, timeout) => watch.settle(n, { timeout }) };
 }
 
-function makeKit(request: APIRequestContext, info: { url: string; adminToken: string; browserConfig: BrowserConfig }): Kit {
+async function makeKit(request: APIRequestContext, info: { url: string; adminToken: string; browserConfig: BrowserConfig }): Promise<Kit> {
   return {
     ...info,
     api: new KitAPI(request, info.url, info.adminToken),
-    push: new LocalPush(request, info.browserConfig.url),
+    push: await PushService.connect(info.browserConfig.url),
   };
 }
 
@@ -276,23 +183,15 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
 
   sharedFirefox: [
     async ({ sharedKitInfo }, use) => {
-      const state: { launched?: Promise<Browser> } = {};
-      await use(() =>
-        (state.launched ??= firefox.launch({
-          channel: 'moz-firefox',
-          executablePath: browsers.firefox.executablePath,
-          headless,
-          env: { ...(process.env as Record<string, string>), DBUS_SESSION_BUS_ADDRESS: NO_BUS },
-          firefoxUserPrefs: { ...sharedKitInfo.browserConfig.firefoxPrefs },
-        })),
-      );
+      const state: { launched?: Promise<LaunchedBrowser> } = {};
+      await use(async () => (await (state.launched ??= launchFirefox(firefox, { browser: sharedKitInfo.browserConfig }, { headless }))).browser!);
       if (state.launched) await (await state.launched).close();
     },
     { scope: 'worker' },
   ],
 
   kit: async ({ sharedKitInfo, request }, use) => {
-    await use(makeKit(request, sharedKitInfo));
+    await use(await makeKit(request, sharedKitInfo));
   },
 
   openProfile: async ({ kit, browserName, sharedFirefox }, use, testInfo) => {
@@ -336,7 +235,7 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
       started.push(k);
       dirs.add(k.dataDir);
       const info = { url: k.url, adminToken: k.adminToken, browserConfig: await fetchBrowserConfig(k.url) };
-      return { ...makeKit(request, info), port: k.port, dataDir: k.dataDir, stop: () => k.stop(), output: k.output };
+      return { ...(await makeKit(request, info)), port: k.port, dataDir: k.dataDir, stop: () => k.stop(), output: k.output };
     });
     await attachLog(testInfo, 'own-kit-output.txt', started.map((k) => k.output()).join('\n---\n'));
     await Promise.all(started.map((k) => k.stop()));

@@ -1,31 +1,36 @@
 import { defineConfig, type PlaywrightTestConfig } from '@playwright/test';
+import { executablePath, missingSystemMessage, type BrowserName } from '@pushstart/pushtest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  browsers,
-  classroomLimits,
-  freePortSync,
-  kitBinary,
-  missingKitMessage,
-  missingSystemMessage,
-  randomToken,
-} from './lib/kit.mjs';
+import { classroomLimits, freePortSync, kitBinary, missingKitMessage, randomToken } from './lib/kit.mjs';
 
 // The browsers to run: both unless E2E_BROWSERS narrows it (e.g. "chromium").
 const selected = (process.env.E2E_BROWSERS || 'chromium,firefox')
   .split(',')
   .map((s) => s.trim())
-  .filter(Boolean) as Array<keyof typeof browsers>;
+  .filter(Boolean) as BrowserName[];
 for (const name of selected) {
-  if (!(name in browsers)) throw new Error(`E2E_BROWSERS: unknown browser "${name}"; want chromium and/or firefox`);
+  if (name !== 'chromium' && name !== 'firefox') throw new Error(`E2E_BROWSERS: unknown browser "${name}"; want chromium and/or firefox`);
 }
 
 // A missing browser, system package or an unbuilt kit fails the whole run at
 // once, before any browser starts, with one message saying what to install,
 // rather than failing every test alike, timing out deep inside a spec or
-// skipping silently (a green run must mean both browsers really ran).
-const problem = [missingSystemMessage(selected), missingKitMessage()].filter(Boolean).join('\n\n');
+// skipping silently (a green run must mean both browsers really ran). The
+// click specs need the desktop notification server's packages too.
+const missingSystem = missingSystemMessage(selected, { notifications: true });
+const problem = [
+  missingSystem &&
+    [
+      missingSystem,
+      'or everything the tests need at once: sudo make deps',
+      'To run one browser only: E2E_BROWSERS=chromium (or firefox) make e2e',
+    ].join('\n'),
+  missingKitMessage(),
+]
+  .filter(Boolean)
+  .join('\n\n');
 if (problem) {
   console.error(`\n${problem}\n`);
   process.exit(1);
@@ -55,11 +60,11 @@ const projects: PlaywrightTestConfig['projects'] = selected.map((name) => ({
           browserName: 'firefox',
           // Debian's Firefox ESR, driven over WebDriver BiDi.
           channel: 'moz-firefox',
-          launchOptions: { executablePath: browsers.firefox.executablePath },
+          launchOptions: { executablePath: executablePath('firefox') },
         }
       : {
           browserName: 'chromium',
-          launchOptions: { executablePath: browsers.chromium.executablePath },
+          launchOptions: { executablePath: executablePath('chromium') },
         },
 }));
 

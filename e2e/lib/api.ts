@@ -1,25 +1,6 @@
 import { expect, type APIRequestContext } from '@playwright/test';
+import type { BrowserConfig } from '@pushstart/pushtest';
 import type { SubscriptionJSON } from '../pages/home';
-
-/** The local push service's browser settings, from GET /api/local-push. */
-export type BrowserConfig = {
-  chromiumArgs: string[];
-  firefoxPrefs: Record<string, string | number | boolean>;
-  url: string;
-};
-
-/** One entry of the local push service's event feed. */
-export type PushEvent = {
-  seq: number;
-  time: string;
-  type: 'register' | 'unregister' | 'push' | 'deliver' | 'ack' | 'nack' | 'reject' | 'fault' | 'connect' | 'disconnect';
-  browser?: 'firefox' | 'chromium';
-  endpoint?: string;
-  status?: number;
-  headers?: Record<string, string>;
-  bodySize?: number;
-  detail?: string;
-};
 
 /** A notification as the kit's payload contract has it (push.Notification). */
 export type Notification = {
@@ -166,72 +147,5 @@ export class KitAPI {
   async knows(endpoint: string, notification: Notification = { title: 'probe' }): Promise<boolean> {
     const { status } = await this.testSend(endpoint, notification);
     return status !== 404;
-  }
-}
-
-// Chromium chooses its endpoint's host itself (fcm.googleapis.com on Google
-// Chrome, jmt17.google.com on Debian's Chromium), after registration; the
-// local push service can only guess it when it records the registration.
-const FCM_HOSTS = new Set(['fcm.googleapis.com', 'jmt17.google.com']);
-
-/** Whether two endpoint URLs name the same subscription. */
-export function sameEndpoint(a: string, b: string): boolean {
-  if (a === b) return true;
-  try {
-    const ua = new URL(a);
-    const ub = new URL(b);
-    return FCM_HOSTS.has(ua.host) && FCM_HOSTS.has(ub.host) && ua.pathname === ub.pathname;
-  } catch {
-    return false;
-  }
-}
-
-/** The local push service's test API: fault injection and the event feed. */
-export class LocalPush {
-  constructor(
-    readonly request: APIRequestContext,
-    readonly url: string,
-  ) {}
-
-  /** Makes the next count push requests to endpoint answer kind. */
-  async fault(endpoint: string, kind: '410' | '429' | '500' | 'hang', count: number, retryAfter?: number) {
-    const r = await this.request.post(`${this.url}/v1/faults`, {
-      data: { endpoint, kind, count, ...(retryAfter !== undefined ? { retryAfter } : {}) },
-    });
-    expect(r.status(), `POST /faults answered ${await r.text()}`).toBe(204);
-  }
-
-  /** The events after seq (all of them by default). */
-  async events(since = 0): Promise<PushEvent[]> {
-    const r = await this.request.get(`${this.url}/v1/events?since=${since}`);
-    expect(r.status()).toBe(200);
-    return (await r.json()).events ?? [];
-  }
-
-  /** The sequence number of the newest event, to look only at what follows. */
-  async lastSeq(): Promise<number> {
-    const ev = await this.events();
-    return ev.length ? ev[ev.length - 1].seq : 0;
-  }
-
-  /** The events after since that concern endpoint, optionally of the given types. */
-  async eventsFor(endpoint: string, since = 0, ...types: PushEvent['type'][]): Promise<PushEvent[]> {
-    return (await this.events(since)).filter(
-      (e) => !!e.endpoint && sameEndpoint(e.endpoint, endpoint) && (types.length === 0 || types.includes(e.type)),
-    );
-  }
-
-  /** Types of the events after since for endpoint, in order (for expect.poll). */
-  async typesFor(endpoint: string, since = 0): Promise<string[]> {
-    return (await this.eventsFor(endpoint, since)).map((e) => e.type);
-  }
-
-  /**
-   * The statuses the push service answered to the push requests for endpoint
-   * after since, in order: 201 for an accepted push, the status of a refusal
-   * or of an injected fault.
-   */
-  async pushStatuses(endpoint: string, since = 0): Promise<number[]> {
-    return (await this.eventsFor(endpoint, since, 'push', 'reject', 'fault')).map((e) => e.status ?? 0);
   }
 }

@@ -1,6 +1,8 @@
-// Shared by the Playwright suite and the demo launcher: where the browsers and
-// the kit's binary are, free ports, starting and stopping a kit server, and
-// VAPID key pairs. Plain JavaScript so that `node demo.mjs` can use it too.
+// Shared by the Playwright suite and the demo launcher: the kit's binary,
+// free ports, starting and stopping a kit server, and VAPID key pairs. Plain
+// JavaScript so that `node demo.mjs` can use it too. What is not the kit's
+// (browsers, the push service's test API, notifications, the system's
+// packages) is @pushstart/pushtest's.
 
 import { spawn, execFileSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -17,28 +19,6 @@ export const repoRoot = path.dirname(e2eDir);
 /** The kit's binary, as `make build` writes it: the whole kit in one file. */
 export const kitBinary = process.env.PUSHSTART_BIN || path.join(repoRoot, 'bin', 'pushstart');
 
-/**
- * The browsers the suite drives: Debian's packages, never Playwright's own
- * downloads (the suite runs offline). CHROMIUM_PATH and FIREFOX_PATH override.
- */
-export const browsers = {
-  chromium: {
-    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-    apt: 'chromium',
-    envVar: 'CHROMIUM_PATH',
-    // Playwright's own Chromium build works too, through CHROMIUM_PATH.
-    otherwise: 'npx playwright install chromium   (then set CHROMIUM_PATH to the path it prints)',
-  },
-  firefox: {
-    executablePath: process.env.FIREFOX_PATH || '/usr/lib/firefox-esr/firefox-esr',
-    apt: 'firefox-esr',
-    envVar: 'FIREFOX_PATH',
-    // Playwright drives Mozilla's own Firefox over WebDriver BiDi (channel
-    // moz-firefox); Playwright's patched Firefox build does not speak it.
-    otherwise: 'a Firefox from Mozilla (ESR 153 is known to work), then set FIREFOX_PATH to its firefox binary',
-  },
-};
-
 /** Whether path is an executable file. */
 function isExecutable(p) {
   try {
@@ -47,102 +27,6 @@ function isExecutable(p) {
   } catch {
     return false;
   }
-}
-
-/** Whether a command is an executable file in one of PATH's folders. */
-function onPath(command) {
-  return (process.env.PATH || '').split(path.delimiter).some((dir) => dir && isExecutable(path.join(dir, command)));
-}
-
-/**
- * Whether the dynamic linker can find a shared library: from its cache
- * (ldconfig -p), or else in the usual library folders.
- */
-function hasLibrary(file) {
-  for (const ldconfig of ['/sbin/ldconfig', '/usr/sbin/ldconfig']) {
-    try {
-      const out = execFileSync(ldconfig, ['-p'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-      return out.split('\n').some((line) => line.trim().startsWith(file + ' '));
-    } catch {
-      // not this one
-    }
-  }
-  const dirs = ['/lib', '/usr/lib', '/lib64', '/usr/lib64'];
-  for (const base of ['/lib', '/usr/lib']) {
-    try {
-      for (const d of fs.readdirSync(base)) if (d.endsWith('-linux-gnu')) dirs.push(path.join(base, d));
-    } catch {
-      // no such folder
-    }
-  }
-  return dirs.some((d) => fs.existsSync(path.join(d, file)));
-}
-
-/**
- * What the suite needs of the system besides Node.js and the kit: a name, the
- * browsers that need it, why, how to tell it is there, and the Debian package
- * that brings it (all of them are in the Makefile's DEB_PACKAGES, which
- * `sudo make deps` installs).
- */
-const systemDeps = [
-  {
-    name: 'chromium',
-    browsers: ['chromium'],
-    why: `not found at ${browsers.chromium.executablePath}`,
-    present: () => isExecutable(browsers.chromium.executablePath),
-    apt: browsers.chromium.apt,
-  },
-  {
-    name: 'firefox',
-    browsers: ['firefox'],
-    why: `not found at ${browsers.firefox.executablePath}`,
-    present: () => isExecutable(browsers.firefox.executablePath),
-    apt: browsers.firefox.apt,
-  },
-  {
-    name: 'dbus-daemon',
-    browsers: ['chromium', 'firefox'],
-    why: 'not on PATH; the notification click spec runs a desktop notification server on a private D-Bus bus',
-    present: () => onPath('dbus-daemon'),
-    apt: 'dbus',
-  },
-  {
-    name: 'libnotify.so.4',
-    browsers: ['firefox'],
-    why: 'not found; Firefox hands notifications to the desktop only through libnotify, which it loads at run time (the click spec)',
-    present: () => hasLibrary('libnotify.so.4'),
-    apt: 'libnotify4',
-  },
-];
-
-/**
- * Returns one message naming everything the given browsers (keys of
- * `browsers`) need that this system lacks, and the command that installs it;
- * '' when nothing is missing. The suite checks this before it starts a
- * browser, so a missing package fails at once instead of as a timeout deep
- * inside a spec. With browsersOnly (for the demo), only the browsers count.
- */
-export function missingSystemMessage(names, { browsersOnly = false } = {}) {
-  const missing = systemDeps.filter(
-    (d) => d.browsers.some((b) => names.includes(b)) && (!browsersOnly || d.name in browsers) && !d.present(),
-  );
-  if (missing.length === 0) return '';
-  const missingBrowsers = names.filter((n) => missing.some((d) => d.name === n));
-  return [
-    'Missing from this system:',
-    ...missing.map((d) => `  ${d.name}: ${d.why}`),
-    'Install it with (Debian/Ubuntu):',
-    `  sudo apt-get install --no-install-recommends ${missing.map((d) => d.apt).join(' ')}`,
-    'or everything the tests need at once: sudo make deps',
-    ...(missingBrowsers.length
-      ? [
-          'A browser can also come from elsewhere:',
-          ...missingBrowsers.map((n) => `  ${n}: ${browsers[n].otherwise}`),
-          `${missingBrowsers.map((n) => browsers[n].envVar).join(' / ')} point${missingBrowsers.length > 1 ? '' : 's'} the suite at a browser elsewhere.`,
-        ]
-      : []),
-    'To run one browser only: E2E_BROWSERS=chromium (or firefox) make e2e',
-  ].join('\n');
 }
 
 /** Returns a message if the kit binary has not been built, else ''. */
@@ -314,21 +198,4 @@ export async function fetchBrowserConfig(kitURL) {
     if (!cfg[k]) throw new Error(`GET ${kitURL}/api/local-push: no ${k} in ${JSON.stringify(cfg)}`);
   }
   return cfg;
-}
-
-/**
- * Command-line switches every Chromium the suite or the demo starts gets, on
- * top of the local push service's: nothing that would reach the internet, and
- * no sandbox when running as root (Chromium refuses to start otherwise).
- */
-export function chromiumBaseArgs() {
-  const args = [
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-    '--no-default-browser-check',
-  ];
-  if (process.getuid?.() === 0) args.unshift('--no-sandbox');
-  return args;
 }

@@ -38,8 +38,9 @@ export class HomePage {
 
   /**
    * Waits until the browser has finished showing count notifications, when
-   * the browser can tell (see the fixtures); reading getNotifications()
-   * before that can lose a notification in Chromium.
+   * the browser can tell (Chromium: the fixtures set it to
+   * watchChromiumPush's settle); reading getNotifications() before that can
+   * lose a notification in Chromium.
    */
   settle: (count: number, timeout?: number) => Promise<void> = async () => {};
 

@@ -24,7 +24,7 @@ test('a missing system package stops the run at once, naming it and the command 
   });
 
   await test.step('the message names dbus-daemon, why it is needed and how to install it', async () => {
-    expect(run.stderr).toContain('dbus-daemon: not on PATH; the notification click spec');
+    expect(run.stderr).toContain('dbus-daemon: not on PATH; NotificationServer runs a desktop notification server');
     expect(run.stderr).toContain('sudo apt-get install --no-install-recommends dbus\n');
     expect(run.stderr).toContain('sudo make deps');
   });

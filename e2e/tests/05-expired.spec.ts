@@ -13,7 +13,7 @@ test('an expired subscription (410 from the push service) is pruned by the serve
   const since = await kit.push.lastSeq();
 
   await test.step('the push service will answer 410 Gone for this subscription', async () => {
-    await kit.push.fault(endpoint, '410', 1);
+    await kit.push.fault(endpoint, '410');
   });
 
   await test.step('an admin broadcast prunes it', async () => {

@@ -13,11 +13,11 @@ test('429 with Retry-After, then 500s: the server retries and the notification a
     // The push service holds one armed fault per endpoint, so the 500s are
     // armed once the 429 has been answered, while the server waits out the
     // Retry-After second.
-    await kit.push.fault(endpoint, '429', 1, 1);
+    await kit.push.fault(endpoint, '429', { count: 1, retryAfter: 1 });
     const started = Date.now();
     const sending = kit.api.testSend(endpoint, { title: 'after retries', tag: 'retries' });
     await expect.poll(() => kit.push.pushStatuses(endpoint, since), { intervals: [50] }).toEqual([429]);
-    await kit.push.fault(endpoint, '500', 2);
+    await kit.push.fault(endpoint, '500', { count: 2 });
     const { status, body } = await sending;
     expect(status, JSON.stringify(body)).toBe(200);
     expect(body).toMatchObject({ outcome: 'sent', status: 201, attempts: 4 });

@@ -1,5 +1,5 @@
 import { test, expect } from '../fixtures';
-import { NotificationDaemon } from '../lib/notification-daemon.mjs';
+import { NotificationServer } from '@pushstart/pushtest';
 
 // How this is exercised, and what it proves.
 //
@@ -11,9 +11,10 @@ import { NotificationDaemon } from '../lib/notification-daemon.mjs';
 // hand notifications to the desktop's notification server over D-Bus
 // (org.freedesktop.Notifications) when one is running, and learn of a click
 // from its ActionInvoked signal. The test runs such a server on a private
-// session bus (lib/notification-daemon.mjs), starts the browser on that bus,
-// and emits ActionInvoked for the notification the push produced, as the
-// desktop does when the user clicks it or one of its buttons.
+// session bus (NotificationServer of @pushstart/pushtest), starts the browser
+// on that bus, and emits ActionInvoked for the notification the push
+// produced, as the desktop does when the user clicks it or one of its
+// buttons.
 //
 // From there everything is the browser's own: its click handling, the
 // service worker's notificationclick handler with a trusted event, its
@@ -22,10 +23,10 @@ import { NotificationDaemon } from '../lib/notification-daemon.mjs';
 // system-backend path (alerts.useSystemBackend = true) is used for this test
 // only, the other tests use Firefox's built-in popups.
 test('clicking a notification opens its URL; clicking an action opens the action\'s URL', async ({ openProfile }) => {
-  const daemon = await NotificationDaemon.start();
+  const server = await NotificationServer.start();
   test.info().annotations.push({ type: 'how', description: 'clicked through a desktop notification server on a private D-Bus session bus' });
   try {
-    const { home, context, kit } = await openProfile({ notificationDaemon: daemon });
+    const { home, context, kit } = await openProfile({ notifications: server });
     let endpoint = '';
     await test.step('enable', async () => {
       endpoint = (await home.enable()).endpoint;
@@ -43,16 +44,15 @@ test('clicking a notification opens its URL; clicking an action opens the action
         data: { url: '/?clicked=notification', actionUrls: { docs: '/?clicked=docs' } },
       });
       expect(status, JSON.stringify(body)).toBe(200);
-      await expect.poll(() => daemon.find(title).length, { message: 'the desktop got the notification' }).toBe(1);
-      return daemon.find(title)[0];
+      return server.waitFor(title);
     };
 
     await test.step('a click on the notification opens data.url', async () => {
       const shown = await send('click the body');
       // The browser shows its own "Activate" entry and one per action.
-      expect(Object.values(shown.actions)).toEqual(expect.arrayContaining(['Read the docs', 'Later']));
+      expect(shown.actions.map((a) => a.title)).toEqual(expect.arrayContaining(['Read the docs', 'Later']));
       const opened = context.waitForEvent('page');
-      daemon.click(shown.id, 'default');
+      server.click(shown);
       const page = await opened;
       await page.waitForURL(`${kit.url}/?clicked=notification`);
       await expect.poll(() => home.notifications().then((l) => l.length), { message: 'the notification was closed' }).toBe(0);
@@ -60,14 +60,14 @@ test('clicking a notification opens its URL; clicking an action opens the action
 
     await test.step('a click on an action button opens that action\'s URL', async () => {
       const shown = await send('click an action');
-      const key = Object.keys(shown.actions).find((k) => shown.actions[k] === 'Read the docs');
+      const key = shown.actions.find((a) => a.title === 'Read the docs')?.action;
       expect(key, `the action's key among ${JSON.stringify(shown.actions)}`).toBeTruthy();
       const opened = context.waitForEvent('page');
-      daemon.click(shown.id, key!);
+      server.click(shown, key);
       const page = await opened;
       await page.waitForURL(`${kit.url}/?clicked=docs`);
     });
   } finally {
-    await daemon.stop();
+    await server.stop();
   }
 });

@@ -1,5 +1,5 @@
 import { test, expect } from '../fixtures';
-import { NotificationDaemon } from '../lib/notification-daemon.mjs';
+import { NotificationServer } from '@pushstart/pushtest';
 import { AdminPage } from '../pages/admin';
 
 // The admin console end to end: what a person with the admin token does
@@ -16,9 +16,9 @@ test('the admin console: sign in, compose with every option, send to two profile
   test.setTimeout(120_000);
   // A kit of this test's own: the counts are exactly its two subscriptions.
   const kit = await startKit();
-  const daemon = await NotificationDaemon.start();
+  const server = await NotificationServer.start();
   try {
-    const a = await openProfile({ kit, notificationDaemon: daemon });
+    const a = await openProfile({ kit, notifications: server });
     const b = await openProfile({ kit });
     await test.step('both profiles enable notifications', async () => {
       await a.home.enable();
@@ -142,7 +142,7 @@ test('the admin console: sign in, compose with every option, send to two profile
     });
 
     await test.step('each profile shows the notification', async () => {
-      await expect.poll(() => daemon.find(title).length, { message: 'profile A\'s desktop got it' }).toBe(1);
+      await server.waitFor(title);
       const [n] = await b.home.waitForNotifications(1);
       expect(n.title).toBe(title);
     });
@@ -155,9 +155,9 @@ test('the admin console: sign in, compose with every option, send to two profile
     });
 
     await test.step('a click on the notification counts: clicked = 1', async () => {
-      const shown = daemon.find(title)[0];
+      const shown = await server.waitFor(title);
       const opened = a.context.waitForEvent('page');
-      daemon.click(shown.id, 'default');
+      server.click(shown);
       await (await opened).waitForURL(`${kit.url}/?from=console`);
       await expect(admin.funnel('clicked')).toHaveText('1', { timeout: 20_000 });
       await expect(admin.funnel('ctr')).toHaveText('50%');
@@ -198,6 +198,6 @@ test('the admin console: sign in, compose with every option, send to two profile
       await expect(admin.tokenField).toBeVisible();
     });
   } finally {
-    await daemon.stop();
+    await server.stop();
   }
 });
