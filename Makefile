@@ -128,7 +128,7 @@ e2e: build $(E2E_DEPS) $(PUSHTEST_DIST) ## The end-to-end Playwright suite in re
 EXAMPLE_DIR := examples/node-web-push
 EXAMPLE_DEPS := $(EXAMPLE_DIR)/node_modules/.package-lock.json
 $(EXAMPLE_DEPS): $(EXAMPLE_DIR)/package.json $(EXAMPLE_DIR)/package-lock.json | $(PUSHTEST_DIST)
-	cd $(EXAMPLE_DIR) && npm ci --no-audit --no-fund --prefer-offline
+	cd $(EXAMPLE_DIR) && npm ci --no-audit --no-fund --prefer-offline --ignore-scripts
 	@touch $@
 
 example: build $(EXAMPLE_DEPS) $(PUSHTEST_DIST) ## The example app (examples/node-web-push: Node.js and web-push) in real Chromium and Firefox, through `pushstart push-service` and @pushstart/pushtest
