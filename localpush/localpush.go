@@ -6,9 +6,19 @@
 // One HTTP port serves Mozilla's WebSocket push protocol at "/" (Firefox's
 // dom.push.serverURL), Chromium's GCM check-in and registration (package
 // gcm), the push resource of RFC 8030 at /wpush/<token> (Firefox endpoints)
-// and /fcm/send/<token> (Chromium endpoints, reached through Transport), and
-// two test APIs: POST /v1/faults and GET /v1/events. A second port serves
-// Chromium's MCS stream over TLS.
+// and /fcm/send/<token> (Chromium endpoints, reached through Transport or
+// the proxy), and the test API under /v1 (APIPrefix): faults, events,
+// config (ServiceInfo) and ca.pem. A second port serves Chromium's MCS
+// stream over TLS. docs/push-service-api.md is the API's reference.
+//
+// So that senders the kit did not write can push to it, the HTTP port also
+// speaks TLS (a connection whose first byte begins a TLS handshake), with a
+// certificate signed by the service's own CA, made at start and served at
+// GET /v1/ca.pem: Node's web-push opens TLS to an endpoint whatever its
+// scheme. And it is an HTTP CONNECT proxy for exactly the hosts it answers
+// for (fcm.googleapis.com:443, jmt17.google.com:443 and its own address),
+// each tunnel served by the service itself: a sender behind HTTPS_PROXY
+// reaches Chromium's FCM endpoints offline. Any other CONNECT is refused.
 //
 // The push resource behaves as a real one: it verifies VAPID (RFC 8292),
 // validates TTL, Urgency, Topic, Content-Encoding and size, keeps messages
@@ -71,8 +81,9 @@
 //   - DELETE /v1/faults disarms them all and ends every offline window.
 //     Faults are also forgotten with their subscription (expired,
 //     unsubscribed, or registered again with another key).
-//   - GET /v1/events?since=N returns the events after sequence number N, from a
-//     ring of the last 1000 (see Event): register, unregister, connect,
+//   - GET /v1/events?since=N&wait=S returns the events after sequence number
+//     N, from a ring of the last 1000 (see Event); with wait, when there is
+//     none yet it waits up to S seconds (at most 30) for one: register, unregister, connect,
 //     disconnect, push, reject, fault; for a subscription's messages
 //     deliver and ack (with the protocol frame), nack, drop (TTL 0 with the
 //     browser away, or a message the subscription's expiry took), replace
@@ -80,6 +91,9 @@
 //     (the fault dropped a connection, or held a reconnection). Every event
 //     about a subscription names its endpoint; so does the connect event
 //     that ends an offline window.
+//   - GET /v1/config returns the ServiceInfo: how to point browsers at the
+//     service and how senders trust and reach it. GET /v1/ca.pem returns
+//     the CA certificate.
 //
 // Everything is kept in memory: a restarted service knows no subscription.
 //
@@ -111,8 +125,8 @@ import (
 // Config is the configuration of a Service.
 type Config struct {
 	// Addr is the HTTP listener: the push resource, Mozilla's WebSocket at
-	// "/", GCM check-in and registration, /v1/faults and /v1/events. Default
-	// "127.0.0.1:0".
+	// "/", GCM check-in and registration, the test API under /v1, and TLS
+	// and the CONNECT proxy for senders. Default "127.0.0.1:0".
 	Addr string
 	// MCSAddr is Chromium's MCS listener (TLS). Default "127.0.0.1:0".
 	MCSAddr string

@@ -395,8 +395,8 @@ export class PushService {
 
   /**
    * Waits until the browser acknowledged a message to endpoint (an ack
-   * event after since): the message reached the browser, which handed it to
-   * the service worker. Returns the ack.
+   * event after since: Mozilla's ack, or Chromium's MCS acknowledgement):
+   * the message reached the browser. Returns the ack.
    */
   waitForDelivery(endpoint: string, opts: { since?: number; timeout?: number } = {}): Promise<PushEvent> {
     return this.waitForEvent({ endpoint, type: 'ack', since: opts.since }, { timeout: opts.timeout });
