@@ -31,7 +31,7 @@ WEB_FILES := $(filter-out $(WASM)%,$(wildcard web/*))
 # differ.
 DEB_PACKAGES := gcc libc6-dev chromium firefox-esr libnotify4 dbus brotli fonts-dejavu-core postgresql
 
-.PHONY: help deps build run test check gotest fuzz fuzzcheck browsertest pushtest pushtest-test e2e screenshots demo bench clean
+.PHONY: help deps build run test check gotest fuzz fuzzcheck browsertest pushtest pushtest-test e2e example screenshots demo bench clean
 
 help: ## List the documented targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -59,7 +59,7 @@ $(BIN): $(WASM) $(WEB_FILES) $(GO_SOURCES) sw/app-worker.js
 run: build ## Run the kit on ADDR (default :8000) with its data in DATA_DIR (default ./data)
 	./$(BIN)
 
-test: check gotest fuzzcheck browsertest pushtest-test e2e ## Run every test: formatting, vet (native and wasm), Go tests with -race, a short run of every fuzz target, the local push service with real browsers, the pushtest module's own tests, the Playwright suite
+test: check gotest fuzzcheck browsertest pushtest-test e2e example ## Run every test: formatting, vet (native and wasm), Go tests with -race, a short run of every fuzz target, the local push service with real browsers, the pushtest module's own tests, the Playwright suite, the example app
 
 check: ## gofmt, go vet for both targets, the README's package list, the wasm build, and the pushtest module's build (tsc, strict)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -126,6 +126,17 @@ $(E2E_DEPS): e2e/package.json e2e/package-lock.json | $(PUSHTEST_DIST)
 e2e: build $(E2E_DEPS) $(PUSHTEST_DIST) ## The end-to-end Playwright suite in real Chromium and Firefox, offline
 	cd e2e && npx playwright test
 
+# An app that is not the kit (Node.js, web-push) tested with the module
+# through the standalone push service: proof that both work for any app.
+EXAMPLE_DIR := examples/node-web-push
+EXAMPLE_DEPS := $(EXAMPLE_DIR)/node_modules/.package-lock.json
+$(EXAMPLE_DEPS): $(EXAMPLE_DIR)/package.json $(EXAMPLE_DIR)/package-lock.json | $(PUSHTEST_DIST)
+	cd $(EXAMPLE_DIR) && npm ci --no-audit --no-fund --prefer-offline --ignore-scripts
+	@touch $@
+
+example: build $(EXAMPLE_DEPS) $(PUSHTEST_DIST) ## The example app (examples/node-web-push: Node.js and web-push) in real Chromium and Firefox, through `pushstart push-service` and @pushstart/pushtest
+	cd $(EXAMPLE_DIR) && npx playwright test
+
 screenshots: build $(E2E_DEPS) $(PUSHTEST_DIST) ## Refresh the README's screenshots (docs/screenshots/): the admin console's spec in Chromium, the Flow panel's in both browsers
 	cd e2e && E2E_SCREENSHOTS=1 E2E_BROWSERS=chromium npx playwright test tests/12-admin.spec.ts
 	cd e2e && E2E_SCREENSHOTS=1 npx playwright test tests/13-flow.spec.ts -g 'a test send, followed'
@@ -138,4 +149,5 @@ bench: ## Fan-out benchmarks, each beside a bare webpush-go loop: the delivery e
 	go test -run '^$$' -bench 10k -benchtime 3x ./server/sender
 
 clean: ## Remove build outputs and test reports (not DATA_DIR)
-	rm -rf bin $(WASM) $(WASM).br $(WASM).gz $(WASM).sum e2e/playwright-report e2e/test-results pushtest/dist
+	rm -rf bin $(WASM) $(WASM).br $(WASM).gz $(WASM).sum e2e/playwright-report e2e/test-results pushtest/dist \
+	  $(EXAMPLE_DIR)/playwright-report $(EXAMPLE_DIR)/test-results
