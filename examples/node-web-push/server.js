@@ -6,14 +6,18 @@
 // Environment: PORT (default 3000; 0 picks a free one), HOST (default
 // 127.0.0.1), VAPID_PUBLIC_KEY / VAPID_PRIVATE_KEY (generated at start when
 // unset), VAPID_SUBJECT, PUSH_ALLOWED_HOSTS (host or host:port entries, comma
-// separated, accepted beside the browsers' push services) and HTTPS_PROXY.
-import { createHash } from 'node:crypto';
+// separated, accepted beside the browsers' push services), HTTPS_PROXY and
+// PUSH_TOKEN (the bearer token POST /push requires; generated and printed at
+// start when unset).
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import webpush from 'web-push';
 
 const MAX_BODY = 4096;
 const MAX_ENDPOINT = 1024;
+const MAX_SUBSCRIPTIONS = 1000; // the store is memory: one client must not fill it
+const SELF = 'http://app.invalid'; // the origin a notification's url must stay on
 // The push services browsers subscribe at: Google FCM (Chrome, Edge on
 // Android; jmt17.google.com is Debian's Chromium), Mozilla autopush, Apple
 // and Microsoft WNS. A leading dot allows the subdomains.
@@ -29,6 +33,9 @@ webpush.setVapidDetails(process.env.VAPID_SUBJECT || 'mailto:push-admin@example.
 // web-push does not read HTTPS_PROXY itself; behind a proxy (or to reach a
 // local push service's fcm.googleapis.com endpoints) it must be told.
 const sendOptions = { TTL: 3600, timeout: 10_000, ...(process.env.HTTPS_PROXY && { proxy: process.env.HTTPS_PROXY }) };
+
+// Who may send to every subscriber: a real app authenticates its senders; one token stands for that.
+const pushToken = process.env.PUSH_TOKEN || randomBytes(24).toString('base64url');
 
 /** The stored subscriptions by endpoint. */
 const subscriptions = new Map();
@@ -57,6 +64,8 @@ function endpointProblem(endpoint) {
   let u;
   try { u = new URL(endpoint); } catch { return 'must be an absolute URL'; }
   if (u.username || u.password || u.hash) return 'must not carry credentials or a fragment';
+  // What is checked is what is sent: web-push parses it again, with Node's legacy parser.
+  if (u.href !== endpoint) return 'must be a canonical URL, as browsers write it';
   if (extraHosts.includes(u.host)) return ['http:', 'https:'].includes(u.protocol) ? '' : 'must be an http(s) URL';
   if (u.protocol !== 'https:' || u.port !== '') return 'must be an https URL on the default port';
   const known = PUSH_HOSTS.some((h) => (h.startsWith('.') ? u.hostname.endsWith(h) : u.hostname === h));
@@ -87,10 +96,13 @@ function validMessage(m) {
     return v;
   };
   const message = { title: text('title', 100, true), body: text('body', 500), url: text('url', 500) || '/' };
-  if (!message.url.startsWith('/') || message.url.startsWith('//') || message.url.includes('\\')) {
+  // Parsed as the worker will resolve it: the URL parser drops tabs and
+  // newlines and reads a backslash as /, so "/\t/evil.example" is //evil.example.
+  const u = URL.canParse(message.url, SELF) ? new URL(message.url, SELF) : null;
+  if (u?.origin !== SELF || !message.url.startsWith('/') || /[\x00-\x1f\x7f]/.test(message.url)) {
     throw new HttpError(400, 'url must be a path on this site, such as /news', 'url');
   }
-  return message;
+  return { ...message, url: u.pathname + u.search + u.hash };
 }
 
 /** Sends to every subscription; a 404 or 410 answer means it is gone, so it is deleted. */
@@ -128,15 +140,28 @@ function sameOrigin(req) {
   return !req.headers.origin || req.headers.origin === `http://${req.headers.host}`;
 }
 
+/** Whether the request carries the push token, compared in constant time. */
+function bearer(req) {
+  const given = Buffer.from(/^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '');
+  const want = Buffer.from(pushToken);
+  return given.length === want.length && timingSafeEqual(given, want);
+}
+
 const routes = {
   'GET /vapid-public-key': async () => ({ publicKey: vapid.publicKey }),
   'GET /subscriptions/count': async () => ({ count: subscriptions.size }),
   'POST /subscriptions': async (req) => {
     const sub = validSubscription(await readJSON(req));
+    if (subscriptions.size >= MAX_SUBSCRIPTIONS && !subscriptions.has(sub.endpoint)) {
+      throw new HttpError(507, `the subscription store is full (${MAX_SUBSCRIPTIONS})`);
+    }
     subscriptions.set(sub.endpoint, sub);
     return { subscription: idOf(sub.endpoint), count: subscriptions.size };
   },
-  'POST /push': async (req) => ({ results: await pushToAll(validMessage(await readJSON(req))) }),
+  'POST /push': async (req) => {
+    if (!bearer(req)) throw new HttpError(401, 'POST /push needs Authorization: Bearer <PUSH_TOKEN>');
+    return { results: await pushToAll(validMessage(await readJSON(req))) };
+  },
 };
 
 const server = http.createServer(async (req, res) => {
@@ -165,4 +190,5 @@ const server = http.createServer(async (req, res) => {
 server.listen(Number(process.env.PORT ?? 3000), process.env.HOST || '127.0.0.1', () => {
   const { address, port } = server.address();
   console.log(`listening on http://${address}:${port}`);
+  if (!process.env.PUSH_TOKEN) console.log(`POST /push needs Authorization: Bearer ${pushToken} (PUSH_TOKEN sets it)`);
 });

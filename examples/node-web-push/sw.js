@@ -15,10 +15,14 @@ self.addEventListener('push', (event) => {
   }));
 });
 
-/** A click focuses a window already at the notification's URL, or opens one. */
+/** A click focuses a window already at the notification's URL, or opens one: on this site only. */
 self.addEventListener('notificationclick', (event) => {
   event.notification.close();
-  const url = new URL(event.notification.data?.url || '/', self.location.origin).href;
+  // The server checked the URL; the worker does not open another site whatever a push says.
+  const { origin } = self.location;
+  const wanted = event.notification.data?.url || '/';
+  const target = URL.canParse(wanted, origin) ? new URL(wanted, origin) : null;
+  const url = target?.origin === origin ? target.href : `${origin}/`;
   event.waitUntil((async () => {
     const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
     const open = windows.find((w) => w.url === url);

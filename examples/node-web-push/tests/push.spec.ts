@@ -1,5 +1,6 @@
 import { test as base, expect } from '@playwright/test';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { launchBrowser, NotificationServer, PushService, type LaunchedBrowser } from '@pushstart/pushtest';
 
@@ -11,16 +12,17 @@ import { launchBrowser, NotificationServer, PushService, type LaunchedBrowser } 
 // notification on a desktop notification server of the test's, and the
 // test clicks it there.
 
-/** The app under test: server.js, started on a free port. */
-type App = { url: string; output(): string; stop(): Promise<void> };
+/** The app under test: server.js, started on a free port; token is its PUSH_TOKEN. */
+type App = { url: string; token: string; output(): string; stop(): Promise<void> };
 
 const appDir = fileURLToPath(new URL('..', import.meta.url));
 
-/** Starts server.js with env and waits for its "listening on" line. */
+/** Starts server.js with env and a PUSH_TOKEN of its own, and waits for its "listening on" line. */
 async function startApp(env: Record<string, string>): Promise<App> {
+  const token = randomBytes(18).toString('base64url');
   const child = spawn(process.execPath, ['server.js'], {
     cwd: appDir,
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...env, PUSH_TOKEN: token },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -43,6 +45,7 @@ async function startApp(env: Record<string, string>): Promise<App> {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     url,
+    token,
     output: () => output,
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
@@ -108,7 +111,7 @@ test('subscribe, push, the notification shown, a click opens its URL, a 410 prun
   await page.goto(app.url);
   const count = async () => (await (await request.get(`${app.url}/subscriptions/count`)).json()).count;
   const push = async (message: { title: string; body: string; url: string }) => {
-    const res = await request.post(`${app.url}/push`, { data: message });
+    const res = await request.post(`${app.url}/push`, { data: message, headers: { Authorization: `Bearer ${app.token}` } });
     expect(res.status(), await res.text()).toBe(200);
     return (await res.json()).results;
   };
@@ -158,13 +161,69 @@ test('subscribe, push, the notification shown, a click opens its URL, a 410 prun
   });
 });
 
-test('a subscription whose endpoint is not a push service is refused, naming the field', async ({ app, request }) => {
+/** A PushSubscription's keys of the right sizes, so that only the endpoint is in question. */
+const keys = { p256dh: Buffer.alloc(65, 4).toString('base64url'), auth: Buffer.alloc(16, 1).toString('base64url') };
+
+test('a subscription whose endpoint is not a push service, or is one spelled to slip past the check, is refused', async ({
+  app,
+  request,
+}) => {
   const count = async () => (await (await request.get(`${app.url}/subscriptions/count`)).json()).count;
   const before = await count();
-  const res = await request.post(`${app.url}/subscriptions`, {
-    data: { endpoint: 'https://169.254.169.254/latest/meta-data', keys: { p256dh: 'x', auth: 'y' } },
-  });
-  expect(res.status()).toBe(400);
-  expect(await res.json()).toEqual({ error: expect.stringContaining('not a push service'), field: 'endpoint' });
+  for (const [endpoint, why] of [
+    ['https://169.254.169.254/latest/meta-data', 'not a push service'],
+    ['https://user:secret@fcm.googleapis.com/fcm/send/t1', 'credentials'],
+    ['https://fcm.googleapis.com:8443/fcm/send/t1', 'default port'],
+    ['https://fcm.googleapis.com:443/fcm/send/t1', 'canonical'],
+    ['https://fcm.googleapis.com./fcm/send/t1', 'not a push service'],
+    ['https://FCM.googleapis.com/fcm/send/t1', 'canonical'],
+    ['http://fcm.googleapis.com/fcm/send/t1', 'https'],
+    ['https://fcm.googleapis.com.evil.example/fcm/send/t1', 'not a push service'],
+    ['https://evilpush.apple.com/3/device/t1', 'not a push service'],
+    ['https://evil.example\\@fcm.googleapis.com/fcm/send/t1', 'canonical'],
+  ]) {
+    const res = await request.post(`${app.url}/subscriptions`, { data: { endpoint, keys } });
+    expect(res.status(), endpoint).toBe(400);
+    expect(await res.json(), endpoint).toEqual({ error: expect.stringContaining(why), field: 'endpoint' });
+  }
   expect(await count()).toBe(before);
+});
+
+test('POST /push: only with the bearer token, and a url that leaves the site is refused, naming url', async ({ app, request }) => {
+  const push = (data: object, token = app.token) =>
+    request.post(`${app.url}/push`, { data, headers: token ? { Authorization: `Bearer ${token}` } : {} });
+  for (const token of ['', 'wrong', `${app.token}x`]) {
+    const res = await push({ title: 'Hi', url: '/' }, token);
+    expect(res.status(), `token ${JSON.stringify(token)}`).toBe(401);
+    expect((await res.json()).error).toContain('Bearer');
+  }
+  // The URL parser drops tabs and newlines and reads a backslash as a slash:
+  // each of these is another site to a service worker's new URL(url, origin).
+  for (const url of ['/\t/evil.example/phish', '/\n/evil.example/phish', '/\r/evil.example', '//evil.example',
+    '/\\evil.example', '\\/evil.example', 'https://evil.example/', 'javascript:alert(1)', '/news\u0000']) {
+    const res = await push({ title: 'Hi', url });
+    expect(res.status(), JSON.stringify(url)).toBe(400);
+    expect(await res.json(), JSON.stringify(url)).toEqual({ error: expect.stringContaining('path on this site'), field: 'url' });
+  }
+  expect((await push({ title: 'Hi', url: '/news?id=1#top' })).status()).toBe(200);
+});
+
+test('the subscription store is bounded: past 1000, a new endpoint is refused with 507', async ({ request }) => {
+  const app = await startApp({ PORT: '0' });
+  try {
+    const subscribe = (i: number) =>
+      request.post(`${app.url}/subscriptions`, { data: { endpoint: `https://fcm.googleapis.com/fcm/send/t${i}`, keys } });
+    for (let i = 0; i < 1000; i += 50) {
+      const batch = await Promise.all(Array.from({ length: 50 }, (_, j) => subscribe(i + j)));
+      expect(batch.map((r) => r.status())).toEqual(Array(50).fill(200));
+    }
+    const full = await subscribe(1000);
+    expect(full.status()).toBe(507);
+    expect((await full.json()).error).toContain('subscription store is full');
+    // One already stored may still be renewed (a browser posts it again on each visit).
+    expect((await subscribe(7)).status()).toBe(200);
+    expect((await (await request.get(`${app.url}/subscriptions/count`)).json()).count).toBe(1000);
+  } finally {
+    await app.stop();
+  }
 });
