@@ -13,12 +13,13 @@
 // offers that event; this is the closest to a user's click that runs
 // headless.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { TYPE, decodeMessages, encodeMessage, type Fields, type Message, type Value } from './dbus.js';
+import { CANNOT_RUN, endTethered, spawnTethered } from './tether.js';
 
 const NAME = 'org.freedesktop.Notifications';
 const OBJECT = '/org/freedesktop/Notifications';
@@ -70,7 +71,7 @@ export class NotificationServer {
   /** Every notification shown so far, in order of first showing, closed ones included. */
   readonly shown: ShownNotification[] = [];
 
-  private readonly dir: string;
+  /** The watchdog of the bus's dbus-daemon (see tether.ts). */
   private readonly bus: ChildProcess;
   private sock: net.Socket | null = null;
   private serial = 0;
@@ -78,13 +79,16 @@ export class NotificationServer {
   private readonly pending = new Map<number, { resolve: (body: Value[]) => void; reject: (e: Error) => void }>();
   private readonly waiters = new Set<() => void>();
 
-  private constructor(dir: string, bus: ChildProcess, address: string) {
-    this.dir = dir;
+  private constructor(bus: ChildProcess, address: string) {
     this.bus = bus;
     this.address = address;
   }
 
-  /** Starts a private dbus-daemon and owns org.freedesktop.Notifications on it. */
+  /**
+   * Starts a private dbus-daemon and owns org.freedesktop.Notifications on
+   * it. The bus and its folder end with this process however it ends,
+   * SIGKILL included.
+   */
   static async start(): Promise<NotificationServer> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushtest-dbus-'));
     const socket = path.join(dir, 'bus');
@@ -105,16 +109,7 @@ export class NotificationServer {
 </busconfig>
 `,
     );
-    const bus = spawn('dbus-daemon', ['--config-file', conf, '--nofork', '--nopidfile', '--print-address'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    // The bus and its folder end with this process, even without stop().
-    const onExit = () => {
-      bus.kill('SIGKILL');
-      fs.rmSync(dir, { recursive: true, force: true });
-    };
-    process.once('exit', onExit);
-    bus.once('exit', () => process.removeListener('exit', onExit));
+    const bus = spawnTethered('dbus-daemon', ['--config-file', conf, '--nofork', '--nopidfile', '--print-address'], { dir });
     let server: NotificationServer | undefined;
     try {
       const address = await new Promise<string>((resolve, reject) => {
@@ -125,12 +120,19 @@ export class NotificationServer {
           if (out.includes('\n')) resolve(out.trim().split('\n')[0]);
         });
         bus.stderr!.on('data', (b) => (err += b));
-        bus.once('error', (e) =>
-          reject(new Error(`NotificationServer: cannot run dbus-daemon (${e.message}); on Debian/Ubuntu: apt-get install dbus`)),
+        bus.once('error', (e) => reject(new Error(`NotificationServer: cannot start node for its watchdog (${e.message})`)));
+        // 'close', not 'exit': what it printed on stderr is read by then.
+        bus.once('close', (code) =>
+          reject(
+            new Error(
+              code === CANNOT_RUN
+                ? `NotificationServer: cannot run dbus-daemon (${err.trim()}); on Debian/Ubuntu: apt-get install dbus`
+                : `NotificationServer: dbus-daemon exited (${code}): ${err}`,
+            ),
+          ),
         );
-        bus.once('exit', (code) => reject(new Error(`NotificationServer: dbus-daemon exited (${code}): ${err}`)));
       });
-      server = new NotificationServer(dir, bus, address);
+      server = new NotificationServer(bus, address);
       await server.connect(socket);
       await server.call('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'Hello');
       const [reply] = await server.call(
@@ -140,10 +142,8 @@ export class NotificationServer {
       return server;
     } catch (e) {
       if (server) await server.stop();
-      else {
-        if (bus.exitCode === null) bus.kill('SIGTERM');
-        fs.rmSync(dir, { recursive: true, force: true });
-      }
+      else await endTethered(bus);
+      fs.rmSync(dir, { recursive: true, force: true });
       throw e;
     }
   }
@@ -207,12 +207,7 @@ export class NotificationServer {
     this.sock?.destroy();
     for (const p of this.pending.values()) p.reject(new Error('NotificationServer stopped'));
     this.pending.clear();
-    if (this.bus.exitCode === null && this.bus.signalCode === null) {
-      const exited = new Promise((r) => this.bus.once('exit', r));
-      this.bus.kill('SIGTERM');
-      await exited;
-    }
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    await endTethered(this.bus);
   }
 
   private get(n: ShownNotification | number): ShownNotification {

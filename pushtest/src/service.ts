@@ -2,10 +2,11 @@
 // (docs/push-service-api.md in the pushstart repository): its settings, fault
 // injection and event feed, and the command that runs the service on its own.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { CANNOT_RUN, endTethered, spawnTethered } from './tether.js';
 
 /** How to point the browsers at the service: Chromium switches, Firefox prefs, and its URL. */
 export type BrowserConfig = {
@@ -184,17 +185,14 @@ export class PushService {
   /** How a sender trusts and reaches it (CA file, proxy, environment). */
   readonly sender: ServiceInfo['sender'];
 
+  /** The watchdog of a service start() started (see tether.ts). */
   private readonly child?: ChildProcess;
-  private readonly tempDir?: string;
-  private readonly onExit?: () => void;
 
-  private constructor(info: ServiceInfo, owned?: { child: ChildProcess; tempDir?: string; onExit: () => void }) {
+  private constructor(info: ServiceInfo, child?: ChildProcess) {
     this.url = info.url.replace(/\/+$/, '');
     this.browser = info.browser;
     this.sender = info.sender;
-    this.child = owned?.child;
-    this.tempDir = owned?.tempDir;
-    this.onExit = owned?.onExit;
+    this.child = child;
   }
 
   /**
@@ -202,7 +200,9 @@ export class PushService {
    * the settings it printed. binary: PUSHSTART_BIN or `pushstart` on PATH;
    * addr and mcsAddr: its two listeners (default 127.0.0.1:0, ports of its
    * choice); caFile: where it writes its CA certificate (default a temporary
-   * file, removed by stop); log: receives its stderr lines.
+   * file, removed by stop); log: receives its stderr lines. The service
+   * ends with this process however it ends, SIGKILL included, and its
+   * temporary CA folder is removed then too.
    */
   static async start(
     opts: { binary?: string; addr?: string; mcsAddr?: string; caFile?: string; log?: (line: string) => void; timeout?: number } = {},
@@ -217,13 +217,7 @@ export class PushService {
       '-mcs-addr', opts.mcsAddr ?? '127.0.0.1:0',
       '-ca-file', caFile,
     ];
-    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    // A service this process started ends with it, even without stop().
-    const onExit = () => {
-      child.kill('SIGKILL');
-      if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
-    };
-    process.once('exit', onExit);
+    const child = spawnTethered(binary, args, { dir: tempDir });
     const stderr: string[] = [];
     let partial = '';
     child.stderr!.on('data', (b: Buffer) => {
@@ -236,11 +230,6 @@ export class PushService {
         opts.log?.(line);
       }
     });
-    const cleanUp = () => {
-      process.removeListener('exit', onExit);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
-    };
     const timeout = opts.timeout ?? 20_000;
     let info: ServiceInfo;
     try {
@@ -257,22 +246,28 @@ export class PushService {
         });
         child.once('error', (e) => {
           clearTimeout(timer);
-          reject(new Error(`cannot run it (${e.message}); build it with \`make build\` and set PUSHSTART_BIN or the binary option`));
+          reject(new Error(`cannot start node for its watchdog (${e.message})`));
         });
-        child.once('exit', (code, signal) => {
+        // 'close', not 'exit': the watchdog's reason is on stderr, read by then.
+        child.once('close', (code, signal) => {
           clearTimeout(timer);
-          reject(new Error(`exited (${signal ?? code}) before it printed its settings`));
+          if (code === CANNOT_RUN) {
+            // The watchdog's line, not the service's: it never started.
+            const why = stderr.pop();
+            reject(new Error(`cannot run it (${why}); build it with \`make build\` and set PUSHSTART_BIN or the binary option`));
+          } else reject(new Error(`exited (${signal ?? code}) before it printed its settings`));
         });
       });
       // Whatever it prints later is not read; keep the pipe from filling.
       child.stdout!.resume();
       info = parseInfo(JSON.parse(line), `${binary} push-service -json`);
     } catch (e) {
-      cleanUp();
+      await endTethered(child);
+      if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
       const tail = stderr.length ? `\nits stderr:\n${stderr.join('\n')}` : '';
       throw new Error(`PushService.start: ${binary} push-service: ${(e as Error).message}${tail}`);
     }
-    return new PushService(info, { child, tempDir, onExit });
+    return new PushService(info, child);
   }
 
   /** Connects to a service that is already running at url (GET /v1/config). */
@@ -410,17 +405,7 @@ export class PushService {
    * and removes its temporary CA file; does nothing for one connect() found.
    */
   async stop(): Promise<void> {
-    const child = this.child;
-    if (!child) return;
-    if (this.onExit) process.removeListener('exit', this.onExit);
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(t);
-    }
-    if (this.tempDir) fs.rmSync(this.tempDir, { recursive: true, force: true });
+    if (this.child) await endTethered(this.child);
   }
 }
 
