@@ -37,7 +37,7 @@ export type PushEvent = {
   time: string;
   /**
    * register, unregister, connect, disconnect, push, deliver, ack, nack,
-   * reject, fault, drop, replace, expire, offline, and whatever later
+   * reject, fault, drop, replace, expire, offline, reset, and whatever later
    * versions add.
    */
   type: string;
@@ -172,8 +172,10 @@ const KEPT_LINES = 40;
  * @example
  * const service = await PushService.start();          // pushstart push-service
  * const { context } = await launchBrowser(chromium, service, { grant: [appURL] });
- * // … the page subscribes, the app pushes …
- * await service.waitForDelivery(endpoint);
+ * // … the page subscribes …
+ * const since = await service.lastSeq();               // what happened so far does not count
+ * // … the app pushes …
+ * await service.waitForDelivery(endpoint, { since });
  * await service.fault(endpoint, '410');
  * await service.stop();
  */
@@ -291,7 +293,10 @@ export class PushService {
    * Arms a fault for endpoint (POST /v1/faults), spelled as the browser gave
    * it. kind: an HTTP status such as '410', '429' or '500' (the next count
    * push requests answer it), 'hang', 'expire' (the service forgets the
-   * subscription), 'offline' (seconds), 'latency' (delayMs, count).
+   * subscription), 'offline' (seconds), 'latency' (delayMs, count), 'reset'
+   * (the service forgets the browser that owns the endpoint, so every
+   * subscription of it; Firefox learns it at its next hello and fires
+   * pushsubscriptionchange, Chromium is not told).
    * Throws a PushServiceError naming the field the service refused.
    */
   async fault(endpoint: string, kind: string, opts: FaultOptions = {}): Promise<void> {
@@ -348,11 +353,16 @@ export class PushService {
   }
 
   /**
-   * Waits for the first event after match.since (default 0: an event that
-   * already happened counts) for match.endpoint, of match.type (one or any
-   * of several), for which match.where holds, and returns it. Long-polls the
-   * feed. Throws after timeout ms (default 15000) an error naming what it
-   * waited for and the last events it saw.
+   * Waits for the first event after match.since for match.endpoint, of
+   * match.type (one or any of several), for which match.where holds, and
+   * returns it. Long-polls the feed. Throws after timeout ms (default 15000)
+   * an error naming what it waited for and the last events it saw.
+   *
+   * Pass since, read with lastSeq() before the action whose event is awaited:
+   * without it (0) every event the service still keeps counts, so one from
+   * before the action (an earlier message's ack) satisfies the wait at once.
+   * since is not taken at the call itself because the event may already have
+   * come by then (a push is acknowledged within milliseconds).
    */
   async waitForEvent(
     match: { endpoint?: string; type?: string | string[]; since?: number; where?: (e: PushEvent) => boolean },
@@ -394,7 +404,14 @@ export class PushService {
   /**
    * Waits until the browser acknowledged a message to endpoint (an ack
    * event after since: Mozilla's ack, or Chromium's MCS acknowledgement):
-   * the message reached the browser. Returns the ack.
+   * the message reached the browser. Returns the ack. Pass since from
+   * lastSeq() before the push: without it an ack of an earlier message
+   * counts (see waitForEvent).
+   *
+   * @example
+   * const since = await service.lastSeq();
+   * await sendPush();
+   * await service.waitForDelivery(endpoint, { since });
    */
   waitForDelivery(endpoint: string, opts: { since?: number; timeout?: number } = {}): Promise<PushEvent> {
     return this.waitForEvent({ endpoint, type: 'ack', since: opts.since }, { timeout: opts.timeout });

@@ -55,6 +55,20 @@ test('waitForEvent long-polls: an event that comes while it waits is returned', 
   assert.deepEqual(await service.typesFor(endpoint, since), ['reject']);
 });
 
+test('waitForEvent: without since, an event already in the feed counts; with since from lastSeq(), only a later one', async () => {
+  const endpoint = `${service.url}/wpush/since-default`;
+  assert.equal(await pushToNowhere('since-default'), 404);
+  const since = await service.lastSeq();
+  // The documented default (0): the reject from before the call is returned at once.
+  const old = await service.waitForEvent({ endpoint, type: 'reject' }, { timeout: 1000 });
+  assert.ok(old.seq <= since, `#${old.seq} is not the earlier reject (lastSeq ${since})`);
+  // since from lastSeq(): the earlier reject does not count, the next one does.
+  await assert.rejects(service.waitForEvent({ endpoint, type: 'reject', since }, { timeout: 1000 }), /waited 1000 ms .* after #\d+/);
+  const waiting = service.waitForEvent({ endpoint, type: 'reject', since }, { timeout: 5000 });
+  assert.equal(await pushToNowhere('since-default'), 404);
+  assert.ok((await waiting).seq > since);
+});
+
 test('waitForEvent: a timeout names what it waited for and the last events, never a whole endpoint', async () => {
   const since = await service.lastSeq();
   const token = 'a-token-not-to-be-shown-whole';
