@@ -7,9 +7,9 @@
 // 127.0.0.1), VAPID_PUBLIC_KEY / VAPID_PRIVATE_KEY (generated at start when
 // unset), VAPID_SUBJECT, PUSH_ALLOWED_HOSTS (host or host:port entries, comma
 // separated, accepted beside the browsers' push services), HTTPS_PROXY and
-// PUSH_TOKEN (the bearer token POST /push requires; generated and printed at
-// start when unset).
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+// PUSH_TOKEN (required: the bearer token POST /push takes, at least 16
+// characters).
+import { createHash, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import webpush from 'web-push';
@@ -35,7 +35,11 @@ webpush.setVapidDetails(process.env.VAPID_SUBJECT || 'mailto:push-admin@example.
 const sendOptions = { TTL: 3600, timeout: 10_000, ...(process.env.HTTPS_PROXY && { proxy: process.env.HTTPS_PROXY }) };
 
 // Who may send to every subscriber: a real app authenticates its senders; one token stands for that.
-const pushToken = process.env.PUSH_TOKEN || randomBytes(24).toString('base64url');
+const pushToken = process.env.PUSH_TOKEN || '';
+if (pushToken.length < 16) {
+  console.error('PUSH_TOKEN must be set, at least 16 characters: POST /push sends to every subscriber');
+  process.exit(2);
+}
 
 /** The stored subscriptions by endpoint. */
 const subscriptions = new Map();
@@ -190,5 +194,4 @@ const server = http.createServer(async (req, res) => {
 server.listen(Number(process.env.PORT ?? 3000), process.env.HOST || '127.0.0.1', () => {
   const { address, port } = server.address();
   console.log(`listening on http://${address}:${port}`);
-  if (!process.env.PUSH_TOKEN) console.log(`POST /push needs Authorization: Bearer ${pushToken} (PUSH_TOKEN sets it)`);
 });
