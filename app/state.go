@@ -123,12 +123,24 @@ const maxReorder = 16
 func inTimeOrder(entries []flowEntry, e flowEntry) []flowEntry {
 	entries = append(entries, e)
 	for i := len(entries) - 1; i > 0 && i > len(entries)-1-maxReorder; i-- {
-		if !entries[i-1].At.After(entries[i].At) {
+		if !happenedAfter(entries[i-1], entries[i]) {
 			break
 		}
 		entries[i-1], entries[i] = entries[i], entries[i-1]
 	}
 	return entries
+}
+
+// happenedAfter reports whether a happened after b. The worker's times are
+// whole milliseconds (Date.now), the server's finer: within one millisecond
+// a worker's step comes after the server's, whose step (the push handed to
+// the browser) caused it, even though its truncated time reads earlier.
+func happenedAfter(a, b flowEntry) bool {
+	ams, bms := a.At.Truncate(time.Millisecond), b.At.Truncate(time.Millisecond)
+	if ams.Equal(bms) {
+		return a.Actor == api.ActorWorker && b.Actor != api.ActorWorker
+	}
+	return ams.After(bms)
 }
 
 // bounded keeps the newest maxFlowEntries of entries.

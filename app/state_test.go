@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"pushstart/api"
 )
 
 func TestButtonsFollowState(t *testing.T) {
@@ -133,6 +135,24 @@ func TestEntriesInTimeOrder(t *testing.T) {
 	want := []string{"payload", "handed to the browser", "acknowledged", "push event received", "push decoded"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("log order %q, want %q", got, want)
+	}
+
+	// Within one millisecond: the worker's time is whole milliseconds, the
+	// server's finer, so the worker's step reads earlier than the server's
+	// step that caused it, which arrives late; it still goes first.
+	var sameMs pageState
+	sameMs.addEntry(flowEntry{At: at(0), Actor: api.ActorPushService, Title: "queued"})
+	sameMs.addEntry(flowEntry{At: at(30), Actor: api.ActorWorker, Title: "push event received"})
+	sameMs.addEntry(flowEntry{At: at(30), Actor: api.ActorWorker, Title: "push decoded"})
+	sameMs.addEntry(flowEntry{At: at(30).Add(648 * time.Microsecond), Actor: api.ActorPushService, Title: "handed to the browser"})
+	sameMs.addEntry(flowEntry{At: at(31), Actor: api.ActorWorker, Title: "notification shown"})
+	got = got[:0]
+	for _, e := range sameMs.Entries {
+		got = append(got, e.Title)
+	}
+	want = []string{"queued", "handed to the browser", "push event received", "push decoded", "notification shown"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("log order within one millisecond %q, want %q", got, want)
 	}
 
 	// A step far older than the last maxReorder entries goes no further back.

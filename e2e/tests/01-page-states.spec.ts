@@ -20,6 +20,10 @@ const countPrompts = () => {
 };
 
 test.describe('page states', () => {
+  // Each test has a browser profile of its own: they can run on different
+  // workers.
+  test.describe.configure({ mode: 'parallel' });
+
   test('nothing prompts on load; default, then granted after "Enable notifications"', async ({ openProfile }) => {
     const { page, home, context, kit } = await openProfile({ permission: 'default', open: false });
     const dialogs: string[] = [];

@@ -4,6 +4,10 @@ import path from 'node:path';
 import { test, expect } from '../fixtures';
 import { freePorts, vapidKeyPair } from '../lib/kit.mjs';
 
+// The two tests share nothing (the rotation runs a kit of its own, and waits
+// on Chromium's back-off): they can run on different workers.
+test.describe.configure({ mode: 'parallel' });
+
 test('reload re-syncs a subscription the server lost', async ({ home, kit }) => {
   let endpoint = '';
 
