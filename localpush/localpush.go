@@ -483,7 +483,10 @@ func (s *Service) Browser() BrowserConfig {
 			"--gcm-checkin-url=" + s.url + "/checkin",
 			"--gcm-registration-url=" + s.url + "/c2dm/register3",
 			"--gcm-mcs-endpoint=" + s.mcsURL,
-			"--ignore-certificate-errors", // the MCS certificate is self-signed
+			// The MCS certificate is self-signed: trust its key, and no
+			// other certificate error (Chromium honours the switch only
+			// with --user-data-dir, which push needs anyway).
+			"--ignore-certificate-errors-spki-list=" + s.gcm.SPKIHash(),
 		},
 		FirefoxPrefs: map[string]any{
 			"dom.push.serverURL":                      "ws" + s.url[len("http"):] + "/",

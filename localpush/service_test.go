@@ -2,10 +2,14 @@ package localpush
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"net"
 	"net/http"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,19 +45,29 @@ func TestBrowserConfig(t *testing.T) {
 		"--gcm-checkin-url=http://127.0.0.1:" + port + "/checkin",
 		"--gcm-registration-url=http://127.0.0.1:" + port + "/c2dm/register3",
 		"--gcm-mcs-endpoint=https://127.0.0.1:",
-		"--ignore-certificate-errors",
+		"--ignore-certificate-errors-spki-list=",
 	} {
 		if !strings.Contains(args, a) {
 			t.Errorf("chromiumArgs %q lack %q", args, a)
 		}
 	}
-	// The MCS port really is the TLS listener.
+	// Chromium is told to accept the MCS certificate's key, not to ignore
+	// certificate errors of every site.
+	if slices.Contains(b.ChromiumArgs, "--ignore-certificate-errors") {
+		t.Errorf("chromiumArgs %q turn off certificate checks for every site", args)
+	}
+	// The MCS port really is the TLS listener, and its certificate's key is
+	// the one Chromium is told to accept.
 	mcs := strings.TrimPrefix(b.ChromiumArgs[2], "--gcm-mcs-endpoint=https://")
-	c, err := net.Dial("tcp", mcs)
+	c, err := tls.Dial("tcp", mcs, &tls.Config{InsecureSkipVerify: true}) // self-signed: its key is what is checked
 	if err != nil {
 		t.Fatalf("MCS port %s: %v", mcs, err)
 	}
+	sum := sha256.Sum256(c.ConnectionState().PeerCertificates[0].RawSubjectPublicKeyInfo)
 	c.Close()
+	if want := "--ignore-certificate-errors-spki-list=" + base64.StdEncoding.EncodeToString(sum[:]); b.ChromiumArgs[3] != want {
+		t.Errorf("chromiumArgs[3] = %q, want %q (the MCS certificate's key)", b.ChromiumArgs[3], want)
+	}
 	j, _ := json.Marshal(b)
 	for _, k := range []string{`"chromiumArgs"`, `"firefoxPrefs"`, `"url"`} {
 		if !strings.Contains(string(j), k) {

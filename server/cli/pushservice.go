@@ -124,8 +124,9 @@ func serviceStopped(sys IO, err error) int {
 func printServiceInfo(w io.Writer, info localpush.ServiceInfo) {
 	fmt.Fprintf(w, "Local push service at %s\n\n", info.URL)
 
-	fmt.Fprintln(w, "Chromium: start it with these switches, in a persistent profile (Playwright:")
-	fmt.Fprintln(w, "launchPersistentContext's args; incognito contexts cannot subscribe):")
+	fmt.Fprintln(w, "Chromium: start it with these switches and --user-data-dir=DIR (Playwright:")
+	fmt.Fprintln(w, "launchPersistentContext's args; incognito contexts cannot subscribe, and Chromium")
+	fmt.Fprintln(w, "honours the certificate switch, for the MCS port's key only, in such a profile only):")
 	for _, a := range info.Browser.ChromiumArgs {
 		fmt.Fprintf(w, "  %s\n", a)
 	}

@@ -254,6 +254,8 @@ func TestPushServiceForPeople(t *testing.T) {
 		"--gcm-checkin-url=" + url + "/checkin",
 		"--gcm-registration-url=" + url + "/c2dm/register3",
 		"--gcm-mcs-endpoint=https://127.0.0.1:",
+		"--ignore-certificate-errors-spki-list=",
+		"--user-data-dir=",
 		`user_pref("dom.push.serverURL", "ws://` + strings.TrimPrefix(url, "http://") + `/");`,
 		`user_pref("dom.push.testing.allowInsecureServerURL", true);`,
 		`user_pref("dom.push.retryBaseInterval", 1000);`,
