@@ -123,7 +123,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -253,8 +252,7 @@ func New(cfg Config) (*Service, error) {
 		if s.caFile, err = filepath.Abs(cfg.CAFile); err != nil {
 			return fail(fmt.Errorf("CA file: %w", err))
 		}
-		// A certificate is public: readable by the senders of any user.
-		if err := os.WriteFile(s.caFile, s.ca.pem, 0o644); err != nil {
+		if err := writePublicFile(s.caFile, s.ca.pem); err != nil {
 			return fail(fmt.Errorf("writing the CA certificate: %w", err))
 		}
 	}

@@ -15,6 +15,8 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -149,6 +151,33 @@ func (ca *certAuthority) tlsConfig() *tls.Config {
 		MinVersion:   tls.VersionTLS12,
 		NextProtos:   []string{"http/1.1"},
 	}
+}
+
+// writePublicFile replaces path with a file holding data, mode 0644 (a
+// certificate is public: the senders of any user read it). The data goes
+// to a new file of a random name in path's folder, renamed over path: a
+// symlink or file someone planted at a predictable path (/tmp/ca.pem) is
+// replaced, never followed, and, in a sticky folder such as /tmp, one of
+// another user's is refused. Readers never see half a file.
+func writePublicFile(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp") // O_EXCL, mode 0600
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if e := f.Close(); err == nil {
+		err = e
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }
 
 // CACertPEM is the certificate of the service's CA, PEM-encoded: a sender

@@ -382,3 +382,38 @@ func TestCAVouchesOnlyForTheServicesNames(t *testing.T) {
 		c.Close()
 	}
 }
+
+// TestCAFileReplacesAPlantedSymlink checks that the CA file is written as a
+// new file renamed into place: a symlink planted at its predictable path
+// (another user's, in /tmp) is replaced, and the file it points to is left
+// as it was.
+func TestCAFileReplacesAPlantedSymlink(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("the victim's data\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.Symlink(victim, caFile); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{CAFile: caFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if b, _ := os.ReadFile(victim); string(b) != "the victim's data\n" {
+		t.Fatalf("the symlink's target was overwritten: %q", b)
+	}
+	fi, err := os.Lstat(caFile)
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("the CA file: %v, mode %v; want a regular file, 0644", err, fi.Mode())
+	}
+	if b, _ := os.ReadFile(caFile); !bytes.Equal(b, s.CACertPEM()) {
+		t.Fatal("the CA file does not hold the CA certificate")
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Fatalf("the folder holds %d entries, want the victim and the CA file (no temporary file left)", len(entries))
+	}
+}
