@@ -85,7 +85,8 @@
 //     subscription, with every subscription of it (410 from now on, waiting
 //     messages dropped). Firefox learns it as from autopush: its connection
 //     is dropped and its next hello with the old uaid is answered with a new
-//     one, upon which Firefox drops all its subscriptions and fires
+//     one (every such hello, until one with the new uaid shows Firefox has
+//     it), upon which Firefox drops all its subscriptions and fires
 //     pushsubscriptionchange in each of their service workers. Chromium is
 //     not told: no GCM message makes it fire the event (see Service.reset).
 //   - DELETE /v1/faults disarms them all and ends every offline window.
