@@ -413,7 +413,9 @@ func (s *Service) expire(key faultKey) error {
 // dropped. The browser learns it as it would from the real service:
 //
 //   - Firefox (Mozilla's protocol): its connection is dropped, and the next
-//     hello with its old uaid is answered with a new one (see serveMozilla).
+//     hello with its old uaid is answered with a new one (see serveMozilla
+//     and state.helloUAID); a register still on its way on the dropped
+//     connection is refused (see mozRegister).
 //     Firefox then drops all its subscriptions and fires
 //     pushsubscriptionchange in the service worker of each.
 //   - Chromium (GCM): nothing. Its connection stays, and no message of

@@ -299,7 +299,7 @@ func TestResetFault(t *testing.T) {
 			t.Fatalf("push to another browser's subscription: %d, want 201", st)
 		}
 
-		// Back with its old uaid, Firefox is given a new one, once.
+		// Back with its old uaid, Firefox is given a new one, and keeps it.
 		back := dialFirefox(t, s, f.uaid)
 		if back.uaid == f.uaid || back.uaid == "" {
 			t.Fatalf("hello with the forgotten uaid answered with uaid %q, want a new one", back.uaid)
@@ -749,4 +749,70 @@ func TestClearLatency(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("handed over after %v: the cleared latency still held it", d)
 	}
+}
+
+// TestResetFaultRaces checks the reset fault's two windows with Firefox's
+// protocol: a register still arriving on the connection the fault is
+// dropping, and a hello reply with the new uaid that is lost with its
+// connection.
+func TestResetFaultRaces(t *testing.T) {
+	t.Run("register on the dropped connection", func(t *testing.T) {
+		s := startService(t)
+		app, ua := newAppServer(t), newUserAgent(t)
+		f := dialFirefox(t, s, "")
+		endpoint := f.register("chan-1", app.pub)
+		if err := s.SetFault(FaultRequest{Endpoint: endpoint, Kind: "reset"}); err != nil {
+			t.Fatal(err)
+		}
+		// A register read off the old connection after the fault forgot
+		// its uaid, before the connection ended: the connection's
+		// goroutine handles it with the uaid it said hello with.
+		register, _ := json.Marshal(map[string]any{"messageType": "register", "channelID": "chan-late", "key": app.pub})
+		reply, err := s.handleMozMessage(f.uaid, register)
+		if err == nil {
+			ep, _ := reply.(map[string]any)["pushEndpoint"].(string)
+			if ep != "" {
+				st, _ := sendWebPush(t, http.DefaultClient, app, ua, ep, []byte("lost"), webpush.Options{TTL: 60})
+				t.Fatalf("a register with the forgotten uaid got %v, and a push to it %d: a subscription of a browser that is gone", reply, st)
+			}
+			t.Fatalf("a register with the forgotten uaid: reply %v, want the connection ended", reply)
+		}
+		// The forgotten uaid is still renewed: Firefox still learns of the reset.
+		back := dialFirefox(t, s, f.uaid)
+		if back.uaid == f.uaid {
+			t.Fatal("after a register on the dropped connection, the forgotten uaid was kept")
+		}
+	})
+	t.Run("hello reply lost", func(t *testing.T) {
+		s := startService(t)
+		app := newAppServer(t)
+		f := dialFirefox(t, s, "")
+		endpoint := f.register("chan-1", app.pub)
+		if err := s.SetFault(FaultRequest{Endpoint: endpoint, Kind: "reset"}); err != nil {
+			t.Fatal(err)
+		}
+		// Firefox says hello with its old uaid, and the reply with the new
+		// uaid is lost with the connection.
+		lost := dialFirefox(t, s, f.uaid)
+		lost.ws.CloseNow()
+		// So it says hello with the old uaid again: still forgotten.
+		again := dialFirefox(t, s, f.uaid)
+		if again.uaid == f.uaid || again.uaid == "" {
+			t.Fatalf("a second hello with the forgotten uaid was answered with %q, want a new uaid", again.uaid)
+		}
+		resets := eventsOf(t, s, EventReset)
+		if len(resets) != 3 {
+			t.Errorf("%d reset events, want 3 (the fault, and each hello answered with a new uaid)", len(resets))
+		}
+		// Once Firefox has said hello with the new uaid, it keeps it.
+		again.ws.CloseNow()
+		confirmed := dialFirefox(t, s, again.uaid)
+		if confirmed.uaid != again.uaid {
+			t.Fatalf("hello with the new uaid answered with %q, want it kept", confirmed.uaid)
+		}
+		fresh := confirmed.register("chan-1", app.pub)
+		if fresh == endpoint || fresh == "" {
+			t.Fatalf("register after the reset: %q", fresh)
+		}
+	})
 }

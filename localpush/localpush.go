@@ -49,8 +49,10 @@
 // A message whose TTL runs out while it waits is dropped when it does (a
 // sweeper looks every second), with an expire event.
 //
-// The test APIs, for loopback clients only (a program that runs the service
-// in-process has SetFault and Watch):
+// The test APIs, for programs on this machine only: loopback clients, a
+// Host that names loopback, and no sign of a web page (Origin, a cross-site
+// Sec-Fetch-Site; see testAPIOnly). A program that runs the service
+// in-process has SetFault and Watch:
 //
 //   - POST /v1/faults {"endpoint": "<as the browser gave it>", "kind": K, ...}
 //     arms a fault for that endpoint; a bad field is answered 400 with
@@ -83,7 +85,8 @@
 //     subscription, with every subscription of it (410 from now on, waiting
 //     messages dropped). Firefox learns it as from autopush: its connection
 //     is dropped and its next hello with the old uaid is answered with a new
-//     one, upon which Firefox drops all its subscriptions and fires
+//     one (every such hello, until one with the new uaid shows Firefox has
+//     it), upon which Firefox drops all its subscriptions and fires
 //     pushsubscriptionchange in each of their service workers. Chromium is
 //     not told: no GCM message makes it fire the event (see Service.reset).
 //   - DELETE /v1/faults disarms them all and ends every offline window.
@@ -121,9 +124,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -250,8 +253,7 @@ func New(cfg Config) (*Service, error) {
 		if s.caFile, err = filepath.Abs(cfg.CAFile); err != nil {
 			return fail(fmt.Errorf("CA file: %w", err))
 		}
-		// A certificate is public: readable by the senders of any user.
-		if err := os.WriteFile(s.caFile, s.ca.pem, 0o644); err != nil {
+		if err := writePublicFile(s.caFile, s.ca.pem); err != nil {
 			return fail(fmt.Errorf("writing the CA certificate: %w", err))
 		}
 	}
@@ -315,11 +317,11 @@ func (s *Service) routes() http.Handler {
 	g := s.gcm.Handler()
 	mux.Handle("/checkin", g)
 	mux.Handle("/c2dm/register3", g)
-	mux.Handle("POST "+APIPrefix+"/faults", loopbackOnly(http.HandlerFunc(s.handleSetFault)))
-	mux.Handle("DELETE "+APIPrefix+"/faults", loopbackOnly(http.HandlerFunc(s.handleClearFaults)))
-	mux.Handle("GET "+APIPrefix+"/events", loopbackOnly(http.HandlerFunc(s.handleEvents)))
-	mux.Handle("GET "+APIPrefix+"/config", loopbackOnly(http.HandlerFunc(s.handleConfig)))
-	mux.Handle("GET "+APIPrefix+"/ca.pem", loopbackOnly(http.HandlerFunc(s.handleCA)))
+	mux.Handle("POST "+APIPrefix+"/faults", s.testAPIOnly(s.handleSetFault))
+	mux.Handle("DELETE "+APIPrefix+"/faults", s.testAPIOnly(s.handleClearFaults))
+	mux.Handle("GET "+APIPrefix+"/events", s.testAPIOnly(s.handleEvents))
+	mux.Handle("GET "+APIPrefix+"/config", s.testAPIOnly(s.handleConfig))
+	mux.Handle("GET "+APIPrefix+"/ca.pem", s.testAPIOnly(s.handleCA))
 	connect := loopbackOnly(http.HandlerFunc(s.handleConnect))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodConnect {
@@ -330,8 +332,59 @@ func (s *Service) routes() http.Handler {
 	})
 }
 
-// loopbackOnly refuses the test APIs to anything but loopback clients, in
-// case the service was bound to a wider address.
+// testAPIOnly admits to the test API the programs of this machine's user
+// and nothing a web page can make a browser send:
+//
+//   - the client must be on loopback (loopbackOnly);
+//   - the Host must be a loopback IP, localhost or the service's own
+//     host:port, so that a page of an attacker's name that its DNS
+//     rebinds to 127.0.0.1 cannot read the events (every endpoint, a
+//     capability) or arm faults from its own origin;
+//   - a request with an Origin header, or with a Sec-Fetch-Site other than
+//     same-origin or none, comes from a page (browsers send them, and a
+//     page cannot leave them out): refused, so that no site's fetch, not
+//     even a no-cors POST with a text/plain body, reaches the API. The
+//     service serves no page of its own. Test programs (curl, Node's
+//     fetch, Playwright's APIRequestContext, Go's http.Client) send
+//     neither header.
+func (s *Service) testAPIOnly(h http.HandlerFunc) http.Handler {
+	return loopbackOnly(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.testAPIHost(r.Host) {
+			s.log.Info("test API request refused: foreign Host", "host", r.Host, "path", r.URL.Path)
+			http.Error(w, "the test API answers only requests for a loopback host", http.StatusForbidden)
+			return
+		}
+		site := r.Header.Get("Sec-Fetch-Site")
+		if _, fromPage := r.Header["Origin"]; fromPage || site != "" && site != "same-origin" && site != "none" {
+			s.log.Info("test API request refused: sent by a web page", "origin", r.Header.Get("Origin"), "sec_fetch_site", site, "path", r.URL.Path)
+			http.Error(w, "the test API does not answer web pages", http.StatusForbidden)
+			return
+		}
+		h(w, r)
+	}))
+}
+
+// testAPIHost reports whether host, a request's Host, names this service
+// on loopback: a loopback IP, localhost, or the service's own host:port,
+// with or without a port.
+func (s *Service) testAPIHost(host string) bool {
+	if host == s.url[len("http://"):] {
+		return true
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	} else {
+		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// loopbackOnly refuses the test APIs and CONNECT to anything but loopback
+// clients, in case the service was bound to a wider address.
 func loopbackOnly(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, _, err := net.SplitHostPort(r.RemoteAddr)
@@ -483,7 +536,10 @@ func (s *Service) Browser() BrowserConfig {
 			"--gcm-checkin-url=" + s.url + "/checkin",
 			"--gcm-registration-url=" + s.url + "/c2dm/register3",
 			"--gcm-mcs-endpoint=" + s.mcsURL,
-			"--ignore-certificate-errors", // the MCS certificate is self-signed
+			// The MCS certificate is self-signed: trust its key, and no
+			// other certificate error (Chromium honours the switch only
+			// with --user-data-dir, which push needs anyway).
+			"--ignore-certificate-errors-spki-list=" + s.gcm.SPKIHash(),
 		},
 		FirefoxPrefs: map[string]any{
 			"dom.push.serverURL":                      "ws" + s.url[len("http"):] + "/",

@@ -136,9 +136,9 @@ func (s *Service) serveMozilla(ws *websocket.Conn) {
 	// A uaid the reset fault forgot gets a new one, as autopush answers a
 	// client whose record it lost: Firefox then drops its subscriptions and
 	// tells their service workers.
-	if endpoint, forgotten := s.state.renewUAID(uaid); forgotten {
+	if renewed, endpoint, forgotten := s.state.helloUAID(uaid); forgotten {
 		old := uaid
-		uaid = strings.ReplaceAll(randomUUID(), "-", "")
+		uaid = renewed
 		s.events.add(Event{Type: EventReset, Browser: Firefox, Endpoint: endpoint,
 			Detail: "hello with the forgotten uaid " + old + " answered with the new uaid " + uaid +
 				": Firefox drops its subscriptions and fires pushsubscriptionchange"})
@@ -222,7 +222,11 @@ func (s *Service) handleMozMessage(uaid string, data []byte) (reply any, err err
 	case "":
 		return struct{}{}, nil // a ping is the text {}
 	case "register":
-		return s.mozRegister(uaid, msg), nil
+		reply, err := s.mozRegister(uaid, msg)
+		if err != nil {
+			return nil, err
+		}
+		return reply, nil
 	case "unregister":
 		s.mozUnregister(uaid, msg)
 		return map[string]any{"messageType": "unregister", "channelID": msg.ChannelID, "status": 200}, nil
@@ -250,14 +254,20 @@ func (s *Service) handleMozMessage(uaid string, data []byte) (reply any, err err
 	}
 }
 
+// errForgottenUAID ends a connection whose uaid the reset fault forgot.
+var errForgottenUAID = errors.New("the reset fault forgot this connection's uaid")
+
 // mozRegister answers a register message: a new endpoint for the channel,
-// restricted to the VAPID key when the client sent one.
-func (s *Service) mozRegister(uaid string, msg mozMessage) map[string]any {
+// restricted to the VAPID key when the client sent one. A register on a
+// connection whose uaid the reset fault forgot (it reached the service
+// before the fault dropped the connection) ends the connection instead,
+// with errForgottenUAID: Firefox learns of the reset at its next hello.
+func (s *Service) mozRegister(uaid string, msg mozMessage) (map[string]any, error) {
 	reply := map[string]any{"messageType": "register", "channelID": msg.ChannelID}
 	if msg.ChannelID == "" || len(msg.ChannelID) > 128 {
 		reply["status"] = 400
 		s.events.add(Event{Type: EventRegister, Browser: Firefox, Status: 400, Detail: "invalid channelID"})
-		return reply
+		return reply, nil
 	}
 	var key []byte
 	if msg.Key != "" {
@@ -265,7 +275,7 @@ func (s *Service) mozRegister(uaid string, msg mozMessage) map[string]any {
 		if err != nil {
 			reply["status"] = 400
 			s.events.add(Event{Type: EventRegister, Browser: Firefox, Status: 400, Detail: "invalid key: " + err.Error()})
-			return reply
+			return reply, nil
 		}
 		key = raw
 	}
@@ -275,6 +285,11 @@ func (s *Service) mozRegister(uaid string, msg mozMessage) map[string]any {
 		endpoint: s.url + "/wpush/" + token,
 	}
 	got, replaced := s.state.addSubscription(sub, msg.ChannelID)
+	if got == nil {
+		s.events.add(Event{Type: EventRegister, Browser: Firefox,
+			Detail: "refused: the reset fault forgot the uaid of this connection, which is dropped"})
+		return nil, errForgottenUAID
+	}
 	if replaced != nil {
 		s.faults.forget(faultKey{Firefox, replaced.token})
 		s.events.add(Event{Type: EventUnregister, Browser: Firefox, Endpoint: replaced.endpoint,
@@ -288,7 +303,7 @@ func (s *Service) mozRegister(uaid string, msg mozMessage) map[string]any {
 	s.log.Info("Firefox subscribed", "endpoint", push.Fingerprint(got.endpoint))
 	reply["status"] = 200
 	reply["pushEndpoint"] = got.endpoint
-	return reply
+	return reply, nil
 }
 
 // mozUnregister forgets a channel; its endpoint answers 410 from now on.

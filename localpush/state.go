@@ -2,6 +2,7 @@ package localpush
 
 import (
 	"crypto/rand"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,10 +75,16 @@ type state struct {
 	gone   map[string]string        // unsubscribed tokens, to browser name, for 410
 	owners map[string]*owner        // by browser + " " + id
 	msgs   map[string]*message      // by id
-	// forgotten holds the Firefox uaids the reset fault forgot, to the
-	// endpoint the fault was armed for: the next hello with one is answered
-	// with a new uaid.
-	forgotten map[string]string
+	// forgotten holds the Firefox uaids the reset fault forgot: a hello
+	// with one is answered with a new uaid (see helloUAID), and a register
+	// with one refused.
+	forgotten map[string]forgottenUAID
+}
+
+// forgottenUAID is a Firefox uaid the reset fault forgot.
+type forgottenUAID struct {
+	endpoint string // the endpoint the fault was armed for, for the reset events
+	renewed  string // the uaid a hello with the forgotten one is answered with
 }
 
 func newState() *state {
@@ -86,7 +93,7 @@ func newState() *state {
 		gone:      map[string]string{},
 		owners:    map[string]*owner{},
 		msgs:      map[string]*message{},
-		forgotten: map[string]string{},
+		forgotten: map[string]forgottenUAID{},
 	}
 }
 
@@ -116,10 +123,15 @@ func (st *state) ownerLocked(browser, id string) *owner {
 // addSubscription records sub for its owner under the given key (channel id
 // or token). A subscription already under that key with the same
 // application server key is kept and returned; one with another key is
-// replaced and its token becomes gone.
+// replaced and its token becomes gone. It returns nil for a Firefox uaid the
+// reset fault forgot: a register that was still on its way on the
+// connection the fault drops must not bring the forgotten browser back.
 func (st *state) addSubscription(sub *subscription, key string) (got *subscription, replaced *subscription) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	if _, forgotten := st.forgotten[sub.owner]; forgotten && sub.browser == Firefox {
+		return nil, nil
+	}
 	o := st.ownerLocked(sub.browser, sub.owner)
 	if old := o.subs[key]; old != nil {
 		if string(old.key) == string(sub.key) {
@@ -168,7 +180,7 @@ func (st *state) expireSubscription(token, browser string) (*subscription, []*me
 // becomes gone and the messages waiting for them are dropped. A Firefox
 // owner is forgotten whole: its connection is taken away and returned for
 // the caller to drop, and its uaid is remembered as forgotten, with
-// endpoint, for the next hello. A Chromium owner keeps its connection (its
+// endpoint and the new uaid its hellos will get. A Chromium owner keeps its connection (its
 // android id is the check-in's, which the push service does not forget). It
 // returns the forgotten subscriptions, nil when token names no subscription
 // of browser.
@@ -189,19 +201,28 @@ func (st *state) resetOwner(token, browser, endpoint string) (subs []*subscripti
 	if browser == Firefox {
 		c, o.conn = o.conn, nil
 		delete(st.owners, sub.browser+" "+sub.owner)
-		st.forgotten[sub.owner] = endpoint
+		st.forgotten[sub.owner] = forgottenUAID{endpoint: endpoint, renewed: strings.ReplaceAll(randomUUID(), "-", "")}
 	}
 	return subs, dropped, c
 }
 
-// renewUAID reports whether uaid was forgotten by the reset fault, and the
-// endpoint the fault was armed for; it is forgotten only once.
-func (st *state) renewUAID(uaid string) (endpoint string, ok bool) {
+// helloUAID returns the uaid a Firefox hello with uaid goes on with. For a
+// uaid the reset fault forgot that is the new uaid it was given, with the
+// fault's endpoint and renewed true; and so for every such hello until one
+// with the new uaid shows that Firefox has it: a reply lost with its
+// connection must not let the old uaid back in as a fresh browser's.
+func (st *state) helloUAID(uaid string) (use, endpoint string, renewed bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	endpoint, ok = st.forgotten[uaid]
-	delete(st.forgotten, uaid)
-	return endpoint, ok
+	if f, ok := st.forgotten[uaid]; ok {
+		return f.renewed, f.endpoint, true
+	}
+	for old, f := range st.forgotten {
+		if f.renewed == uaid {
+			delete(st.forgotten, old)
+		}
+	}
+	return uaid, "", false
 }
 
 // removeSubscriptionLocked forgets sub and returns the messages that were

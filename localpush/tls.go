@@ -15,6 +15,8 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -43,43 +45,16 @@ const certValidity = 7 * 24 * time.Hour
 // newCertAuthority makes a CA (ECDSA P-256) and a leaf certificate for
 // loopback, host (the listener's address) and Chromium's endpoint hosts.
 func newCertAuthority(host string) (*certAuthority, error) {
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
 	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber:          randomSerial(),
-		Subject:               pkix.Name{CommonName: "pushstart local push service CA", Organization: []string{"pushstart"}},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(certValidity),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		return nil, fmt.Errorf("local push CA: %w", err)
-	}
-	caCert, err := x509.ParseCertificate(caDER)
+	caCert, caKey, err := newCA(host, now)
 	if err != nil {
 		return nil, err
 	}
-
 	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
 	}
-	ips := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
-	dns := append([]string{"localhost"}, reroutedHosts...)
-	if ip := net.ParseIP(host); ip != nil {
-		if !slices.ContainsFunc(ips, ip.Equal) {
-			ips = append(ips, ip)
-		}
-	} else if host != "" && !slices.Contains(dns, host) {
-		dns = append(dns, host)
-	}
+	dns, ips := servedNames(host)
 	leafTmpl := &x509.Certificate{
 		SerialNumber: randomSerial(),
 		Subject:      pkix.Name{CommonName: "pushstart local push service"},
@@ -95,9 +70,73 @@ func newCertAuthority(host string) (*certAuthority, error) {
 		return nil, fmt.Errorf("local push certificate: %w", err)
 	}
 	return &certAuthority{
-		pem:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		leaf: tls.Certificate{Certificate: [][]byte{leafDER, caDER}, PrivateKey: leafKey},
+		pem:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caCert.Raw}),
+		leaf: tls.Certificate{Certificate: [][]byte{leafDER, caCert.Raw}, PrivateKey: leafKey},
 	}, nil
+}
+
+// servedNames are the names the service answers for over TLS: localhost,
+// Chromium's endpoint hosts and the loopback IPs, with host (the listener's
+// address) when it is not among them.
+func servedNames(host string) (dns []string, ips []net.IP) {
+	ips = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+	dns = append([]string{"localhost"}, reroutedHosts...)
+	if ip := net.ParseIP(host); ip != nil {
+		if !slices.ContainsFunc(ips, ip.Equal) {
+			ips = append(ips, ip)
+		}
+	} else if host != "" && !slices.Contains(dns, host) {
+		dns = append(dns, host)
+	}
+	return dns, ips
+}
+
+// newCA makes the service's CA. A sender that trusts it trusts it for the
+// names the service answers for only: critical X.509 name constraints
+// permit localhost, Chromium's endpoint hosts, host (when a name), 127/8,
+// ::1 and host (when an IP), so that the CA file, readable by every user
+// of the machine, cannot vouch for any other site, whoever holds its key.
+func newCA(host string, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	dns, ips := servedNames(host)
+	permitted := []*net.IPNet{
+		{IP: net.IPv4(127, 0, 0, 0).To4(), Mask: net.CIDRMask(8, 32)},
+		{IP: net.IPv6loopback, Mask: net.CIDRMask(128, 128)},
+	}
+	for _, ip := range ips {
+		if !slices.ContainsFunc(permitted, func(n *net.IPNet) bool { return n.Contains(ip) }) {
+			if v4 := ip.To4(); v4 != nil {
+				permitted = append(permitted, &net.IPNet{IP: v4, Mask: net.CIDRMask(32, 32)})
+			} else {
+				permitted = append(permitted, &net.IPNet{IP: ip, Mask: net.CIDRMask(128, 128)})
+			}
+		}
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:                randomSerial(),
+		Subject:                     pkix.Name{CommonName: "pushstart local push service CA", Organization: []string{"pushstart"}},
+		NotBefore:                   now.Add(-time.Hour),
+		NotAfter:                    now.Add(certValidity),
+		KeyUsage:                    x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid:       true,
+		IsCA:                        true,
+		MaxPathLenZero:              true,
+		PermittedDNSDomainsCritical: true,
+		PermittedDNSDomains:         dns,
+		PermittedIPRanges:           permitted,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("local push CA: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cert, key, nil
 }
 
 func randomSerial() *big.Int {
@@ -112,6 +151,33 @@ func (ca *certAuthority) tlsConfig() *tls.Config {
 		MinVersion:   tls.VersionTLS12,
 		NextProtos:   []string{"http/1.1"},
 	}
+}
+
+// writePublicFile replaces path with a file holding data, mode 0644 (a
+// certificate is public: the senders of any user read it). The data goes
+// to a new file of a random name in path's folder, renamed over path: a
+// symlink or file someone planted at a predictable path (/tmp/ca.pem) is
+// replaced, never followed, and, in a sticky folder such as /tmp, one of
+// another user's is refused. Readers never see half a file.
+func writePublicFile(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp") // O_EXCL, mode 0600
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if e := f.Close(); err == nil {
+		err = e
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }
 
 // CACertPEM is the certificate of the service's CA, PEM-encoded: a sender

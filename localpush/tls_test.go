@@ -3,8 +3,12 @@ package localpush
 import (
 	"bufio"
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -14,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -290,5 +295,125 @@ func TestCAFileNotWritable(t *testing.T) {
 	_, err := New(Config{CAFile: filepath.Join(t.TempDir(), "missing", "ca.pem")})
 	if err == nil || !strings.Contains(err.Error(), "CA certificate") {
 		t.Fatalf("New with a CA file in a missing folder: %v", err)
+	}
+}
+
+// TestCAVouchesOnlyForTheServicesNames checks that the CA, whose
+// certificate every user of the machine can read and that senders are told
+// to trust, cannot vouch for any other site: its critical name constraints
+// make a leaf it signs for another name fail verification, while leaves
+// for the names the service answers for verify.
+func TestCAVouchesOnlyForTheServicesNames(t *testing.T) {
+	ca, key, err := newCA("127.0.0.1", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var critical bool
+	for _, e := range ca.Extensions {
+		if e.Id.Equal(asn1.ObjectIdentifier{2, 5, 29, 30}) { // nameConstraints
+			critical = e.Critical
+		}
+	}
+	if !critical || !ca.PermittedDNSDomainsCritical {
+		t.Fatalf("the CA's name constraints are not critical: a verifier that does not know them would ignore them")
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	leafFor := func(name string) *x509.Certificate {
+		t.Helper()
+		leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber: randomSerial(),
+			NotBefore:    time.Now().Add(-time.Minute),
+			NotAfter:     time.Now().Add(time.Hour),
+			KeyUsage:     x509.KeyUsageDigitalSignature,
+			ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		}
+		if ip := net.ParseIP(name); ip != nil {
+			tmpl.IPAddresses = []net.IP{ip}
+		} else {
+			tmpl.DNSNames = []string{name}
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &leafKey.PublicKey, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaf, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return leaf
+	}
+	for _, name := range []string{"localhost", "fcm.googleapis.com", "jmt17.google.com", "127.0.0.1", "127.0.0.2", "::1"} {
+		if _, err := leafFor(name).Verify(x509.VerifyOptions{Roots: roots, DNSName: name}); err != nil {
+			t.Errorf("a leaf for %s, a name the service answers for: %v", name, err)
+		}
+	}
+	for _, name := range []string{"evil.example", "googleapis.com", "www.google.com", "fcm.googleapis.com.evil.example", "10.0.0.1", "192.168.1.1", "::2"} {
+		_, err := leafFor(name).Verify(x509.VerifyOptions{Roots: roots, DNSName: name})
+		var invalid x509.CertificateInvalidError
+		if !errors.As(err, &invalid) || invalid.Reason != x509.CANotAuthorizedForThisName {
+			t.Errorf("a leaf for %s signed by the CA: %v, want the CA not authorized for this name", name, err)
+		}
+	}
+
+	// The service's own CA carries the constraints, and its leaf, as
+	// served, verifies for what the service answers for.
+	s := startService(t)
+	block, _ := pem.Decode(s.CACertPEM())
+	served, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !served.PermittedDNSDomainsCritical || !slices.Contains(served.PermittedDNSDomains, "fcm.googleapis.com") || len(served.PermittedIPRanges) == 0 {
+		t.Fatalf("the service's CA: DNS %v (critical %v), IP %v", served.PermittedDNSDomains, served.PermittedDNSDomainsCritical, served.PermittedIPRanges)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(served)
+	for _, name := range []string{"127.0.0.1", "localhost", "fcm.googleapis.com", "jmt17.google.com"} {
+		c, err := tls.Dial("tcp", strings.TrimPrefix(s.URL(), "http://"), &tls.Config{RootCAs: pool, ServerName: name})
+		if err != nil {
+			t.Errorf("TLS to the service as %s: %v", name, err)
+			continue
+		}
+		c.Close()
+	}
+}
+
+// TestCAFileReplacesAPlantedSymlink checks that the CA file is written as a
+// new file renamed into place: a symlink planted at its predictable path
+// (another user's, in /tmp) is replaced, and the file it points to is left
+// as it was.
+func TestCAFileReplacesAPlantedSymlink(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("the victim's data\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.Symlink(victim, caFile); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{CAFile: caFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if b, _ := os.ReadFile(victim); string(b) != "the victim's data\n" {
+		t.Fatalf("the symlink's target was overwritten: %q", b)
+	}
+	fi, err := os.Lstat(caFile)
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("the CA file: %v, mode %v; want a regular file, 0644", err, fi.Mode())
+	}
+	if b, _ := os.ReadFile(caFile); !bytes.Equal(b, s.CACertPEM()) {
+		t.Fatal("the CA file does not hold the CA certificate")
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Fatalf("the folder holds %d entries, want the victim and the CA file (no temporary file left)", len(entries))
 	}
 }

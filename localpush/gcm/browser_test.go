@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -59,7 +61,7 @@ func TestChromium(t *testing.T) {
 		"--gcm-checkin-url=" + e.http.URL + "/checkin",
 		"--gcm-registration-url=" + e.http.URL + "/c2dm/register3",
 		"--gcm-mcs-endpoint=https://" + e.mcsAddr,
-		"--ignore-certificate-errors",
+		"--ignore-certificate-errors-spki-list=" + e.s.SPKIHash(),
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -95,8 +97,7 @@ func TestChromium(t *testing.T) {
 	}
 	t.Logf("registration: app %q, subtype %q", reg.App, reg.Subtype)
 
-	conn := w.connected(ctx)
-	deliver(ctx, t, w, b, sess, shown, conn, reg, sub.Keys.P256dh, sub.Keys.Auth, vapidPublic, vapidPrivate, "first")
+	conn := deliver(ctx, t, w, b, sess, shown, w.connected(ctx), reg, sub.Keys.P256dh, sub.Keys.Auth, vapidPublic, vapidPrivate, "first")
 
 	// The server drops the connection; Chromium logs in again and the next
 	// push arrives over the new connection.
@@ -118,9 +119,11 @@ func TestChromium(t *testing.T) {
 
 // deliver encrypts a notification for the subscription with webpush-go,
 // sends the body as a DataMessageStanza and waits for the browser's
-// acknowledgement and the shown notification.
+// acknowledgement and the shown notification. It returns the connection
+// that carried it: conn, or the next one when Chromium closed conn first
+// (it may replace its first connection of a session right after login).
 func deliver(ctx context.Context, t *testing.T, w *watcher, b *browser, sess string, shown <-chan string, conn *Conn, reg Registration,
-	p256dh, auth, vapidPublic, vapidPrivate, title string) {
+	p256dh, auth, vapidPublic, vapidPrivate, title string) *Conn {
 	t.Helper()
 	bodies := make(chan []byte, 1)
 	capture := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
@@ -142,8 +145,16 @@ func deliver(ctx context.Context, t *testing.T, w *watcher, b *browser, sess str
 
 	id := fmt.Sprintf("0:%d%%7031b2e6", time.Now().UnixMicro())
 	sent := time.Now()
-	if err := conn.Send(Message{ID: id, Token: reg.Token, Body: body, TTL: 60, Sent: sent}); err != nil {
-		t.Fatal(err)
+	for {
+		err := conn.Send(Message{ID: id, Token: reg.Token, Body: body, TTL: 60, Sent: sent})
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatal(err)
+		}
+		t.Logf("Chromium closed its connection before the push; sending on its next one")
+		conn = w.connectedOtherThan(ctx, conn)
 	}
 	ev := w.wait(ctx, "acked")
 	t.Logf("push %q (%d bytes aes128gcm) acknowledged after %v: %v", title, len(body), time.Since(sent).Round(time.Millisecond), ev.ids)
@@ -166,11 +177,12 @@ func deliver(ctx context.Context, t *testing.T, w *watcher, b *browser, sess str
 		got = b.eval(ctx, sess, "notificationsNow()")
 		if strings.Contains(got, `"title":"`+title+`"`) {
 			t.Logf("getNotifications(): %s", got)
-			return
+			return conn
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Errorf("getNotifications() = %s, without %q", got, title)
+	return conn
 }
 
 const testPage = `<!doctype html>

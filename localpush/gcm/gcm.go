@@ -4,8 +4,10 @@
 // (Mobile Connection Server) stream over TLS.
 //
 // Chromium is pointed here with its switches --gcm-checkin-url,
-// --gcm-registration-url, --gcm-mcs-endpoint and --ignore-certificate-errors
-// (the MCS certificate is self-signed). From then on PushManager.subscribe()
+// --gcm-registration-url, --gcm-mcs-endpoint and
+// --ignore-certificate-errors-spki-list=<Server.SPKIHash> (the MCS
+// certificate is self-signed: the switch trusts exactly its key, and
+// Chromium honours it only with --user-data-dir). From then on PushManager.subscribe()
 // registers with this package, which reports each subscription through
 // Hooks.Registered, and a push message reaches the browser as a
 // DataMessageStanza written with Conn.Send, still encrypted: Chromium
@@ -20,9 +22,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -248,8 +252,17 @@ func (s *Server) Forget(token string) bool {
 	return ok
 }
 
-// selfSignedCert makes the MCS certificate. Chromium accepts it only with
-// --ignore-certificate-errors; nothing else should trust it.
+// SPKIHash is the base64 SHA-256 of the MCS certificate's public key (its
+// SubjectPublicKeyInfo), as Chromium's --ignore-certificate-errors-spki-list
+// wants it: the switch makes Chromium accept this certificate, and only it,
+// despite its self-signature.
+func (s *Server) SPKIHash() string {
+	sum := sha256.Sum256(s.tls.Certificates[0].Leaf.RawSubjectPublicKeyInfo)
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// selfSignedCert makes the MCS certificate. Chromium accepts it only when
+// told its key (SPKIHash); nothing else should trust it.
 func selfSignedCert(now time.Time) (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

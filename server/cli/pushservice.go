@@ -124,8 +124,9 @@ func serviceStopped(sys IO, err error) int {
 func printServiceInfo(w io.Writer, info localpush.ServiceInfo) {
 	fmt.Fprintf(w, "Local push service at %s\n\n", info.URL)
 
-	fmt.Fprintln(w, "Chromium: start it with these switches, in a persistent profile (Playwright:")
-	fmt.Fprintln(w, "launchPersistentContext's args; incognito contexts cannot subscribe):")
+	fmt.Fprintln(w, "Chromium: start it with --user-data-dir=DIR and these switches (Playwright:")
+	fmt.Fprintln(w, "launchPersistentContext's args): incognito contexts cannot subscribe, and without")
+	fmt.Fprintln(w, "--user-data-dir Chromium ignores the last switch, which trusts the MCS port's key:")
 	for _, a := range info.Browser.ChromiumArgs {
 		fmt.Fprintf(w, "  %s\n", a)
 	}
@@ -144,9 +145,15 @@ func printServiceInfo(w io.Writer, info localpush.ServiceInfo) {
 	} else {
 		fmt.Fprintf(w, "  CA certificate: %s/v1/ca.pem (--ca-file writes it to a file)\n", info.URL)
 	}
+	// One command's environment, not exports: in a shell, HTTPS_PROXY (a
+	// proxy that refuses every other host) and SSL_CERT_FILE (a CA file in
+	// place of the system's) would break curl, git, npm and go there.
+	fmt.Fprintln(w, "  For the sender's command only (exported, they would break curl, git, npm and go in your shell):")
+	vars := []string{"env"}
 	for _, k := range slices.Sorted(maps.Keys(info.Sender.Env)) {
-		fmt.Fprintf(w, "  export %s=%s\n", k, shellQuote(info.Sender.Env[k]))
+		vars = append(vars, k+"="+shellQuote(info.Sender.Env[k]))
 	}
+	fmt.Fprintf(w, "  %s <your sender command>\n", strings.Join(vars, " "))
 	fmt.Fprintf(w, "  Node's web-push: webpush.sendNotification(subscription, payload, { proxy: '%s' })\n", info.Sender.Proxy)
 
 	fmt.Fprintf(w, "\nTest API (loopback only): %s%s/ — faults, events (long poll), config, ca.pem;\n", info.URL, localpush.APIPrefix)

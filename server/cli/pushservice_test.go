@@ -17,6 +17,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -242,6 +244,9 @@ func TestPushServiceEnvironment(t *testing.T) {
 	}
 }
 
+// exportLine is a shell line that exports a variable.
+var exportLine = regexp.MustCompile(`(?m)^\s*export [A-Z_]+=`)
+
 func TestPushServiceForPeople(t *testing.T) {
 	r := startPushService(t, nil, "--addr", "127.0.0.1:0", "--mcs-addr", "127.0.0.1:0")
 	code, rest := r.stopped(t)
@@ -254,10 +259,13 @@ func TestPushServiceForPeople(t *testing.T) {
 		"--gcm-checkin-url=" + url + "/checkin",
 		"--gcm-registration-url=" + url + "/c2dm/register3",
 		"--gcm-mcs-endpoint=https://127.0.0.1:",
+		"--ignore-certificate-errors-spki-list=",
+		"--user-data-dir=",
 		`user_pref("dom.push.serverURL", "ws://` + strings.TrimPrefix(url, "http://") + `/");`,
 		`user_pref("dom.push.testing.allowInsecureServerURL", true);`,
 		`user_pref("dom.push.retryBaseInterval", 1000);`,
-		"export HTTPS_PROXY=" + url,
+		"env HTTPS_PROXY=" + url + " <your sender command>",
+		"For the sender's command only (exported, they would break curl, git, npm and go in your shell):",
 		url + "/v1/ca.pem",
 		"{ proxy: '" + url + "' }",
 		"docs/push-service-api.md",
@@ -268,6 +276,26 @@ func TestPushServiceForPeople(t *testing.T) {
 	}
 	if strings.Contains(out, "NODE_EXTRA_CA_CERTS") {
 		t.Errorf("without --ca-file, no CA variable can be given:\n%s", out)
+	}
+	// Pasted into a shell, the variables must set one command's
+	// environment, not the shell's (curl, git, npm and go would then trust
+	// only the service's CA and go through its proxy).
+	if exportLine.MatchString(out) {
+		t.Errorf("the output exports variables into the shell:\n%s", out)
+	}
+
+	// With a CA file, the CA variables join the same one command line.
+	caFile := filepath.Join(t.TempDir(), "it's ca.pem")
+	r = startPushService(t, nil, "--addr", "127.0.0.1:0", "--mcs-addr", "127.0.0.1:0", "--ca-file", caFile)
+	_, rest = r.stopped(t)
+	url = strings.TrimPrefix(r.first, "Local push service at ")
+	q := `'` + strings.ReplaceAll(caFile, `'`, `'\''`) + `'`
+	want := "  env HTTPS_PROXY=" + url + " NODE_EXTRA_CA_CERTS=" + q + " REQUESTS_CA_BUNDLE=" + q + " SSL_CERT_FILE=" + q + " <your sender command>"
+	if !slices.Contains(strings.Split(rest, "\n"), want) {
+		t.Errorf("with --ca-file, the output lacks the line\n%s\n%s", want, rest)
+	}
+	if exportLine.MatchString(rest) {
+		t.Errorf("the output exports variables into the shell:\n%s", rest)
 	}
 }
 
