@@ -118,6 +118,7 @@ package localpush
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -147,6 +148,12 @@ type Config struct {
 	// service's CA (PEM) for senders to trust; it is served at
 	// GET /v1/ca.pem either way.
 	CAFile string
+	// MCSKey is the key of the MCS listener's self-signed certificate; nil
+	// for a new one. Chromium trusts that certificate by its key (the
+	// switch in Browser), so a service started again with the same key is
+	// found again by a Chromium launched for the one before: the kit keeps
+	// it in its data directory.
+	MCSKey *ecdsa.PrivateKey
 	// Log receives the service's log lines; nil discards them.
 	Log *slog.Logger
 }
@@ -218,7 +225,7 @@ func New(cfg Config) (*Service, error) {
 	s.readyLeft.Store(2)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 
-	g, err := gcm.New(chromiumHooks{s}, log.With("part", "gcm"))
+	g, err := gcm.New(chromiumHooks{s}, log.With("part", "gcm"), cfg.MCSKey)
 	if err != nil {
 		s.cancel()
 		return nil, err

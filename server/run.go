@@ -107,7 +107,11 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 	var local *localpush.Service
 	var transport http.RoundTripper = sender.NewTransport(cfg.PushMaxConnsPerHost)
 	if cfg.PushService == PushServiceLocal {
-		local, err = localpush.New(localpush.Config{Addr: cfg.LocalPushAddr, MCSAddr: cfg.LocalPushMCSAddr, Log: log.With("component", "localpush")})
+		mcsKey, err := localPushKey(cfg.DataDir)
+		if err != nil {
+			return fmt.Errorf("the local push service's key: %w", err)
+		}
+		local, err = localpush.New(localpush.Config{Addr: cfg.LocalPushAddr, MCSAddr: cfg.LocalPushMCSAddr, MCSKey: mcsKey, Log: log.With("component", "localpush")})
 		if err != nil {
 			return fmt.Errorf("starting the local push service: %w", err)
 		}

@@ -179,15 +179,18 @@ const (
 )
 
 // New returns a Server with a fresh self-signed TLS certificate (ECDSA
-// P-256, valid for 127.0.0.1, ::1 and localhost) for its MCS listener.
-func New(h Hooks, log *slog.Logger) (*Server, error) {
+// P-256, valid for 127.0.0.1, ::1 and localhost) for its MCS listener,
+// made with key, or with a new key when key is nil. Chromium trusts the
+// certificate by its key (SPKIHash), so a server made again with the same
+// key is found again by a Chromium launched for the one before.
+func New(h Hooks, log *slog.Logger, key *ecdsa.PrivateKey) (*Server, error) {
 	if h == nil {
 		return nil, errors.New("gcm: nil Hooks")
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	cert, err := selfSignedCert(time.Now())
+	cert, err := selfSignedCert(time.Now(), key)
 	if err != nil {
 		return nil, fmt.Errorf("gcm: certificate: %w", err)
 	}
@@ -263,10 +266,14 @@ func (s *Server) SPKIHash() string {
 
 // selfSignedCert makes the MCS certificate. Chromium accepts it only when
 // told its key (SPKIHash); nothing else should trust it.
-func selfSignedCert(now time.Time) (tls.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, err
+func selfSignedCert(now time.Time, key *ecdsa.PrivateKey) (tls.Certificate, error) {
+	if key == nil {
+		var err error
+		if key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+			return tls.Certificate{}, err
+		}
+	} else if key.Curve != elliptic.P256() {
+		return tls.Certificate{}, errors.New("the MCS key must be a P-256 key")
 	}
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	if err != nil {

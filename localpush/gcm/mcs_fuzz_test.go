@@ -92,7 +92,7 @@ func FuzzMCSStream(f *testing.F) {
 		f.Add(s)
 	}
 	hooks := &ackHooks{}
-	s, err := New(hooks, slog.New(slog.DiscardHandler))
+	s, err := New(hooks, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -63,7 +63,7 @@ func resetFuzzServer(s *Server, h *regHooks, withReg bool) {
 func newFuzzServer(f *testing.F) (*Server, *regHooks) {
 	f.Helper()
 	h := &regHooks{}
-	s, err := New(h, slog.New(slog.DiscardHandler))
+	s, err := New(h, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		f.Fatal(err)
 	}

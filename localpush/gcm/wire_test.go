@@ -221,7 +221,7 @@ func newEnvHooks(t *testing.T, tune func(s *Server), wrap func(http.Handler) htt
 		h0 = hooks(rec)
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	s, err := New(h0, log)
+	s, err := New(h0, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
