@@ -69,7 +69,10 @@ export class KitAPI {
    * POST /api/notifications with the admin token to everyone, then waits
    * until the broadcast is done and returns its final counts.
    */
-  async broadcast(notification: Notification, extra: { ttl?: number; urgency?: string; topic?: string } = {}): Promise<BroadcastStatus> {
+  async broadcast(
+    notification: Notification,
+    extra: { ttl?: number; urgency?: string; topic?: string; to?: Audience } = {},
+  ): Promise<BroadcastStatus> {
     const accepted = await this.startBroadcast(notification, extra);
     return this.waitForBroadcast(accepted.id);
   }
