@@ -11,8 +11,10 @@
 //   - Firefox: Debian's Firefox ESR over WebDriver BiDi with the push prefs.
 //     On the shared kit, one Firefox per worker and a new context (its own
 //     storage, permissions and subscriptions) per profile, because starting
-//     Firefox is most of a test's time on a small machine; a Firefox of its
-//     own where a test needs other prefs or another kit.
+//     Firefox is most of a test's time on a small machine; likewise one
+//     Firefox per kit a test starts, shared by that kit's profiles; a Firefox
+//     of its own where a profile needs other prefs (permission denied, the
+//     notification server).
 //     E2E_FIREFOX_PER_PROFILE=1 starts a Firefox for every profile.
 // E2E_HEADED=1 shows the windows.
 import {
@@ -197,10 +199,18 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
   openProfile: async ({ kit, browserName, sharedFirefox }, use, testInfo) => {
     const opened: Profile[] = [];
     const log: string[] = [];
+    // The profiles of a kit of the test's own share one Firefox pointed at
+    // that kit's push service, each in a context of its own, as those of the
+    // shared kit share the worker's.
+    const kitFirefox = new Map<Kit, Promise<LaunchedBrowser>>();
+    const firefoxOf = (k: Kit) => async () => {
+      if (!kitFirefox.has(k)) kitFirefox.set(k, launchFirefox(firefox, { browser: k.browserConfig }, { headless }));
+      return (await kitFirefox.get(k)!).browser!;
+    };
     await use(async (opts = {}) => {
       const k = opts.kit ?? kit;
       const label = `${browserName}#${opened.length + 1}`;
-      const shared = process.env.E2E_FIREFOX_PER_PROFILE || opts.kit ? null : sharedFirefox;
+      const shared = process.env.E2E_FIREFOX_PER_PROFILE ? null : opts.kit ? firefoxOf(opts.kit) : sharedFirefox;
       const p = await launchProfile(browserName as 'chromium' | 'firefox', k, opts, log, label, shared);
       const { settle, ...rest } = p;
       const profile: Profile = { ...rest, kit: k, home: new HomePage(p.page, k.url) };
@@ -217,6 +227,7 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
       }
     }
     await Promise.all(opened.map((p) => p.close()));
+    await Promise.all([...kitFirefox.values()].map(async (l) => (await l).close()));
   },
 
   profile: async ({ openProfile }, use) => {
