@@ -90,8 +90,6 @@ type eventLog struct {
 	start    int
 	now      func() time.Time
 	watchers map[*chan Event]struct{}
-	// added is closed, and replaced, at every add: long polls wait on it.
-	added chan struct{}
 }
 
 // Watch returns every event recorded from now on, in order, for a program
@@ -122,7 +120,7 @@ func (l *eventLog) watch() (<-chan Event, func()) {
 }
 
 func newEventLog(now func() time.Time) *eventLog {
-	return &eventLog{next: 1, now: now, added: make(chan struct{})}
+	return &eventLog{next: 1, now: now}
 }
 
 // add records e, setting its sequence number and time.
@@ -132,8 +130,6 @@ func (l *eventLog) add(e Event) {
 	e.Seq = l.next
 	l.next++
 	e.Time = l.now().UTC()
-	close(l.added)
-	l.added = make(chan struct{})
 	for w := range l.watchers {
 		select {
 		case *w <- e:
@@ -150,38 +146,36 @@ func (l *eventLog) add(e Event) {
 
 // since returns the events whose sequence number is greater than seq.
 func (l *eventLog) since(seq uint64) []Event {
-	out, _ := l.sinceOrNext(seq)
-	return out
-}
-
-// sinceOrNext returns the events after seq, and a channel closed when the
-// next event is recorded.
-func (l *eventLog) sinceOrNext(seq uint64) ([]Event, <-chan struct{}) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.sinceLocked(seq), l.added
+	return l.sinceLocked(seq)
 }
 
 // waitSince returns the events after seq; when there are none yet, it
 // waits for one until wait has passed or ctx is done, and then returns what
-// there is, maybe nothing.
+// there is, maybe nothing. It waits as a watcher, so an event recorded
+// between its first look and its wait is not missed.
 func (l *eventLog) waitSince(ctx context.Context, seq uint64, wait time.Duration) []Event {
-	out, next := l.sinceOrNext(seq)
-	if len(out) > 0 || wait <= 0 {
+	if wait <= 0 {
+		return l.since(seq)
+	}
+	added, stop := l.watch()
+	defer stop()
+	if out := l.since(seq); len(out) > 0 {
 		return out
 	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
 		select {
-		case <-next:
+		case <-added:
+			if out := l.since(seq); len(out) > 0 {
+				return out
+			}
 		case <-timer.C:
 			return l.since(seq)
 		case <-ctx.Done():
 			return l.since(seq)
-		}
-		if out, next = l.sinceOrNext(seq); len(out) > 0 {
-			return out
 		}
 	}
 }
