@@ -119,6 +119,15 @@ async function grantAll(context: BrowserContext, origins: string[]) {
 }
 
 /**
+ * Removes a Chromium profile folder. Chromium's helper processes may still
+ * write into it for a moment after the context closed (a folder emptied,
+ * then written to again, is ENOTEMPTY), so the removal is retried.
+ */
+function removeProfile(dir: string): Promise<void> {
+  return fs.promises.rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+}
+
+/**
  * Launches Chromium pointed at the service, in a persistent context on a
  * new temporary profile (removed by close): Chromium refuses the Push API
  * in the incognito contexts browser.newContext() makes.
@@ -146,12 +155,12 @@ export async function launchChromium(
       args: [...chromiumBaseArgs(), ...service.browser.chromiumArgs, ...(opts.args ?? [])],
     });
   } catch (e) {
-    fs.rmSync(userDataDir, { recursive: true, force: true });
+    await removeProfile(userDataDir);
     throw e;
   }
   const close = async () => {
     await context.close().catch(() => {});
-    fs.rmSync(userDataDir, { recursive: true, force: true });
+    await removeProfile(userDataDir);
   };
   try {
     await grantAll(context, grant);
