@@ -131,11 +131,16 @@ func inTimeOrder(entries []flowEntry, e flowEntry) []flowEntry {
 	return entries
 }
 
-// happenedAfter reports whether a happened after b. The worker's times are
-// whole milliseconds (Date.now), the server's finer: within one millisecond
-// a worker's step comes after the server's, whose step (the push handed to
-// the browser) caused it, even though its truncated time reads earlier.
+// happenedAfter reports whether a happened after b. The times of the steps
+// the worker posts are whole milliseconds (Date.now), the server's finer:
+// within one millisecond a worker's posted step comes after the server's,
+// whose step (the push handed to the browser) caused it, even though its
+// truncated time reads earlier. The page's own steps (no Step name, even
+// the one it logs for the worker) are logged as they happen, in order.
 func happenedAfter(a, b flowEntry) bool {
+	if a.Step == "" || b.Step == "" {
+		return a.At.After(b.At)
+	}
 	ams, bms := a.At.Truncate(time.Millisecond), b.At.Truncate(time.Millisecond)
 	if ams.Equal(bms) {
 		return a.Actor == api.ActorWorker && b.Actor != api.ActorWorker

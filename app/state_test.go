@@ -141,11 +141,11 @@ func TestEntriesInTimeOrder(t *testing.T) {
 	// server's finer, so the worker's step reads earlier than the server's
 	// step that caused it, which arrives late; it still goes first.
 	var sameMs pageState
-	sameMs.addEntry(flowEntry{At: at(0), Actor: api.ActorPushService, Title: "queued"})
-	sameMs.addEntry(flowEntry{At: at(30), Actor: api.ActorWorker, Title: "push event received"})
-	sameMs.addEntry(flowEntry{At: at(30), Actor: api.ActorWorker, Title: "push decoded"})
-	sameMs.addEntry(flowEntry{At: at(30).Add(648 * time.Microsecond), Actor: api.ActorPushService, Title: "handed to the browser"})
-	sameMs.addEntry(flowEntry{At: at(31), Actor: api.ActorWorker, Title: "notification shown"})
+	sameMs.addEntry(flowEntry{At: at(0), Actor: api.ActorPushService, Step: api.StepQueued, Title: "queued"})
+	sameMs.addEntry(flowEntry{At: at(30), Actor: api.ActorWorker, Step: api.StepPush, Title: "push event received"})
+	sameMs.addEntry(flowEntry{At: at(30), Actor: api.ActorWorker, Step: api.StepDecoded, Title: "push decoded"})
+	sameMs.addEntry(flowEntry{At: at(30).Add(648 * time.Microsecond), Actor: api.ActorPushService, Step: api.StepDeliver, Title: "handed to the browser"})
+	sameMs.addEntry(flowEntry{At: at(31), Actor: api.ActorWorker, Step: api.StepShow, Title: "notification shown"})
 	got = got[:0]
 	for _, e := range sameMs.Entries {
 		got = append(got, e.Title)
@@ -153,6 +153,22 @@ func TestEntriesInTimeOrder(t *testing.T) {
 	want = []string{"queued", "handed to the browser", "push event received", "push decoded", "notification shown"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("log order within one millisecond %q, want %q", got, want)
+	}
+
+	// The page's own steps are logged as they happen: the one it logs for
+	// the worker (its registration active) stays before the page's later
+	// steps of the same millisecond.
+	var own pageState
+	own.addEntry(flowEntry{At: at(40).Add(100 * time.Microsecond), Actor: api.ActorWorker, To: api.ActorPage, Title: "Service worker active"})
+	own.addEntry(flowEntry{At: at(40).Add(300 * time.Microsecond), Actor: api.ActorPage, To: api.ActorServer, Title: "POST /api/subscriptions answered 500"})
+	own.addEntry(flowEntry{At: at(40).Add(400 * time.Microsecond), Actor: api.ActorPage, Title: "POST /api/subscriptions failed"})
+	got = got[:0]
+	for _, e := range own.Entries {
+		got = append(got, e.Title)
+	}
+	want = []string{"Service worker active", "POST /api/subscriptions answered 500", "POST /api/subscriptions failed"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("the page's own steps within one millisecond %q, want %q", got, want)
 	}
 
 	// A step far older than the last maxReorder entries goes no further back.
