@@ -144,33 +144,35 @@ func (l *eventLog) add(e Event) {
 	l.start = (l.start + 1) % len(l.ring)
 }
 
-// since returns the events whose sequence number is greater than seq.
-func (l *eventLog) since(seq uint64) []Event {
+// since returns the events whose sequence number is greater than seq, and
+// the newest sequence number recorded so far (0 when none), read together:
+// no event up to last is left out of events.
+func (l *eventLog) since(seq uint64) (events []Event, last uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.sinceLocked(seq)
+	return l.sinceLocked(seq), l.next - 1
 }
 
-// waitSince returns the events after seq; when there are none yet, it
-// waits for one until wait has passed or ctx is done, and then returns what
-// there is, maybe nothing. It waits as a watcher, so an event recorded
-// between its first look and its wait is not missed.
-func (l *eventLog) waitSince(ctx context.Context, seq uint64, wait time.Duration) []Event {
+// waitSince returns what since does; when there are no events after seq
+// yet, it waits for one until wait has passed or ctx is done, and then
+// returns what there is, maybe nothing. It waits as a watcher, so an event
+// recorded between its first look and its wait is not missed.
+func (l *eventLog) waitSince(ctx context.Context, seq uint64, wait time.Duration) ([]Event, uint64) {
 	if wait <= 0 {
 		return l.since(seq)
 	}
 	added, stop := l.watch()
 	defer stop()
-	if out := l.since(seq); len(out) > 0 {
-		return out
+	if out, last := l.since(seq); len(out) > 0 {
+		return out, last
 	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
 		select {
 		case <-added:
-			if out := l.since(seq); len(out) > 0 {
-				return out
+			if out, last := l.since(seq); len(out) > 0 {
+				return out, last
 			}
 		case <-timer.C:
 			return l.since(seq)
@@ -191,11 +193,18 @@ func (l *eventLog) sinceLocked(seq uint64) []Event {
 	return out
 }
 
+// EventsAnswer is the answer of GET /v1/events.
+type EventsAnswer struct {
+	Events []Event `json:"events"` // the events after since, oldest first; empty, never null, when none
+	Last   uint64  `json:"last"`   // the newest sequence number recorded so far, 0 when none
+}
+
 // maxEventsWait bounds the long poll of GET /v1/events, in seconds.
 const maxEventsWait = 30
 
 // handleEvents serves GET /v1/events?since=N&wait=S: the events after N,
-// waiting up to S seconds for one when there is none yet. The wait ends
+// waiting up to S seconds for one when there is none yet, and last, the
+// newest sequence number so far, from which a client can follow "from now". The wait ends
 // early when the client goes away or the service closes (the request's
 // context is the service's).
 func (s *Service) handleEvents(w http.ResponseWriter, r *http.Request) {
@@ -219,6 +228,6 @@ func (s *Service) handleEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		wait = n
 	}
-	events := s.events.waitSince(r.Context(), since, time.Duration(wait)*time.Second)
-	httpjson.Write(w, http.StatusOK, map[string]any{"events": events})
+	events, last := s.events.waitSince(r.Context(), since, time.Duration(wait)*time.Second)
+	httpjson.Write(w, http.StatusOK, EventsAnswer{Events: events, Last: last})
 }

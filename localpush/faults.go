@@ -1,9 +1,11 @@
 package localpush
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -127,11 +129,17 @@ func (s *Service) Serves(endpoint string) bool {
 type faultKey struct{ browser, token string }
 
 // served returns the fault key of an endpoint Serves accepts.
-func (s *Service) served(endpoint string) (faultKey, bool) {
-	if t, ok := strings.CutPrefix(endpoint, s.url+"/wpush/"); ok {
+func (s *Service) served(endpoint string) (faultKey, bool) { return servedBy(s.url, endpoint) }
+
+// servedBy returns the fault key of endpoint when it is one of the
+// endpoints the service at base ("http://127.0.0.1:P") hands out, spelled as
+// it hands it out (see Service.Serves): the one rule of both the in-process
+// Service and the Client.
+func servedBy(base, endpoint string) (faultKey, bool) {
+	if t, ok := strings.CutPrefix(endpoint, base+"/wpush/"); ok {
 		return faultKey{Firefox, t}, isToken(t)
 	}
-	origins := []string{s.url}
+	origins := []string{base}
 	for _, h := range reroutedHosts {
 		origins = append(origins, "https://"+h)
 	}
@@ -254,6 +262,20 @@ func (f *faults) set(key faultKey, ft *fault) {
 	f.m[key] = ft
 }
 
+// disarm disarms the faults armed for key: the latency one for
+// faultLatency, the one answering push requests when it is of kind (status,
+// when not 0, compared as a number), both when kind is "".
+func (f *faults) disarm(key faultKey, kind string, status int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if kind == "" || kind == faultLatency {
+		delete(f.latency, key)
+	}
+	if ft := f.m[key]; ft != nil && (kind == "" || kind == ft.kind && status == 0 || status != 0 && status == ft.status) {
+		delete(f.m, key)
+	}
+}
+
 func (f *faults) clear() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -357,7 +379,7 @@ func (s *Service) parseFault(req FaultRequest) (key faultKey, ft *fault, err err
 // handleSetFault serves POST /v1/faults.
 func (s *Service) handleSetFault(w http.ResponseWriter, r *http.Request) {
 	var req FaultRequest
-	d := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	d := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxFaultBody))
 	d.DisallowUnknownFields()
 	if err := d.Decode(&req); err != nil {
 		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": "body must be a JSON fault: " + err.Error()})
@@ -375,12 +397,83 @@ func (s *Service) handleSetFault(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// handleClearFaults serves DELETE /v1/faults: every armed fault is disarmed,
-// and the browsers kept offline come back at their next try.
+// ClearRequest is the optional body of DELETE /v1/faults: disarm only the
+// faults armed for one subscription, of one kind or of every kind.
+type ClearRequest struct {
+	Endpoint string `json:"endpoint"`       // the endpoint as the service hands it out (see Serves)
+	Kind     string `json:"kind,omitempty"` // "latency", "offline", "hang" or a status such as "410"; "" for every kind
+}
+
+// maxFaultBody bounds the bodies of POST and DELETE /v1/faults.
+const maxFaultBody = 64 << 10
+
+// handleClearFaults serves DELETE /v1/faults. Without a body every armed
+// fault is disarmed, and the browsers kept offline come back at their next
+// try; with a ClearRequest, only that subscription's faults (clearFaultsOf).
 func (s *Service) handleClearFaults(w http.ResponseWriter, r *http.Request) {
-	s.faults.clear()
-	s.state.clearOffline()
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFaultBody))
+	if err != nil {
+		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": "body: " + err.Error()})
+		return
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		s.faults.clear()
+		s.state.clearOffline()
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	var req ClearRequest
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&req); err != nil {
+		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": "body must be empty or a JSON {\"endpoint\", \"kind\"}: " + err.Error()})
+		return
+	}
+	if err := s.clearFaultsOf(req); err != nil {
+		var fe *fieldError
+		errors.As(err, &fe)
+		status := http.StatusBadRequest
+		if errors.Is(err, ErrUnknownSubscription) {
+			status = http.StatusNotFound
+		}
+		httpjson.Write(w, status, map[string]string{"error": err.Error(), "field": fe.field})
+		return
+	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// clearFaultsOf disarms the faults armed for req.Endpoint's subscription:
+// of req.Kind, or of every kind when it is "". "offline" ends the offline
+// window of the browser that owns the subscription. Its errors are
+// *fieldError; an endpoint of the service that names no current
+// subscription is ErrUnknownSubscription.
+func (s *Service) clearFaultsOf(req ClearRequest) error {
+	key, ok := s.served(req.Endpoint)
+	if !ok {
+		return &fieldError{field: "endpoint", msg: "is not an endpoint of this service, spelled as it hands it out"}
+	}
+	status := 0
+	switch req.Kind {
+	case "", faultLatency, faultOffline, faultHang:
+	case faultExpire, faultReset:
+		return &fieldError{field: "kind", msg: fmt.Sprintf("%q acts at once: nothing of it stays armed to disarm", req.Kind)}
+	default:
+		n, err := strconv.Atoi(req.Kind)
+		if err != nil || n < 400 || n > 599 {
+			return &fieldError{field: "kind", msg: `must be "latency", "offline", "hang", an HTTP status 400-599 such as "410", or left out for every kind`}
+		}
+		status = n
+	}
+	if !s.state.current(key) {
+		return unknownSubscription()
+	}
+	if req.Kind == "" || req.Kind == faultOffline {
+		s.state.clearOfflineOf(key.token, key.browser)
+	}
+	if req.Kind != faultOffline {
+		s.faults.disarm(key, req.Kind, status)
+	}
+	return nil
 }
 
 // expire forgets the subscription of key now, as a push service forgets an

@@ -301,6 +301,20 @@ func (st *state) clearOffline() {
 	}
 }
 
+// clearOfflineOf ends the offline fault of the browser that owns token's
+// subscription of browser, if any.
+func (st *state) clearOfflineOf(token, browser string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	sub := st.subs[token]
+	if sub == nil || sub.browser != browser {
+		return
+	}
+	if o := st.owners[sub.browser+" "+sub.owner]; o != nil {
+		o.offlineUntil, o.offlineEndpoint = time.Time{}, ""
+	}
+}
+
 // takeDelay returns the latency m must still wait before it is handed over
 // and clears it: a message waits once.
 func (st *state) takeDelay(m *message) time.Duration {

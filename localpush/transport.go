@@ -13,10 +13,16 @@ import (
 // base (http.DefaultTransport when nil) unchanged. Use it only in local
 // mode: it takes FCM away from real Chromium subscriptions.
 func (s *Service) Transport(base http.RoundTripper) http.RoundTripper {
+	return rerouteTo(s.url, base)
+}
+
+// rerouteTo is the Transport of the service at serviceURL
+// ("http://host:port"), in-process or reached by a Client.
+func rerouteTo(serviceURL string, base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return &fcmTransport{base: base, host: s.url[len("http://"):]}
+	return &fcmTransport{base: base, host: strings.TrimPrefix(serviceURL, "http://")}
 }
 
 // fcmTransport reroutes FCM requests to the local service.
