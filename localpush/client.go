@@ -137,12 +137,15 @@ func (c *Client) config(ctx context.Context) (ServiceInfo, error) {
 			break
 		}
 		cancel()
+		unreachable := func(err error) error {
+			return fmt.Errorf("cannot reach the local push service at %s (is `pushstart push-service` running there?): %w", c.base, err)
+		}
 		if !errors.Is(err, syscall.ECONNREFUSED) || time.Now().After(deadline) || ctx.Err() != nil {
-			return info, fmt.Errorf("cannot reach the local push service at %s (is `pushstart push-service` running there?): %w", c.base, err)
+			return info, unreachable(err)
 		}
 		select {
 		case <-ctx.Done():
-			return info, ctx.Err()
+			return info, unreachable(ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

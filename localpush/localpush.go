@@ -52,7 +52,7 @@
 // The test APIs, for programs on this machine only: loopback clients, a
 // Host that names loopback, and no sign of a web page (Origin, a cross-site
 // Sec-Fetch-Site; see testAPIOnly). A program that runs the service
-// in-process has SetFault and Watch:
+// in-process has SetFault and Watch for them:
 //
 //   - POST /v1/faults {"endpoint": "<as the browser gave it>", "kind": K, ...}
 //     arms a fault for that endpoint; a bad field is answered 400 with
@@ -89,9 +89,12 @@
 //     it), upon which Firefox drops all its subscriptions and fires
 //     pushsubscriptionchange in each of their service workers. Chromium is
 //     not told: no GCM message makes it fire the event (see Service.reset).
-//   - DELETE /v1/faults disarms them all and ends every offline window.
-//     Faults are also forgotten with their subscription (expired,
-//     unsubscribed, or registered again with another key).
+//   - DELETE /v1/faults disarms them all and ends every offline window;
+//     with a body {"endpoint", "kind"} (ClearRequest), only that
+//     subscription's fault of that kind, or all of its faults without a
+//     kind (404 when it names no current subscription). Faults are also
+//     forgotten with their subscription (expired, unsubscribed, or
+//     registered again with another key).
 //   - GET /v1/events?since=N&wait=S returns the events after sequence number
 //     N, from a ring of the last 1000 (see Event); with wait, when there is
 //     none yet it waits up to S seconds (at most 30) for one: register, unregister, connect,
@@ -103,10 +106,15 @@
 //     fault forgot a browser, or answered Firefox's hello with a new uaid,
 //     naming the endpoint the fault was armed for). Every event
 //     about a subscription names its endpoint; so does the connect event
-//     that ends an offline window.
+//     that ends an offline window. The answer's "last" is the newest
+//     sequence number so far, to follow the feed from now on.
 //   - GET /v1/config returns the ServiceInfo: how to point browsers at the
 //     service and how senders trust and reach it. GET /v1/ca.pem returns
 //     the CA certificate.
+//
+// A program that uses a service running in another process (`pushstart
+// push-service`, or another kit's) has the same methods through a Client
+// (Dial), over this API.
 //
 // Everything is kept in memory: a restarted service knows no subscription.
 //
