@@ -31,9 +31,9 @@ type Config struct {
 	VAPIDPrivateKey  string   // VAPID_PRIVATE_KEY: base64url; environment only (a secret)
 	AdminToken       string   // ADMIN_TOKEN: bearer token of POST /api/notifications; environment only
 	PushAllowedHosts []string // PUSH_ALLOWED_HOSTS, -push-allowed-hosts: extra push service hosts
-	PushService      string   // PUSH_SERVICE, -push-service: "" for the real push services, "local" for the built-in one
-	LocalPushAddr    string   // LOCAL_PUSH_ADDR, -local-push-addr: HTTP/WebSocket address of the local push service
-	LocalPushMCSAddr string   // LOCAL_PUSH_MCS_ADDR, -local-push-mcs-addr: Chromium MCS (TLS) address of the local push service
+	PushService      string   // PUSH_SERVICE, -push-service: "" for the real push services, "local" for the built-in one, or the http:// URL of a local push service running elsewhere on this machine
+	LocalPushAddr    string   // LOCAL_PUSH_ADDR, -local-push-addr: HTTP/WebSocket address of the local push service (PUSH_SERVICE=local only)
+	LocalPushMCSAddr string   // LOCAL_PUSH_MCS_ADDR, -local-push-mcs-addr: Chromium MCS (TLS) address of the local push service (PUSH_SERVICE=local only)
 	LogLevel         string   // LOG_LEVEL, -log-level: debug, info, warn or error
 	LogFormat        string   // LOG_FORMAT, -log-format: text or json
 
@@ -68,8 +68,17 @@ type Config struct {
 const minAdminToken = 16
 
 // PushServiceLocal is the PUSH_SERVICE value that starts the built-in local
-// push service.
+// push service. The third form of PUSH_SERVICE, an http:// URL, names a
+// local push service already running on this machine (a `pushstart
+// push-service`, or another kit's): "external" mode, in which the kit starts
+// none (see Config.ExternalPushService).
 const PushServiceLocal = "local"
+
+// ExternalPushService reports whether PUSH_SERVICE names a local push
+// service running elsewhere on this machine by its URL.
+func (c Config) ExternalPushService() bool {
+	return c.PushService != "" && c.PushService != PushServiceLocal
+}
 
 // DefaultConfig returns the settings used when nothing is configured.
 func DefaultConfig() Config {
@@ -98,7 +107,7 @@ func DefaultConfig() Config {
 
 // Allowlist is the push service allowlist these settings ask for, with the
 // endpoints of local, the local push service, when it runs.
-func (c Config) Allowlist(local *localpush.Service) *Allowlist {
+func (c Config) Allowlist(local LocalPush) *Allowlist {
 	var prefixes []string
 	if local != nil {
 		prefixes = []string{local.EndpointPrefix()}
@@ -191,9 +200,9 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 	fs.StringVar(&c.VAPIDSubject, "vapid-subject", c.VAPIDSubject, "VAPID contact, mailto: or https: `URI` (VAPID_SUBJECT)")
 	fs.StringVar(&c.VAPIDPublicKey, "vapid-public-key", c.VAPIDPublicKey, "VAPID public `key`, base64url; the private key comes from VAPID_PRIVATE_KEY only (VAPID_PUBLIC_KEY)")
 	fs.StringVar(&hosts, "push-allowed-hosts", hosts, "comma-separated extra push service `hosts` (host or host:port; plain http allowed for them) (PUSH_ALLOWED_HOSTS)")
-	fs.StringVar(&c.PushService, "push-service", c.PushService, `"local" starts the built-in local push service for offline use and tests (PUSH_SERVICE)`)
-	fs.StringVar(&c.LocalPushAddr, "local-push-addr", c.LocalPushAddr, "local push service HTTP and WebSocket `address` (LOCAL_PUSH_ADDR)")
-	fs.StringVar(&c.LocalPushMCSAddr, "local-push-mcs-addr", c.LocalPushMCSAddr, "local push service Chromium MCS `address` (LOCAL_PUSH_MCS_ADDR)")
+	fs.StringVar(&c.PushService, "push-service", c.PushService, `"local" starts the built-in local push service for offline use and tests; an http://127.0.0.1:P `+"`URL`"+` uses a local push service already running there, such as pushstart push-service's (PUSH_SERVICE)`)
+	fs.StringVar(&c.LocalPushAddr, "local-push-addr", c.LocalPushAddr, "local push service HTTP and WebSocket `address`, with -push-service local (LOCAL_PUSH_ADDR)")
+	fs.StringVar(&c.LocalPushMCSAddr, "local-push-mcs-addr", c.LocalPushMCSAddr, "local push service Chromium MCS `address`, with -push-service local (LOCAL_PUSH_MCS_ADDR)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json (LOG_FORMAT)")
 	fs.StringVar(&c.TrustedProxyHeader, "trusted-proxy-header", c.TrustedProxyHeader, "the `header` your reverse proxy puts the client's address in, X-Forwarded-For or X-Real-IP; only behind such a proxy (TRUSTED_PROXY_HEADER)")
@@ -231,10 +240,10 @@ func (c Config) Validate() error {
 	if c.DataDir == "" {
 		return errors.New("DATA_DIR: must not be empty")
 	}
-	switch c.PushService {
-	case "", PushServiceLocal:
-	default:
-		return fmt.Errorf("PUSH_SERVICE %q: want empty (real push services) or %q", c.PushService, PushServiceLocal)
+	if c.ExternalPushService() {
+		if err := checkPushServiceURL(c.PushService); err != nil {
+			return err
+		}
 	}
 	if c.PushService == PushServiceLocal {
 		for env, addr := range map[string]string{"LOCAL_PUSH_ADDR": c.LocalPushAddr, "LOCAL_PUSH_MCS_ADDR": c.LocalPushMCSAddr} {
@@ -292,6 +301,23 @@ func (c Config) Validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("LOG_FORMAT %q: want text or json", c.LogFormat)
+	}
+	return nil
+}
+
+// checkPushServiceURL checks PUSH_SERVICE's URL form. A value with a user
+// or password in it is not repeated in the error.
+func checkPushServiceURL(v string) error {
+	shown := strconv.Quote(v)
+	if strings.Contains(v, "@") {
+		shown = "(a URL with a user or password)"
+	}
+	if !strings.HasPrefix(strings.ToLower(v), "http://") {
+		return fmt.Errorf("PUSH_SERVICE %s: want empty (real push services), %q (start the local push service in-process) "+
+			"or the http:// URL of a local push service running on this machine, such as http://127.0.0.1:8900", shown, PushServiceLocal)
+	}
+	if _, err := localpush.CheckServiceURL(v); err != nil {
+		return fmt.Errorf("PUSH_SERVICE %s: %w", shown, err)
 	}
 	return nil
 }

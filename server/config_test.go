@@ -101,6 +101,46 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 	}
 }
 
+// TestPushServiceForms: PUSH_SERVICE is empty, "local", or the http:// URL
+// of a local push service on loopback; anything else is refused with an
+// error naming PUSH_SERVICE and what is wanted.
+func TestPushServiceForms(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		env      map[string]string
+		args     []string
+		external bool
+		want     string // in the error; "" for none
+	}{
+		{name: "real"},
+		{name: "local", env: map[string]string{"PUSH_SERVICE": "local"}},
+		{name: "URL", env: map[string]string{"PUSH_SERVICE": "http://127.0.0.1:8900"}, external: true},
+		{name: "URL with a slash", env: map[string]string{"PUSH_SERVICE": "http://localhost:8900/"}, external: true},
+		{name: "flag", args: []string{"-push-service", "http://[::1]:8900"}, external: true},
+		{name: "LOCAL_PUSH_ADDR ignored with a URL", env: map[string]string{"PUSH_SERVICE": "http://127.0.0.1:8900", "LOCAL_PUSH_ADDR": "0.0.0.0:1"}, external: true},
+		{name: "a word", env: map[string]string{"PUSH_SERVICE": "fcm"}, want: `PUSH_SERVICE "fcm": want empty (real push services), "local"`},
+		{name: "https", env: map[string]string{"PUSH_SERVICE": "https://127.0.0.1:8900"}, want: "the http:// URL of a local push service running on this machine"},
+		{name: "not loopback", env: map[string]string{"PUSH_SERVICE": "http://push.example.com:8900"}, want: `PUSH_SERVICE "http://push.example.com:8900": the local push service is on loopback only`},
+		{name: "a path", env: map[string]string{"PUSH_SERVICE": "http://127.0.0.1:8900/v1"}, want: "PUSH_SERVICE \"http://127.0.0.1:8900/v1\": want the service's base URL, with no path"},
+		{name: "a query", env: map[string]string{"PUSH_SERVICE": "http://127.0.0.1:8900/?x=1"}, want: "want no query"},
+		{name: "a password", env: map[string]string{"PUSH_SERVICE": "http://me:s3cret@127.0.0.1:8900"}, want: "PUSH_SERVICE (a URL with a user or password): want no user or password"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := LoadConfig(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatal(err)
+			case tt.want == "" && cfg.ExternalPushService() != tt.external:
+				t.Errorf("ExternalPushService() = %v for %q", !tt.external, cfg.PushService)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("error %v, want one saying %q", err, tt.want)
+			case err != nil && strings.Contains(err.Error(), "s3cret"):
+				t.Errorf("the error repeats the password: %v", err)
+			}
+		})
+	}
+}
+
 func TestHostAllowlist(t *testing.T) {
 	a := NewAllowlist([]string{"push.example.com", "127.0.0.1:7000"}, []string{"http://127.0.0.1:7100/wpush/"}, 0)
 	for _, tt := range []struct {

@@ -93,7 +93,7 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 	if _, err := vapid.Subject(cfg.VAPIDSubject); err != nil {
 		return err
 	}
-	if cfg.VAPIDSubject == DefaultConfig().VAPIDSubject && cfg.PushService != PushServiceLocal {
+	if cfg.VAPIDSubject == DefaultConfig().VAPIDSubject && cfg.PushService == "" {
 		log.Warn("VAPID_SUBJECT is the placeholder; set it to your mailto: or https: contact before going to production")
 	}
 	token, tokenPath, generated, err := admin.Token(cfg.DataDir, cfg.AdminToken)
@@ -104,20 +104,36 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 		log.Info("admin token (sign in at /admin, or Authorization: Bearer) is in a file", "path", tokenPath, "generated", generated)
 	}
 
-	var local *localpush.Service
+	// local is the local push service the kit uses, if any; inProcess is
+	// it when the kit runs it itself, and so serves it.
+	var local LocalPush
+	var inProcess *localpush.Service
 	var transport http.RoundTripper = sender.NewTransport(cfg.PushMaxConnsPerHost)
-	if cfg.PushService == PushServiceLocal {
+	switch {
+	case cfg.PushService == PushServiceLocal:
 		mcsKey, err := localPushKey(cfg.DataDir)
 		if err != nil {
 			return fmt.Errorf("the local push service's key: %w", err)
 		}
-		local, err = localpush.New(localpush.Config{Addr: cfg.LocalPushAddr, MCSAddr: cfg.LocalPushMCSAddr, MCSKey: mcsKey, Log: log.With("component", "localpush")})
+		inProcess, err = localpush.New(localpush.Config{Addr: cfg.LocalPushAddr, MCSAddr: cfg.LocalPushMCSAddr, MCSKey: mcsKey, Log: log.With("component", "localpush")})
 		if err != nil {
 			return fmt.Errorf("starting the local push service: %w", err)
 		}
+		local = inProcess
+		log.Info("local push service started; browsers must be pointed at it (see GET /api/local-push)", "url", local.URL())
+	case cfg.ExternalPushService():
+		// Another process runs it: the kit neither listens for browsers
+		// (LOCAL_PUSH_ADDR, LOCAL_PUSH_MCS_ADDR) nor keeps an MCS key.
+		client, err := localpush.Dial(ctx, cfg.PushService, log.With("component", "localpush"))
+		if err != nil {
+			return fmt.Errorf("PUSH_SERVICE %w", err)
+		}
+		local = client
+		log.Info("using the local push service running at PUSH_SERVICE; browsers must be pointed at it (see GET /api/local-push)", "url", local.URL())
+	}
+	if local != nil {
 		defer local.Close()
 		transport = local.Transport(transport)
-		log.Info("local push service started; browsers must be pointed at it (see GET /api/local-push)", "url", local.URL())
 	}
 
 	allow := cfg.Allowlist(local)
@@ -189,8 +205,8 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 	// sends still in flight can reach it.
 	localCtx, stopLocal := context.WithCancel(context.Background())
 	defer stopLocal()
-	if local != nil {
-		go func() { errc <- local.Serve(localCtx) }()
+	if inProcess != nil {
+		go func() { errc <- inProcess.Serve(localCtx) }()
 	}
 	// Broadcasts accepted before a stop or a crash resume now.
 	if err := engine.Start(ctx); err != nil {

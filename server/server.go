@@ -33,7 +33,7 @@ type Server struct {
 	keys       vapid.Keys
 	adminToken string
 	messageIDs *messageid.Signer  // nil: every message id is refused
-	local      *localpush.Service // nil unless PUSH_SERVICE=local
+	local      LocalPush         // nil unless PUSH_SERVICE is local or a URL
 	allow      *Allowlist
 	// Limits on anonymous clients (see Config).
 	subscribeLimit    *keyedLimiter // per client address
@@ -77,6 +77,40 @@ type Broadcaster interface {
 
 var _ Broadcaster = (*delivery.Engine)(nil)
 
+// LocalPush is the local push service as the kit uses it: started
+// in-process (*localpush.Service, PUSH_SERVICE=local) or running in another
+// process and reached over its HTTP test API (*localpush.Client,
+// PUSH_SERVICE=<its URL>). Either way the kit accepts its endpoints, routes
+// Chromium's FCM endpoints to it, arms the Flow panel's breaks and slow
+// motion on it, and follows its events in the live trace.
+type LocalPush interface {
+	// URL is the service's base URL, "http://127.0.0.1:P".
+	URL() string
+	// EndpointPrefix begins the endpoints it hands out to Firefox.
+	EndpointPrefix() string
+	// Browser is how to point Chromium and Firefox at it.
+	Browser() localpush.BrowserConfig
+	// Serves reports whether an endpoint is one it hands out, spelled so.
+	Serves(endpoint string) bool
+	// SetFault arms a fault; errors.Is(err,
+	// localpush.ErrUnknownSubscription) when the endpoint names no
+	// current subscription.
+	SetFault(localpush.FaultRequest) error
+	// ClearLatency disarms the latency fault of endpoint's subscription.
+	ClearLatency(endpoint string)
+	// Watch returns its events from now on until stop.
+	Watch() (events <-chan localpush.Event, stop func())
+	// Transport reroutes requests for Chromium's FCM hosts to it.
+	Transport(http.RoundTripper) http.RoundTripper
+	// Close stops it (in-process) or ends its watches (over HTTP).
+	Close() error
+}
+
+var (
+	_ LocalPush = (*localpush.Service)(nil)
+	_ LocalPush = (*localpush.Client)(nil)
+)
+
 // Deps are the parts a Server is built from.
 type Deps struct {
 	Store  store.Store
@@ -91,7 +125,7 @@ type Deps struct {
 	// (POST /api/events): the Signer the engine issues them with. Nil
 	// refuses every report.
 	MessageIDs *messageid.Signer
-	Local      *localpush.Service // optional
+	Local      LocalPush // optional: the local push service, in-process or not
 	// Trace is the hub the Sender traces to (its Options.Trace), built
 	// with NewTraceHub(Local); nil makes one, which then hears only the
 	// local push service.

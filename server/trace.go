@@ -48,7 +48,7 @@ type TraceHub struct {
 	now     func() time.Time
 	// local is the local push service whose events are forwarded while
 	// any stream is open (stopLocal ends that); nil outside local mode.
-	local     *localpush.Service
+	local     LocalPush
 	stopLocal func()
 }
 
@@ -67,7 +67,7 @@ type traceStream struct {
 
 // NewTraceHub returns a hub with no streams; local, when not nil, is the
 // local push service whose events about followed subscriptions it forwards.
-func NewTraceHub(local *localpush.Service) *TraceHub {
+func NewTraceHub(local LocalPush) *TraceHub {
 	return &TraceHub{subs: map[string]*followed{}, byAddr: map[string]int{}, now: time.Now, local: local}
 }
 
