@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,8 +18,10 @@ import (
 	"testing/fstest"
 	"time"
 
+	"pushstart/api"
 	"pushstart/app"
 	"pushstart/internal/testserve"
+	"pushstart/localpush"
 )
 
 // builtWeb is the page's files as a binary built by `make build` holds them.
@@ -210,4 +213,116 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestExternalPushService: with PUSH_SERVICE=<URL> the kit uses a local push
+// service running elsewhere (here in the test, as another process's would
+// be) exactly as its own: it answers the service's settings, sends through
+// it, breaks and prunes with it, follows its events in the live trace, and
+// names it "local" in the admin views.
+func TestExternalPushService(t *testing.T) {
+	svc, err := localpush.New(localpush.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	testserve.Start(t, func() error { return svc.Serve(ctx) }, func() error { cancel(); return svc.Close() })
+	cfg := DefaultConfig()
+	cfg.PushService = svc.URL()
+	cfg.AdminToken = testAdminToken
+	cfg.SubscribeRate, cfg.TestSendRate, cfg.TestSendEndpointRate = 0, 0, 0
+	logs := &syncBuffer{}
+	base := startRunBuild(t, cfg, Build{Version: "test", Web: builtWeb, Page: app.Handler()}, logs)
+
+	res, body := get(t, base+api.PathLocalPush)
+	want, _ := json.Marshal(svc.Browser())
+	if res.StatusCode != 200 || strings.TrimSpace(body) != string(want) {
+		t.Fatalf("GET /api/local-push: %d %s, want the service's %s", res.StatusCode, body, want)
+	}
+	_, body = get(t, base+api.PathVAPIDKey)
+	var key api.VAPIDKey
+	json.Unmarshal([]byte(body), &key)
+
+	ff := dialFirefox(t, svc)
+	sub := ff.subscribe(t, key.PublicKey)
+	if got := postSubscription(t, base, sub); got != http.StatusCreated {
+		t.Fatalf("subscribe with the service's endpoint: %d", got)
+	}
+	ff.ackAll()
+	endpoint := sub["endpoint"].(string)
+
+	t.Run("a test send, followed in the trace", func(t *testing.T) {
+		tr := openTrace(t, base, endpoint, authOf(sub))
+		if !tr.ready.Local || len(tr.ready.Breaks) != 5 {
+			t.Errorf("ready %+v, want the local push service's break switches", tr.ready)
+		}
+		res := postJSON(t, context.Background(), base+api.PathTestSend, map[string]any{"endpoint": endpoint, "notification": note})
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("test send: %d", res.StatusCode)
+		}
+		evs := tr.untilSteps(t, api.StepOutcome, api.StepDeliver, api.StepAck)
+		d := first(t, evs, api.StepDeliver)
+		ff.mu.Lock()
+		version := ff.versions[0]
+		ff.mu.Unlock()
+		if d.Actor != api.ActorPushService || d.Push != version || !strings.Contains(d.Detail, `"messageType": "notification"`) {
+			t.Errorf("deliver step %+v, want the service's deliver event of message %s", d, version)
+		}
+	})
+	t.Run("the admin views name it local", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodGet, base+api.PathAdminSubscriptionStats, nil)
+		req.Header.Set("Authorization", "Bearer "+testAdminToken)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stats api.SubscriptionStats
+		json.NewDecoder(res.Body).Decode(&stats)
+		res.Body.Close()
+		if len(stats.ByService) != 1 || stats.ByService[0].Key != api.ServiceLocal {
+			t.Errorf("by service %+v, want one local", stats.ByService)
+		}
+	})
+	t.Run("a break: expired, 410, pruned", func(t *testing.T) {
+		res := postJSON(t, context.Background(), base+api.PathFlowBreak, api.FlowBreakRequest{Endpoint: endpoint, Auth: authOf(sub), Kind: api.BreakExpire})
+		res.Body.Close()
+		if res.StatusCode != http.StatusNoContent {
+			t.Fatalf("break: %d", res.StatusCode)
+		}
+		res = postJSON(t, context.Background(), base+api.PathTestSend, map[string]any{"endpoint": endpoint, "notification": note})
+		var out map[string]any
+		json.NewDecoder(res.Body).Decode(&out)
+		res.Body.Close()
+		if res.StatusCode != http.StatusGone || out["outcome"] != "gone" {
+			t.Fatalf("test send after the break: %d %v, want 410 gone", res.StatusCode, out)
+		}
+		res = postJSON(t, context.Background(), base+api.PathTestSend, map[string]any{"endpoint": endpoint, "notification": note})
+		res.Body.Close()
+		if res.StatusCode != http.StatusNotFound {
+			t.Errorf("test send once pruned: %d, want 404 (no such subscription)", res.StatusCode)
+		}
+	})
+	if strings.Contains(logs.String(), endpoint) {
+		t.Error("the log names an endpoint")
+	}
+}
+
+// TestExternalPushServiceUnreachable: a kit whose PUSH_SERVICE answers
+// nothing does not start, and says why.
+func TestExternalPushServiceUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	ln.Close()
+	cfg := DefaultConfig()
+	cfg.Addr, cfg.DataDir, cfg.PushService = "127.0.0.1:0", t.TempDir(), url
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	err = Run(ctx, cfg, Build{Version: "test", Web: builtWeb, Page: app.Handler()}, slog.New(slog.DiscardHandler), nil)
+	if err == nil || !strings.Contains(err.Error(), "PUSH_SERVICE cannot reach the local push service at "+url) {
+		t.Errorf("Run: %v, want that PUSH_SERVICE cannot be reached", err)
+	}
 }
