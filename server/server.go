@@ -32,7 +32,7 @@ type Server struct {
 	userOf     func(*http.Request) (string, error)
 	keys       vapid.Keys
 	adminToken string
-	messageIDs *messageid.Signer  // nil: every message id is refused
+	messageIDs *messageid.Signer // nil: every message id is refused
 	local      LocalPush         // nil unless PUSH_SERVICE is local or a URL
 	allow      *Allowlist
 	// Limits on anonymous clients (see Config).
