@@ -59,6 +59,8 @@ test('waitForEvent: without since, an event already in the feed counts; with sin
   const endpoint = `${service.url}/wpush/since-default`;
   assert.equal(await pushToNowhere('since-default'), 404);
   const since = await service.lastSeq();
+  const feed = await service.events();
+  assert.equal(since, feed[feed.length - 1].seq, 'lastSeq() is the newest event of the feed');
   // The documented default (0): the reject from before the call is returned at once.
   const old = await service.waitForEvent({ endpoint, type: 'reject' }, { timeout: 1000 });
   assert.ok(old.seq <= since, `#${old.seq} is not the earlier reject (lastSeq ${since})`);
