@@ -9,12 +9,13 @@
 //     the incognito contexts browser.newContext() makes), with the GCM
 //     switches of GET /api/local-push.
 //   - Firefox: Debian's Firefox ESR over WebDriver BiDi with the push prefs.
-//     On the shared kit, one Firefox per worker and a new context (its own
-//     storage, permissions and subscriptions) per profile, because starting
-//     Firefox is most of a test's time on a small machine; likewise one
-//     Firefox per kit a test starts, shared by that kit's profiles; a Firefox
-//     of its own where a profile needs other prefs (permission denied, the
-//     notification server).
+//     One Firefox per worker and a new context (its own storage, permissions
+//     and subscriptions) per profile, because starting Firefox is most of a
+//     test's time on a small machine. A kit a test starts uses the shared
+//     kit's local push service (PUSH_SERVICE=<its URL>), so its profiles are
+//     contexts of that Firefox too. A Firefox of its own where a profile
+//     needs other prefs (permission denied, the notification server), or
+//     asks for one (ownBrowser), or uses a kit with a push service of its own.
 //     E2E_FIREFOX_PER_PROFILE=1 starts a Firefox for every profile.
 // E2E_HEADED=1 shows the windows.
 import {
@@ -87,6 +88,12 @@ export type ProfileOptions = {
    * the browser's built-in popups, so that a test can click them.
    */
   notifications?: NotificationServer;
+  /**
+   * A browser of its own even in Firefox, where profiles are otherwise
+   * contexts of one Firefox: for a test whose faults hit the whole browser
+   * (the reset fault drops every subscription of that Firefox).
+   */
+  ownBrowser?: boolean;
 };
 
 type WorkerFixtures = {
@@ -104,8 +111,12 @@ type TestFixtures = {
   profile: Profile;
   /** The home page of `profile`. */
   home: HomePage;
-  /** Starts a kit of the test's own (stopped after the test). */
-  startKit: (opts?: { port?: number; dataDir?: string; env?: Record<string, string> }) => Promise<OwnKit>;
+  /**
+   * Starts a kit of the test's own (stopped after the test). It uses the
+   * shared kit's local push service unless pushService says otherwise
+   * ('local': one inside the kit).
+   */
+  startKit: (opts?: { port?: number; dataDir?: string; pushService?: string; env?: Record<string, string> }) => Promise<OwnKit>;
 };
 
 const headless = !process.env.E2E_HEADED;
@@ -134,7 +145,7 @@ async function launchProfile(
     deny: permission === 'denied' ? [kit.url] : [],
   };
   let launched: LaunchedBrowser;
-  if (browserName === 'firefox' && sharedFirefox && permission !== 'denied' && !opts.notifications) {
+  if (browserName === 'firefox' && sharedFirefox && permission !== 'denied' && !opts.notifications && !opts.ownBrowser) {
     // A new context of the worker's Firefox: a container with storage,
     // permissions and push subscriptions of its own. Launching Firefox is
     // most of a test's time on a small machine.
@@ -199,18 +210,23 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
   openProfile: async ({ kit, browserName, sharedFirefox }, use, testInfo) => {
     const opened: Profile[] = [];
     const log: string[] = [];
-    // The profiles of a kit of the test's own share one Firefox pointed at
-    // that kit's push service, each in a context of its own, as those of the
-    // shared kit share the worker's.
-    const kitFirefox = new Map<Kit, Promise<LaunchedBrowser>>();
+    // The profiles of a kit with a push service of its own share one Firefox
+    // pointed at it, each in a context of its own, as those of kits on the
+    // shared kit's push service share the worker's.
+    const kitFirefox = new Map<string, Promise<LaunchedBrowser>>();
     const firefoxOf = (k: Kit) => async () => {
-      if (!kitFirefox.has(k)) kitFirefox.set(k, launchFirefox(firefox, { browser: k.browserConfig }, { headless }));
-      return (await kitFirefox.get(k)!).browser!;
+      const url = k.browserConfig.url;
+      if (!kitFirefox.has(url)) kitFirefox.set(url, launchFirefox(firefox, { browser: k.browserConfig }, { headless }));
+      return (await kitFirefox.get(url)!).browser!;
     };
     await use(async (opts = {}) => {
       const k = opts.kit ?? kit;
       const label = `${browserName}#${opened.length + 1}`;
-      const shared = process.env.E2E_FIREFOX_PER_PROFILE ? null : opts.kit ? firefoxOf(opts.kit) : sharedFirefox;
+      const shared = process.env.E2E_FIREFOX_PER_PROFILE
+        ? null
+        : k.browserConfig.url === kit.browserConfig.url
+          ? sharedFirefox
+          : firefoxOf(k);
       const p = await launchProfile(browserName as 'chromium' | 'firefox', k, opts, log, label, shared);
       const { settle, ...rest } = p;
       const profile: Profile = { ...rest, kit: k, home: new HomePage(p.page, k.url) };
@@ -238,11 +254,15 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
     await use(profile.home);
   },
 
-  startKit: async ({ request }, use, testInfo) => {
+  startKit: async ({ request, sharedKitInfo }, use, testInfo) => {
     const started: Array<Awaited<ReturnType<typeof spawnKit>>> = [];
     const dirs = new Set<string>();
     await use(async (opts = {}) => {
-      const k = await spawnKit({ ...opts, env: { LOG_LEVEL: process.env.E2E_LOG_LEVEL || 'warn', ...opts.env } });
+      const k = await spawnKit({
+        ...opts,
+        pushService: opts.pushService ?? sharedKitInfo.browserConfig.url,
+        env: { LOG_LEVEL: process.env.E2E_LOG_LEVEL || 'warn', ...opts.env },
+      });
       started.push(k);
       dirs.add(k.dataDir);
       const info = { url: k.url, adminToken: k.adminToken, browserConfig: await fetchBrowserConfig(k.url) };

@@ -112,12 +112,14 @@ export async function waitHealthy(url, timeoutMs = 20000, child) {
 }
 
 /**
- * Starts bin/pushstart in local mode and waits for /healthz.
+ * Starts bin/pushstart and waits for /healthz.
  *
  * opts: port (default: a free one), dataDir (default: a new temp dir),
- * adminToken (default: random), env (extra environment, e.g. VAPID keys or
- * LOCAL_PUSH_ADDR), log (a function receiving output lines; default: kept
- * in memory and shown if start-up fails).
+ * adminToken (default: random), pushService (PUSH_SERVICE: 'local', the
+ * default, starts a local push service inside the kit; the URL of a running
+ * one, e.g. another kit's, makes the kit use that one), env (extra
+ * environment, e.g. VAPID keys), log (a function receiving output lines;
+ * default: kept in memory and shown if start-up fails).
  *
  * Returns { url, port, dataDir, adminToken, child, output(), stop() }.
  */
@@ -134,13 +136,13 @@ export async function startKit(opts = {}) {
     WEB_DIR: '',
     ...classroomLimits,
     ADMIN_TOKEN: adminToken,
-    PUSH_SERVICE: 'local',
     LOCAL_PUSH_ADDR: '127.0.0.1:0',
     LOCAL_PUSH_MCS_ADDR: '127.0.0.1:0',
     ...opts.env,
   };
+  const pushService = opts.pushService ?? 'local';
   // Started in its data folder, away from the checkout: it needs nothing but itself.
-  const child = spawn(kitBinary, ['-push-service=local'], { cwd: dataDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(kitBinary, [`-push-service=${pushService}`], { cwd: dataDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines = [];
   const onData = (buf) => {
     for (const line of buf.toString().split('\n')) {

@@ -21,10 +21,10 @@ test('the push service forgets the browser: the worker subscribes again and the 
       'answered 401) drops every subscription silently (OnStoreReset: "TODO(johnme): Fire pushsubscriptionchange"). ' +
       'Tried with the switch on: after the reset fault no event came, and pushes to the old endpoint get 410.',
   );
-  // A kit, and so a Firefox, of this test's own: the reset drops every
+  // A kit and a Firefox of this test's own: the reset drops every
   // subscription of that Firefox.
   const kit = await startKit();
-  const { home } = await openProfile({ kit });
+  const { home } = await openProfile({ kit, ownBrowser: true });
   let old = '';
 
   await test.step('enable', async () => {
