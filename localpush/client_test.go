@@ -246,16 +246,7 @@ func TestClientWatch(t *testing.T) {
 		for _, d := range []string{"a", "b", "c"} {
 			s.events.add(Event{Type: EventConnect, Detail: d})
 		}
-		var got []string
-		for range 3 {
-			select {
-			case e := <-events:
-				got = append(got, e.Detail)
-			case <-time.After(5 * time.Second):
-				t.Fatalf("watched %v, then nothing", got)
-			}
-		}
-		if strings.Join(got, ",") != "a,b,c" {
+		if got := watchedDetails(t, events, 3); strings.Join(got, ",") != "a,b,c" {
 			t.Fatalf("watched %v, want a,b,c", got)
 		}
 		start := time.Now() // the watch is now in a long poll

@@ -12,6 +12,22 @@ import (
 	webpush "github.com/SherClockHolmes/webpush-go"
 )
 
+// watchedDetails reads n events from a watch, failing when one is more
+// than 5 s late, and returns their details.
+func watchedDetails(t *testing.T, events <-chan Event, n int) []string {
+	t.Helper()
+	var got []string
+	for range n {
+		select {
+		case e := <-events:
+			got = append(got, e.Detail)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("watched %v, then nothing", got)
+		}
+	}
+	return got
+}
+
 func TestWatch(t *testing.T) {
 	t.Run("in order from now on, closed by stop", func(t *testing.T) {
 		s := startService(t)
@@ -20,16 +36,7 @@ func TestWatch(t *testing.T) {
 		for _, d := range []string{"a", "b", "c"} {
 			s.events.add(Event{Type: EventConnect, Detail: d})
 		}
-		var got []string
-		for range 3 {
-			select {
-			case e := <-events:
-				got = append(got, e.Detail)
-			case <-time.After(5 * time.Second):
-				t.Fatalf("watched %v, then nothing", got)
-			}
-		}
-		if strings.Join(got, ",") != "a,b,c" {
+		if got := watchedDetails(t, events, 3); strings.Join(got, ",") != "a,b,c" {
 			t.Fatalf("watched %v, want a,b,c", got)
 		}
 		stop()
