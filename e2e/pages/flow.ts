@@ -77,7 +77,10 @@ export class FlowPanel {
 
   /**
    * Waits until the steps after `from` include, in this order, each of
-   * `wanted` ("actor:step"), and returns those steps.
+   * `wanted` ("actor:step"), and returns the steps from the first of them
+   * on. Steps of an earlier push that reached the page after `from` was read
+   * (its stream or its worker's message late) come before that one and are
+   * left out.
    */
   async waitForSequence(from: number, wanted: string[], timeout = 30_000): Promise<FlowStep[]> {
     let got: FlowStep[] = [];
@@ -93,7 +96,7 @@ export class FlowPanel {
         { message: `the Flow panel shows ${wanted.join(' → ')}`, timeout, intervals: [100, 250, 500] },
       )
       .toEqual(wanted);
-    return got;
+    return got.slice(got.findIndex((s) => `${s.actor}:${s.step}` === wanted[0]));
   }
 
   /** The first step after `from` of actor and step, or undefined. */
