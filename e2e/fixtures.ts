@@ -5,9 +5,15 @@
 // rather than by Playwright's default `browser`/`context`/`page` fixtures,
 // because each one needs the local push service's settings, which are known
 // only once the kit runs:
-//   - Chromium: a persistent context per profile (the Push API is refused in
-//     the incognito contexts browser.newContext() makes), with the GCM
-//     switches of GET /api/local-push.
+//   - Chromium: a persistent context (the Push API is refused in the
+//     incognito contexts browser.newContext() makes), with the GCM switches
+//     of GET /api/local-push. A test's first profile is a tab of one Chromium
+//     per worker, whose data for every origin the test visited (service
+//     workers and so push subscriptions, storage, cookies, caches) and
+//     permissions are cleared when the test ends; its other profiles, and a
+//     profile with the notification server or ownBrowser, a Chromium of
+//     their own. The worker's Chromium stays connected to the push service,
+//     as a browser left open does.
 //   - Firefox: Debian's Firefox ESR over WebDriver BiDi with the push prefs.
 //     One Firefox per worker and a new context (its own storage, permissions
 //     and subscriptions) per profile, because starting Firefox is most of a
@@ -16,7 +22,7 @@
 //     contexts of that Firefox too. A Firefox of its own where a profile
 //     needs other prefs (permission denied, the notification server), or
 //     asks for one (ownBrowser), or uses a kit with a push service of its own.
-//     E2E_FIREFOX_PER_PROFILE=1 starts a Firefox for every profile.
+// E2E_BROWSER_PER_PROFILE=1 starts a browser for every profile.
 // E2E_HEADED=1 shows the windows.
 import {
   test as base,
@@ -30,6 +36,7 @@ import {
   type TestInfo,
 } from '@playwright/test';
 import {
+  launchChromium,
   launchFirefox,
   launchBrowser,
   PushService,
@@ -89,9 +96,10 @@ export type ProfileOptions = {
    */
   notifications?: NotificationServer;
   /**
-   * A browser of its own even in Firefox, where profiles are otherwise
-   * contexts of one Firefox: for a test whose faults hit the whole browser
-   * (the reset fault drops every subscription of that Firefox).
+   * A browser of its own, where profiles are otherwise contexts of the
+   * worker's Firefox or a tab of its Chromium: for a test whose faults hit
+   * the whole browser (the reset fault drops every subscription of that
+   * Firefox).
    */
   ownBrowser?: boolean;
 };
@@ -100,6 +108,8 @@ type WorkerFixtures = {
   sharedKitInfo: { url: string; adminToken: string; browserConfig: BrowserConfig };
   /** One Firefox per worker for the shared kit, launched on first use. */
   sharedFirefox: () => Promise<Browser>;
+  /** One Chromium per worker for the shared kit, launched on first use. */
+  sharedChromium: () => Promise<BrowserContext>;
 };
 
 type TestFixtures = {
@@ -121,14 +131,61 @@ type TestFixtures = {
 
 const headless = !process.env.E2E_HEADED;
 
-/** Collects console output of a context's pages, attached to the report when a test fails. */
-function recordConsole(context: BrowserContext, label: string, log: string[]) {
+/**
+ * Collects console output of a context's pages, attached to the report when
+ * a test fails, from the pages open now (or only `pages`) and those opened
+ * until the returned function is called.
+ */
+function recordConsole(context: BrowserContext, label: string, log: string[], pages = context.pages()) {
   const watch = (page: Page) => {
     page.on('console', (m) => log.push(`[${label} ${m.type()}] ${m.text()}`));
     page.on('pageerror', (e) => log.push(`[${label} pageerror] ${e.message}`));
   };
-  context.pages().forEach(watch);
+  pages.forEach(watch);
   context.on('page', watch);
+  return () => context.off('page', watch);
+}
+
+/**
+ * A test's profile as a tab of the worker's Chromium (see the file's
+ * comment): close() closes the pages the test opened in it and clears the
+ * data and permissions of every origin they visited, so that the next test
+ * starts as in a new profile.
+ */
+async function chromiumTab(context: BrowserContext, perms: { grant: string[]; deny: string[] }): Promise<LaunchedBrowser & { page: Page }> {
+  const keeper = context.pages()[0];
+  const cdp = await context.newCDPSession(keeper);
+  // Chromium's log of push messages and notifications is replayed to a new
+  // observer: this test's starts empty.
+  for (const service of ['pushMessaging', 'notifications'] as const) await cdp.send('BackgroundService.clearEvents', { service });
+  const pages = new Set<Page>();
+  const origins = new Set<string>([...perms.grant, ...perms.deny]);
+  const track = (p: Page) => {
+    pages.add(p);
+    p.on('framenavigated', (f) => {
+      if (f === p.mainFrame() && f.url().startsWith('http')) origins.add(new URL(f.url()).origin);
+    });
+  };
+  context.on('page', track);
+  const page = await context.newPage();
+  for (const origin of perms.grant) await context.grantPermissions(['notifications'], { origin });
+  if (perms.deny.length) {
+    // What "Block" in the site's settings does, for this tab's session: the
+    // override ends when the session does, at the page's close.
+    const session = await context.newCDPSession(page);
+    for (const origin of perms.deny) {
+      await session.send('Browser.setPermission', { permission: { name: 'notifications' }, setting: 'denied', origin });
+    }
+  }
+  const close = async () => {
+    context.off('page', track);
+    await Promise.all([...pages].map((p) => p.close().catch(() => {})));
+    for (const origin of origins) await cdp.send('Storage.clearDataForOrigin', { origin, storageTypes: 'all' });
+    for (const service of ['pushMessaging', 'notifications'] as const) await cdp.send('BackgroundService.clearEvents', { service });
+    await context.clearPermissions();
+    await cdp.detach().catch(() => {});
+  };
+  return { browserName: 'chromium', context, page, close };
 }
 
 async function launchProfile(
@@ -138,6 +195,7 @@ async function launchProfile(
   log: string[],
   label: string,
   sharedFirefox: (() => Promise<Browser>) | null,
+  sharedChromium: (() => Promise<BrowserContext>) | null,
 ): Promise<Omit<Profile, 'home' | 'kit'> & { settle?: HomePage['settle'] }> {
   const permission = opts.permission ?? 'granted';
   const perms = {
@@ -145,7 +203,11 @@ async function launchProfile(
     deny: permission === 'denied' ? [kit.url] : [],
   };
   let launched: LaunchedBrowser;
-  if (browserName === 'firefox' && sharedFirefox && permission !== 'denied' && !opts.notifications && !opts.ownBrowser) {
+  let page: Page | undefined;
+  if (browserName === 'chromium' && sharedChromium && !opts.notifications && !opts.ownBrowser) {
+    // A tab of the worker's Chromium, cleaned after the test.
+    ({ page, ...launched } = await chromiumTab(await sharedChromium(), perms));
+  } else if (browserName === 'firefox' && sharedFirefox && permission !== 'denied' && !opts.notifications && !opts.ownBrowser) {
     // A new context of the worker's Firefox: a container with storage,
     // permissions and push subscriptions of its own. Launching Firefox is
     // most of a test's time on a small machine.
@@ -160,9 +222,13 @@ async function launchProfile(
       notifications: opts.notifications,
     });
   }
-  const { context, close } = launched;
-  recordConsole(context, label, log);
-  const page = context.pages()[0] ?? (await context.newPage());
+  const { context } = launched;
+  page ??= context.pages()[0] ?? (await context.newPage());
+  const stopRecording = recordConsole(context, label, log, [page]);
+  const close = async () => {
+    stopRecording();
+    await launched.close();
+  };
   if (browserName === 'firefox') return { browserName, context, page, close };
   // Chromium says when it has displayed a notification; see watchChromiumPush.
   const watch = await watchChromiumPush(context, page, {
@@ -203,17 +269,27 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
     { scope: 'worker' },
   ],
 
+  sharedChromium: [
+    async ({ sharedKitInfo }, use) => {
+      const state: { launched?: Promise<LaunchedBrowser> } = {};
+      await use(async () => (await (state.launched ??= launchChromium(chromium, { browser: sharedKitInfo.browserConfig }, { headless }))).context);
+      if (state.launched) await (await state.launched).close();
+    },
+    { scope: 'worker' },
+  ],
+
   kit: async ({ sharedKitInfo, request }, use) => {
     await use(await makeKit(request, sharedKitInfo));
   },
 
-  openProfile: async ({ kit, browserName, sharedFirefox }, use, testInfo) => {
+  openProfile: async ({ kit, browserName, sharedFirefox, sharedChromium }, use, testInfo) => {
     const opened: Profile[] = [];
     const log: string[] = [];
     // The profiles of a kit with a push service of its own share one Firefox
     // pointed at it, each in a context of its own, as those of kits on the
     // shared kit's push service share the worker's.
     const kitFirefox = new Map<string, Promise<LaunchedBrowser>>();
+    let chromiumTaken = false;
     const firefoxOf = (k: Kit) => async () => {
       const url = k.browserConfig.url;
       if (!kitFirefox.has(url)) kitFirefox.set(url, launchFirefox(firefox, { browser: k.browserConfig }, { headless }));
@@ -222,12 +298,14 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
     await use(async (opts = {}) => {
       const k = opts.kit ?? kit;
       const label = `${browserName}#${opened.length + 1}`;
-      const shared = process.env.E2E_FIREFOX_PER_PROFILE
-        ? null
-        : k.browserConfig.url === kit.browserConfig.url
-          ? sharedFirefox
-          : firefoxOf(k);
-      const p = await launchProfile(browserName as 'chromium' | 'firefox', k, opts, log, label, shared);
+      const perProfile = !!process.env.E2E_BROWSER_PER_PROFILE;
+      const sharedService = k.browserConfig.url === kit.browserConfig.url;
+      const firefoxShared = perProfile ? null : sharedService ? sharedFirefox : firefoxOf(k);
+      // One tab of the worker's Chromium per test: a test's other profiles
+      // must be independent of its first.
+      const tab = browserName === 'chromium' && !perProfile && sharedService && !chromiumTaken && !opts.notifications && !opts.ownBrowser;
+      if (tab) chromiumTaken = true;
+      const p = await launchProfile(browserName as 'chromium' | 'firefox', k, opts, log, label, firefoxShared, tab ? sharedChromium : null);
       const { settle, ...rest } = p;
       const profile: Profile = { ...rest, kit: k, home: new HomePage(p.page, k.url) };
       if (settle) profile.home.settle = settle;
