@@ -179,11 +179,15 @@ async function chromiumTab(context: BrowserContext, perms: { grant: string[]; de
   }
   const close = async () => {
     context.off('page', track);
-    await Promise.all([...pages].map((p) => p.close().catch(() => {})));
-    for (const origin of origins) await cdp.send('Storage.clearDataForOrigin', { origin, storageTypes: 'all' });
-    for (const service of ['pushMessaging', 'notifications'] as const) await cdp.send('BackgroundService.clearEvents', { service });
-    await context.clearPermissions();
-    await cdp.detach().catch(() => {});
+    // Every page but the one CDP runs on, also one the worker opened late.
+    await Promise.all(context.pages().filter((p) => p !== keeper).map((p) => p.close().catch(() => {})));
+    try {
+      for (const origin of origins) await cdp.send('Storage.clearDataForOrigin', { origin, storageTypes: 'all' });
+      for (const service of ['pushMessaging', 'notifications'] as const) await cdp.send('BackgroundService.clearEvents', { service });
+      await context.clearPermissions();
+    } finally {
+      await cdp.detach().catch(() => {});
+    }
   };
   return { browserName: 'chromium', context, page, close };
 }
@@ -302,8 +306,18 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
       const sharedService = k.browserConfig.url === kit.browserConfig.url;
       const firefoxShared = perProfile ? null : sharedService ? sharedFirefox : firefoxOf(k);
       // One tab of the worker's Chromium per test: a test's other profiles
-      // must be independent of its first.
-      const tab = browserName === 'chromium' && !perProfile && sharedService && !chromiumTaken && !opts.notifications && !opts.ownBrowser;
+      // must be independent of its first. A profile that meets the
+      // permission prompt gets a Chromium of its own: headless Chromium
+      // dismisses the prompt, and dismissals add up per origin in a
+      // profile (Chromium then blocks the prompt for a while).
+      const tab =
+        browserName === 'chromium' &&
+        !perProfile &&
+        sharedService &&
+        !chromiumTaken &&
+        !opts.notifications &&
+        !opts.ownBrowser &&
+        (opts.permission ?? 'granted') !== 'default';
       if (tab) chromiumTaken = true;
       const p = await launchProfile(browserName as 'chromium' | 'firefox', k, opts, log, label, firefoxShared, tab ? sharedChromium : null);
       const { settle, ...rest } = p;
@@ -320,8 +334,12 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
         await attachLog(testInfo, `push-events-${new URL(k.url).port}.json`, JSON.stringify(events, null, 1));
       }
     }
-    await Promise.all(opened.map((p) => p.close()));
-    await Promise.all([...kitFirefox.values()].map(async (l) => (await l).close()));
+    // Every profile and browser is closed even when one close fails.
+    const closed = await Promise.allSettled([
+      ...opened.map((p) => p.close()),
+      ...[...kitFirefox.values()].map(async (l) => (await l).close()),
+    ]);
+    for (const r of closed) if (r.status === 'rejected') throw r.reason;
   },
 
   profile: async ({ openProfile }, use) => {

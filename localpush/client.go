@@ -103,6 +103,8 @@ func Dial(ctx context.Context, rawURL string, log *slog.Logger) (*Client, error)
 	}
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.Proxy = nil // the service is on loopback: never through a proxy
+	// Nor anywhere else: "localhost" is whatever /etc/hosts or DNS says.
+	t.DialContext = (&net.Dialer{Timeout: requestTimeout, Control: dialLoopbackOnly}).DialContext
 	c := &Client{
 		base: base,
 		log:  log,
@@ -155,7 +157,37 @@ func (c *Client) config(ctx context.Context) (ServiceInfo, error) {
 	if u, err := CheckServiceURL(info.URL); err != nil || u != info.URL {
 		return info, fmt.Errorf("the local push service at %s names its URL %q, not a loopback base URL", c.base, info.URL)
 	}
+	// Within version 1, fields were added: a service of an older build
+	// answers no "last" (where Watch starts) and ignores DELETE's body
+	// (ClearLatency would disarm every fault).
+	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	res, err := c.do(rctx, http.MethodGet, APIPrefix+"/events?since="+strconv.FormatUint(^uint64(0), 10), nil)
+	if err != nil {
+		return info, fmt.Errorf("the local push service at %s: GET %s/events: %w", c.base, APIPrefix, err)
+	}
+	var probe struct {
+		Last *uint64 `json:"last"`
+	}
+	if err := decodeAnswer(res, &probe); err != nil {
+		return info, fmt.Errorf("the local push service at %s: GET %s/events: %w", c.base, APIPrefix, err)
+	}
+	if probe.Last == nil {
+		return info, fmt.Errorf("the local push service at %s is of an older build than this kit (its GET %s/events answers no \"last\"): run the push service of this kit's version", c.base, APIPrefix)
+	}
 	return info, nil
+}
+
+// dialLoopbackOnly refuses a connection to an address that is not loopback.
+func dialLoopbackOnly(network, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%s is not a loopback address: the local push service is on loopback only", host)
+	}
+	return nil
 }
 
 // do sends one request to the service's test API, with body as JSON when

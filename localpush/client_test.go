@@ -99,6 +99,24 @@ func TestDial(t *testing.T) {
 			t.Errorf("Dial: %v, want %q", err, want)
 		}
 	})
+	t.Run("a service of an older build", func(t *testing.T) {
+		// Version 1 before "last" and DELETE /v1/faults with a body.
+		old := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch r.URL.Path {
+			case "/v1/config":
+				fmt.Fprintf(w, `{"api": 1, "url": %q}`, "http://"+r.Host)
+			case "/v1/events":
+				fmt.Fprint(w, `{"events": []}`)
+			default:
+				http.NotFound(w, r)
+			}
+		}))
+		t.Cleanup(old.Close)
+		_, err := Dial(context.Background(), old.URL, nil)
+		if err == nil || !strings.Contains(err.Error(), "of an older build than this kit") {
+			t.Errorf("Dial: %v, want the service named of an older build", err)
+		}
+	})
 	t.Run("not a push service", func(t *testing.T) {
 		other := httptest.NewServer(http.NotFoundHandler())
 		t.Cleanup(other.Close)

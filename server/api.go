@@ -228,7 +228,7 @@ func broadcastMessage(n *push.Notification, ttl int, urgency, topic string) (pus
 // loopback clients.
 func (s *Server) handleLocalPush(w http.ResponseWriter, r *http.Request) {
 	if s.local == nil {
-		s.writeError(w, r, &apiError{Status: http.StatusNotFound, Message: "the local push service is off (start with PUSH_SERVICE=local)"})
+		s.writeError(w, r, &apiError{Status: http.StatusNotFound, Message: "the local push service is off (start with PUSH_SERVICE=local, or the URL of a running one)"})
 		return
 	}
 	if !fromLoopback(r, s.trustedHeader) {

@@ -148,7 +148,7 @@ func (s *Server) handleFlowTrace(w http.ResponseWriter, r *http.Request) {
 // subscription: local mode only.
 func (s *Server) handleFlowBreak(w http.ResponseWriter, r *http.Request) {
 	if s.local == nil {
-		s.writeError(w, r, &apiError{Status: http.StatusNotFound, Message: "the break switches exist only with the local push service (PUSH_SERVICE=local)"})
+		s.writeError(w, r, &apiError{Status: http.StatusNotFound, Message: "the break switches exist only with the local push service (PUSH_SERVICE=local, or the URL of a running one)"})
 		return
 	}
 	if !s.limit(w, r, s.testSendLimit, limitKey(clientAddr(r, s.trustedHeader)), "test sends and break switches from this address (TEST_SEND_RATE)") {

@@ -48,7 +48,10 @@ type TraceHub struct {
 	now     func() time.Time
 	// local is the local push service whose events are forwarded while
 	// any stream is open (stopLocal ends that); nil outside local mode.
+	// watchMu, not mu, guards stopLocal: a watch over HTTP begins with a
+	// request, which must not hold up Publish.
 	local     LocalPush
+	watchMu   sync.Mutex
 	stopLocal func()
 }
 
@@ -108,6 +111,45 @@ func (h *TraceHub) Publish(endpoint string, ev api.TraceEvent) {
 // endpoint, maxStreamsPerAddress for addr, or maxStreams in all, it
 // refuses with 429.
 func (h *TraceHub) follow(endpoint, addr string) (st *traceStream, stop func(), err error) {
+	st, remove, err := h.register(endpoint, addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	h.syncWatch()
+	var once sync.Once
+	return st, func() {
+		once.Do(func() {
+			remove()
+			h.syncWatch()
+		})
+	}, nil
+}
+
+// syncWatch starts or stops the watch of the local push service's events
+// so that it runs while any stream is open. Whatever order concurrent
+// calls come in, the last one sees the final count of streams.
+func (h *TraceHub) syncWatch() {
+	if h.local == nil {
+		return
+	}
+	h.watchMu.Lock()
+	defer h.watchMu.Unlock()
+	switch open := h.streams.Load() > 0; {
+	case open && h.stopLocal == nil:
+		events, stop := h.local.Watch()
+		h.stopLocal = stop
+		go h.forward(events)
+	case !open && h.stopLocal != nil:
+		// Nobody follows anything: the events are no longer read
+		// (forward ends when the watch closes its channel).
+		h.stopLocal()
+		h.stopLocal = nil
+	}
+}
+
+// register adds a stream of endpoint's steps for addr, within the limits
+// follow documents; stop, called once, removes it.
+func (h *TraceHub) register(endpoint, addr string) (st *traceStream, stop func(), err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	tooMany := func(msg string, a ...any) error {
@@ -130,13 +172,8 @@ func (h *TraceHub) follow(endpoint, addr string) (st *traceStream, stop func(), 
 	st = &traceStream{events: make(chan api.TraceEvent, streamBuffer)}
 	f.streams[st] = struct{}{}
 	h.byAddr[addr]++
-	if h.streams.Add(1) == 1 && h.local != nil {
-		events, stopWatch := h.local.Watch()
-		h.stopLocal = stopWatch
-		go h.forward(events)
-	}
-	var once sync.Once
-	return st, func() { once.Do(func() { h.unfollow(endpoint, addr, st) }) }, nil
+	h.streams.Add(1)
+	return st, func() { h.unfollow(endpoint, addr, st) }, nil
 }
 
 func (h *TraceHub) unfollow(endpoint, addr string, st *traceStream) {
@@ -150,12 +187,7 @@ func (h *TraceHub) unfollow(endpoint, addr string, st *traceStream) {
 	if h.byAddr[addr]--; h.byAddr[addr] <= 0 {
 		delete(h.byAddr, addr)
 	}
-	// Nobody follows anything: the local push service's events are no
-	// longer read (forward ends when the watch closes its channel).
-	if h.streams.Add(-1) == 0 && h.stopLocal != nil {
-		h.stopLocal()
-		h.stopLocal = nil
-	}
+	h.streams.Add(-1)
 }
 
 // forward publishes the local push service's events about followed
