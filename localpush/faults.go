@@ -106,7 +106,7 @@ func (s *Service) SetFault(req FaultRequest) error {
 // refused, so that it does not hold back a later push.
 func (s *Service) ClearLatency(endpoint string) {
 	if key, ok := s.served(endpoint); ok {
-		s.faults.forgetLatency(key)
+		s.faults.disarm(key, faultLatency, 0)
 	}
 }
 
@@ -220,13 +220,6 @@ func (f *faults) forget(key faultKey) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.m, key)
-	delete(f.latency, key)
-}
-
-// forgetLatency disarms the latency fault armed for key.
-func (f *faults) forgetLatency(key faultKey) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	delete(f.latency, key)
 }
 
