@@ -21,6 +21,47 @@ test.describe('the live flow', () => {
   // run on different workers.
   test.describe.configure({ mode: 'parallel' });
 
+  // The two offline scenarios are tests of their own, run side by side and
+  // first: each waits out the page's 15 s offline window, and Chromium comes
+  // back by its own back-off (20 to 30 s after a connection dropped within
+  // 10 s of its login). One after the other they took over a minute; last in
+  // the file they were the run's last tests to end.
+  test('break it: offline, a TTL 0 push is dropped and a TTL push waits for the browser', async ({ home }) => {
+    test.slow();
+    const flow = new FlowPanel(home.page);
+    await test.step('enable', async () => {
+      await enableAndFollow(home, flow);
+    });
+
+    await test.step('offline: TTL 0 dropped, TTL 60 delivered when the browser is back', async () => {
+      const from = await flow.count();
+      await flow.breakButton('Offline: TTL 0 vs TTL').click();
+      await flow.waitForSequence(from, ['push-service:offline', 'push-service:dropped', 'push-service:queued', 'browser:online', 'push-service:deliver', 'worker:show'], 60_000);
+      const shown = await home.waitForNotifications(1);
+      expect(shown.map((n) => n.title)).toEqual(['TTL 60: waits for the browser']);
+    });
+  });
+
+  test('break it: offline, of two pushes with one Topic only the newer arrives', async ({ home, kit }) => {
+    test.slow();
+    const flow = new FlowPanel(home.page);
+    let endpoint = '';
+    await test.step('enable', async () => {
+      endpoint = (await enableAndFollow(home, flow)).endpoint;
+    });
+
+    await test.step('offline: the newer push with Topic flow-demo replaces the waiting one', async () => {
+      const since = await kit.push.lastSeq();
+      const from = await flow.count();
+      await flow.breakButton('Offline: Topic replacement').click();
+      const steps = await flow.waitForSequence(from, ['push-service:offline', 'push-service:queued', 'push-service:replaced', 'browser:online', 'push-service:deliver', 'worker:show'], 60_000);
+      expect(steps.filter((s) => s.actor === 'push-service' && s.step === 'deliver')).toHaveLength(1);
+      const shown = await home.waitForNotifications(1);
+      expect(shown.map((n) => n.title)).toEqual(['Topic flow-demo: second (delivered)']);
+      expect(await kit.push.eventsFor(endpoint, since, 'deliver')).toHaveLength(1);
+    });
+  });
+
   test('a test send, followed from the click to the notification with its real bytes', async ({ home, kit, browserName }) => {
     const flow = new FlowPanel(home.page);
     let endpoint = '';
@@ -223,46 +264,6 @@ test.describe('the live flow', () => {
       const renewed = await home.waitForSubscription();
       expect(renewed.endpoint).not.toBe(endpoint);
       await expect(flow.log.getByText('Following this subscription\'s pushes live').last()).toBeVisible();
-    });
-  });
-
-  // The two offline scenarios are tests of their own, run side by side:
-  // each waits out the page's 15 s offline window, and Chromium comes back
-  // by its own back-off (20 to 30 s after a connection dropped within 10 s
-  // of its login), so one after the other they took over a minute.
-  test('break it: offline, a TTL 0 push is dropped and a TTL push waits for the browser', async ({ home }) => {
-    test.slow();
-    const flow = new FlowPanel(home.page);
-    await test.step('enable', async () => {
-      await enableAndFollow(home, flow);
-    });
-
-    await test.step('offline: TTL 0 dropped, TTL 60 delivered when the browser is back', async () => {
-      const from = await flow.count();
-      await flow.breakButton('Offline: TTL 0 vs TTL').click();
-      await flow.waitForSequence(from, ['push-service:offline', 'push-service:dropped', 'push-service:queued', 'browser:online', 'push-service:deliver', 'worker:show'], 60_000);
-      const shown = await home.waitForNotifications(1);
-      expect(shown.map((n) => n.title)).toEqual(['TTL 60: waits for the browser']);
-    });
-  });
-
-  test('break it: offline, of two pushes with one Topic only the newer arrives', async ({ home, kit }) => {
-    test.slow();
-    const flow = new FlowPanel(home.page);
-    let endpoint = '';
-    await test.step('enable', async () => {
-      endpoint = (await enableAndFollow(home, flow)).endpoint;
-    });
-
-    await test.step('offline: the newer push with Topic flow-demo replaces the waiting one', async () => {
-      const since = await kit.push.lastSeq();
-      const from = await flow.count();
-      await flow.breakButton('Offline: Topic replacement').click();
-      const steps = await flow.waitForSequence(from, ['push-service:offline', 'push-service:queued', 'push-service:replaced', 'browser:online', 'push-service:deliver', 'worker:show'], 60_000);
-      expect(steps.filter((s) => s.actor === 'push-service' && s.step === 'deliver')).toHaveLength(1);
-      const shown = await home.waitForNotifications(1);
-      expect(shown.map((n) => n.title)).toEqual(['Topic flow-demo: second (delivered)']);
-      expect(await kit.push.eventsFor(endpoint, since, 'deliver')).toHaveLength(1);
     });
   });
 });
