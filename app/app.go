@@ -44,6 +44,7 @@ var registerOnce sync.Once
 // server answers only for routed paths. Calling it again does nothing.
 func Register() {
 	registerOnce.Do(func() {
+		setDocumentLanguage(chooseLanguage(browserLanguages()))
 		goapp.Route("/", func() goapp.Composer { return newHome() })
 		goapp.Route(adminPath, func() goapp.Composer { return newAdmin() })
 	})

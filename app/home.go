@@ -77,7 +77,7 @@ func (h *home) Render() goapp.UI {
 			goapp.Img().Class("logo").Src(iconSVGPath).Alt("").Width(56).Height(56),
 			goapp.Div().Body(
 				goapp.H1().Text("pushstart"),
-				goapp.P().Class("tagline").Text("Web Push notifications, one visible step at a time."),
+				goapp.P().Class("tagline").Text(tr("Web Push notifications, one visible step at a time.")),
 			),
 		),
 		goapp.Main().Body(
