@@ -226,3 +226,35 @@ func TestAppleReasons(t *testing.T) {
 		})
 	}
 }
+
+// TestAppleRefusedSubjectTraced: a followed push not sent to Apple is traced
+// as a configuration fault with what to change, and without the configured
+// subject, which the page following it is not told.
+func TestAppleRefusedSubjectTraced(t *testing.T) {
+	const subject = "mailto:ops@corp.internal"
+	_, client := newApplePushService(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusCreated)
+	})
+	b := newBrowser(t, "https://web.push.apple.com/3/device/"+appleToken)
+	tr := newRecordTracer(b.sub.Endpoint)
+	f := newFixture(t, Options{Subject: subject, Client: client, Trace: tr})
+	f.store.add(b.sub)
+
+	res := f.s.Deliver(context.Background(), b.sub, push.Message{Payload: notification(t), TTL: 60})
+	evs := tr.all()
+	if got := steps(evs); got != "config-fault outcome" || res.Outcome != push.Unauthorized {
+		t.Fatalf("%s: steps %q, want config-fault outcome", res.Outcome, got)
+	}
+	var refused *vapid.AppleSubjectError
+	if !errors.As(res.Err, &refused) {
+		t.Fatalf("Err = %v", res.Err)
+	}
+	fault := evs[0]
+	if fault.OK || field(t, fault, "deleted") != "false" || fault.Detail != refused.Advice()+"." ||
+		!strings.Contains(fault.Detail, "set VAPID_SUBJECT to mailto:you@your-domain.com") {
+		t.Errorf("config fault step %+v, want nothing deleted and what to set", fault)
+	}
+	if all := fmt.Sprint(evs); strings.Contains(all, "corp.internal") {
+		t.Errorf("the trace names the configured subject: %s", all)
+	}
+}
