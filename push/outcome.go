@@ -18,6 +18,8 @@ const (
 	// refused the request (413, other 4xx); retrying would not help.
 	Rejected Outcome = "rejected"
 	// Unauthorized: the push service refused the VAPID credentials (401 or
-	// 403), a fault in the server's key pair or subject, not the subscription.
+	// 403), a fault in the server's key pair or subject, not the subscription;
+	// or the sender did not send, knowing it would refuse them (Apple's push
+	// service and a subject that is no real contact).
 	Unauthorized Outcome = "unauthorized"
 )

@@ -18,6 +18,7 @@ import (
 	"pushstart/push"
 	"pushstart/server/sender"
 	"pushstart/server/store"
+	"pushstart/server/vapid"
 )
 
 // Request body limits: a subscription is well under 1 KiB; a notification
@@ -181,7 +182,7 @@ func (s *Server) handleTestSend(w http.ResponseWriter, r *http.Request) {
 	if res.Outcome != push.Sent {
 		// The caller is anonymous: what the push service answered, or the
 		// socket error, is logged by the sender, never relayed.
-		out.Error = publicReason(res.Outcome, res.Status, res.Attempts)
+		out.Error = publicReason(res)
 		s.writeError(w, r, &sendError{out})
 		return
 	}
@@ -291,11 +292,26 @@ func (s *Server) checkCeiling(ctx context.Context, endpoint, oldEndpoint string)
 
 // publicReason says why a push was not delivered in words safe for an
 // anonymous caller: the outcome and the push service's status, never its
-// body or a network error's text.
-func publicReason(outcome push.Outcome, status, attempts int) string {
+// body or a network error's text. Two things more are safe and say what to
+// change: why the server did not send to Apple's push service (what it
+// refuses, not the configured subject), and the one-word reason Apple's
+// push service gives, with the hint the sender has for it.
+func publicReason(res sender.Result) string {
+	outcome, status, attempts := res.Outcome, res.Status, res.Attempts
+	var subject *vapid.AppleSubjectError
+	if errors.As(res.Err, &subject) {
+		return "the server did not send: " + subject.Advice()
+	}
 	answered := ""
 	if status != 0 {
 		answered = fmt.Sprintf(" (HTTP %d %s)", status, http.StatusText(status))
+	}
+	var apple *sender.AppleRefusal
+	if errors.As(res.Err, &apple) {
+		answered = fmt.Sprintf(" (HTTP %d %s, reason %s)", status, http.StatusText(status), apple.Reason)
+		if hint := apple.Hint(); hint != "" {
+			answered += ": " + hint
+		}
 	}
 	switch outcome {
 	case push.Gone:

@@ -93,8 +93,11 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 	if _, err := vapid.Subject(cfg.VAPIDSubject); err != nil {
 		return err
 	}
-	if cfg.VAPIDSubject == DefaultConfig().VAPIDSubject && cfg.PushService == "" {
-		log.Warn("VAPID_SUBJECT is the placeholder; set it to your mailto: or https: contact before going to production")
+	if err := vapid.CheckApple(cfg.VAPIDSubject); err != nil {
+		// Only a warning: the kit may never send to Apple, and the default
+		// subject, a placeholder, must start it. The sender refuses each
+		// push to Apple itself.
+		log.Warn(err.Error() + "; until then no push goes to Apple's push service (Safari, and Home Screen web apps on iOS and iPadOS)")
 	}
 	token, tokenPath, generated, err := admin.Token(cfg.DataDir, cfg.AdminToken)
 	if err != nil {

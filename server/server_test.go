@@ -61,6 +61,13 @@ type testEnv struct {
 // that PUSH_ALLOWED_HOSTS allows; tune may change the settings first.
 func newTestEnv(t *testing.T, tune ...func(*Config)) *testEnv {
 	t.Helper()
+	return newTestEnvClient(t, nil, tune...)
+}
+
+// newTestEnvClient is newTestEnv with the sender's HTTP client given (nil
+// for the sender's own).
+func newTestEnvClient(t *testing.T, client *http.Client, tune ...func(*Config)) *testEnv {
+	t.Helper()
 	push := newPushService(t)
 	st, err := store.OpenSQLite(filepath.Join(t.TempDir(), "test.db"))
 	if err != nil {
@@ -74,12 +81,13 @@ func newTestEnv(t *testing.T, tune ...func(*Config)) *testEnv {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := DefaultConfig()
 	cfg.PushAllowedHosts = []string{strings.TrimPrefix(push.URL, "http://")}
+	cfg.VAPIDSubject = "mailto:ops@example.com"
 	for _, f := range tune {
 		f(&cfg)
 	}
 	allow := cfg.Allowlist(nil)
 	trace := NewTraceHub(nil)
-	snd, err := sender.New(sender.Options{Keys: keys, Subject: "mailto:ops@example.com", Store: st, Log: log, MaxAttempts: 1,
+	snd, err := sender.New(sender.Options{Keys: keys, Subject: cfg.VAPIDSubject, Client: client, Store: st, Log: log, MaxAttempts: 1,
 		CheckEndpoint: allow.Check, Trace: trace})
 	if err != nil {
 		t.Fatal(err)

@@ -229,16 +229,22 @@ type pushService struct {
 func newPushService(t testing.TB, respond func(n int, w http.ResponseWriter, r *http.Request)) *pushService {
 	t.Helper()
 	ps := &pushService{}
-	ps.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ps.Server = httptest.NewServer(ps.recording(respond))
+	t.Cleanup(ps.Close)
+	return ps
+}
+
+// recording is a handler that records each request, then answers it with
+// respond.
+func (ps *pushService) recording(respond func(n int, w http.ResponseWriter, r *http.Request)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		ps.mu.Lock()
 		ps.reqs = append(ps.reqs, captured{Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
 		n := len(ps.reqs)
 		ps.mu.Unlock()
 		respond(n, w, r)
-	}))
-	t.Cleanup(ps.Close)
-	return ps
+	})
 }
 
 func (ps *pushService) requests() []captured {

@@ -31,6 +31,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,8 +88,13 @@ const (
 
 // Sender sends push messages. It is safe for concurrent use.
 type Sender struct {
-	keys          vapid.Keys
-	subscriber    string
+	keys       vapid.Keys
+	subject    string // as configured, for messages
+	subscriber string
+	// appleRefusal is why Apple's push service would refuse the subject
+	// (vapid.CheckApple), nil when it would not: pushes to Apple are then
+	// not sent at all.
+	appleRefusal  error
 	client        *http.Client
 	store         Store
 	maxAttempts   int
@@ -135,7 +141,9 @@ func New(o Options) (*Sender, error) {
 	perHost := cmp.Or(o.MaxPerHost, DefaultMaxConnsPerHost)
 	s := &Sender{
 		keys:          o.Keys,
+		subject:       strings.TrimSpace(o.Subject),
 		subscriber:    subscriber,
+		appleRefusal:  vapid.CheckApple(o.Subject),
 		client:        o.Client,
 		store:         o.Store,
 		maxAttempts:   cmp.Or(o.MaxAttempts, DefaultMaxAttempts),
@@ -242,6 +250,12 @@ func (s *Sender) deliver(ctx context.Context, sub store.Subscription, m push.Mes
 			return Result{Outcome: push.Rejected, Err: fmt.Errorf("endpoint not allowed: %w", err)}
 		}
 	}
+	apple := isApple(sub.Endpoint)
+	if apple && s.appleRefusal != nil {
+		// Apple would answer 403 BadJwtToken, a reason that says nothing
+		// of the subject; the kit knows the cause and says it instead.
+		return Result{Outcome: push.Unauthorized, Err: s.appleRefusal}
+	}
 	// webpush-go appends the padding to the slice it is given; with spare
 	// capacity that would write into the caller's array, shared by every
 	// concurrent send of a broadcast. A copy with cap == len cannot be.
@@ -323,15 +337,15 @@ func (s *Sender) deliver(ctx context.Context, sub store.Subscription, m push.Mes
 				res.Outcome, res.Err = push.Sent, nil
 				return res
 			case code == http.StatusNotFound || code == http.StatusGone:
-				res.Outcome, res.Err = push.Gone, statusError(resp, detail, sub.Endpoint)
+				res.Outcome, res.Err = push.Gone, s.answerError(resp, detail, sub.Endpoint, apple)
 				return res
 			case code == http.StatusUnauthorized || code == http.StatusForbidden:
-				res.Outcome, res.Err = push.Unauthorized, statusError(resp, detail, sub.Endpoint)
+				res.Outcome, res.Err = push.Unauthorized, s.answerError(resp, detail, sub.Endpoint, apple)
 				return res
 			case code == http.StatusTooManyRequests || code >= 500:
-				res.Err = statusError(resp, detail, sub.Endpoint)
+				res.Err = s.answerError(resp, detail, sub.Endpoint, apple)
 			default: // 413, 400 and the rest of 4xx, unfollowed 3xx
-				res.Outcome, res.Err = push.Rejected, statusError(resp, detail, sub.Endpoint)
+				res.Outcome, res.Err = push.Rejected, s.answerError(resp, detail, sub.Endpoint, apple)
 				return res
 			}
 		}
@@ -463,8 +477,10 @@ func (s *Sender) finish(ctx context.Context, sub store.Subscription, res Result,
 			tr.prune(res.Status, deleted)
 		}
 	}
+	var subjectRefused *vapid.AppleSubjectError
 	if res.Outcome == push.Unauthorized {
-		tr.configFault(res.Status)
+		errors.As(res.Err, &subjectRefused)
+		tr.configFault(res.Status, subjectRefused)
 	}
 
 	attrs := []any{"endpoint_hash", hash, "outcome", string(res.Outcome), "status", res.Status, "attempts", res.Attempts}
@@ -480,6 +496,17 @@ func (s *Sender) finish(ctx context.Context, sub store.Subscription, res Result,
 		s.log.DebugContext(ctx, "push: interrupted before a final answer", attrs...)
 	case res.Outcome == push.Gone:
 		s.log.InfoContext(ctx, "push: subscription gone", append(attrs, "pruned", res.Pruned)...)
+	case subjectRefused != nil:
+		// Not sent, so nothing was refused yet, but it is the same fault
+		// as a refusal and as many sends may meet it: said as rarely.
+		host := store.EndpointHost(sub.Endpoint)
+		if s.vapidRefusals.first(host, s.now()) {
+			s.log.ErrorContext(ctx, "push: not sent to Apple's push service, which would refuse the VAPID subject; "+
+				"change VAPID_SUBJECT (no subscription was deleted; said once per host every "+
+				vapidRefusalEvery.String()+")", append(attrs, "host", host)...)
+		} else {
+			s.log.DebugContext(ctx, "push: not sent to Apple's push service, VAPID subject refused again", append(attrs, "host", host)...)
+		}
 	case res.Outcome == push.Unauthorized && wrongKey:
 		// Refused as it should be: saying nothing of the server's own
 		// credentials, it must not use up the host's error report.

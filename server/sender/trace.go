@@ -21,6 +21,7 @@ import (
 
 	"pushstart/api"
 	"pushstart/push"
+	"pushstart/server/vapid"
 )
 
 // Tracer follows chosen subscriptions' pushes step by step, for the home
@@ -439,9 +440,20 @@ func (t *pushTrace) prune(status int, deleted bool) {
 		}})
 }
 
-// configFault traces a refusal of the server's VAPID credentials.
-func (t *pushTrace) configFault(status int) {
+// configFault traces a refusal of the server's VAPID credentials, or,
+// when subject is set, a push not sent to Apple's push service because it
+// would refuse the VAPID subject.
+func (t *pushTrace) configFault(status int, subject *vapid.AppleSubjectError) {
 	if !t.followed() {
+		return
+	}
+	if subject != nil {
+		// Advice, not the error: the trace reaches the page, which is not
+		// told the server's configuration.
+		t.publish(api.TraceEvent{Step: api.StepConfigFault, OK: false,
+			Title:  "Configuration fault: not sent, Apple's push service would refuse the server's VAPID subject; nothing deleted",
+			Fields: []api.TraceField{{Name: "status", Value: "0"}, {Name: "deleted", Value: "false"}},
+			Detail: subject.Advice() + "."})
 		return
 	}
 	detail := "A 401 or 403 is about the server's VAPID credentials, not this subscription: nothing is deleted.\n" +
@@ -471,6 +483,9 @@ func (t *pushTrace) outcome(res Result) {
 		title = "Gone: the subscription no longer exists"
 	case push.Unauthorized:
 		title = "Unauthorized: the VAPID credentials were refused"
+		if res.Attempts == 0 {
+			title = "Unauthorized: not sent, the VAPID subject would be refused"
+		}
 	case push.Rejected:
 		title = "Rejected: the message or the subscription cannot be sent as it is"
 	default:

@@ -18,7 +18,7 @@ import (
 func Subject(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	bad := func(why string) (string, error) {
-		return "", fmt.Errorf("vapid: VAPID_SUBJECT %s: want mailto:you@example.com or an https:// URL, got %q", why, s)
+		return "", fmt.Errorf("vapid: VAPID_SUBJECT %s: want mailto:you@your-domain.com or an https:// URL, got %q", why, s)
 	}
 	if s == "" {
 		return bad("is empty")
