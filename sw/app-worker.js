@@ -117,41 +117,63 @@ const OPTION_FIELDS = [
 /**
  * push: shows the push message as a notification.
  *
- * Payload contract (Go: push.Notification; the sender encrypts its JSON):
+ * Payload contract: a JSON object in one of two shapes.
+ *
+ * Declarative Web Push (what the server sends; Go: push.Notification, which
+ * the server turns into this shape), which Safari shows without running
+ * this worker:
  *
  *   {
- *     "title": string, required, non-empty
- *     "body", "icon", "badge", "image", "tag", "lang": string, optional
- *     "dir": "auto" | "ltr" | "rtl", optional
- *     "renotify", "requireInteraction", "silent": boolean, optional
- *     "vibrate": number[] (milliseconds), optional
- *     "timestamp": number (milliseconds since the epoch), optional
- *     "actions": [{ "action": string, "title": string, "icon"?: string }], optional
- *     "data": any JSON value, optional; what the click handler reads:
- *             data.url (same-origin path to open, default "/") and
- *             data.actionUrls ({ action name: same-origin path }).
- *     "messageId": string, set by the server on each push of a broadcast
- *             (Go: push.WithMessageID), never by the sender of the
- *             notification; optional.
+ *     "web_push": 8030, the number, marking the shape
+ *     "notification": {
+ *       "title": string, required, non-empty
+ *       "navigate": string, the absolute URL a click opens
+ *       "body", "icon", "badge", "image", "tag", "lang": string, optional
+ *       "dir": "auto" | "ltr" | "rtl", optional
+ *       "renotify", "requireInteraction", "silent": boolean, optional
+ *       "vibrate": number[] (milliseconds), optional
+ *       "timestamp": number (milliseconds since the epoch), optional
+ *       "actions": [{ "action": string, "title": string, "icon"?: string,
+ *                     "navigate"?: string, the URL a click on it opens }],
+ *                  optional
+ *       "data": any JSON value, optional, for the page's own code
+ *       "app_badge": number >= 0, optional: the app's badge (0 clears it),
+ *                  set where the browser has navigator.setAppBadge
+ *     },
+ *     "messageId": string, optional (see below)
  *   }
  *
- * Without a messageId, "data" becomes notification.data unchanged. With
- * one, notification.data is the worker's envelope (see wrapData), which
- * keeps the id until the notification is clicked or closed; unwrapData
- * gives the click handler "data" as the payload had it. The id goes back to
- * POST /api/events with each report: "shown" once showNotification
- * resolved, "clicked" with the clicked action ("" for the body), "closed"
- * when dismissed. A report that fails is logged; it never keeps a
- * notification from showing or a click from opening its page.
+ * A click opens the clicked action's navigate, else the notification's;
+ * only a URL of this origin is opened, anything else opens "/".
+ *
+ * The kit's earlier shape, still read: the members of "notification" above
+ * at the top level, without navigate and app_badge; a click opens
+ * data.actionUrls[the clicked action] or data.url, same-origin paths
+ * (default "/").
+ *
+ * "messageId", at the top level in both shapes, is set by the server on each
+ * push of a broadcast (Go: push.WithMessageID), never by the sender of the
+ * notification.
+ *
+ * notification.data is the payload's data unchanged for the earlier shape
+ * without a messageId; otherwise it is the worker's envelope (see wrapData),
+ * which keeps the data beside what the click and the reports need: the
+ * message id and the navigate URLs. unwrapData gives the click handler
+ * "data" as the payload had it. The id goes back to POST /api/events with
+ * each report: "shown" once showNotification resolved, "clicked" with the
+ * clicked action ("" for the body), "closed" when dismissed. A report that
+ * fails is logged; it never keeps a notification from showing or a click
+ * from opening its page.
  *
  * Fields left out take the browser's defaults. Every push ends in a shown
  * notification, as browsers require of userVisibleOnly subscriptions: an
  * empty, non-JSON or title-less payload shows a fallback notification, and so
- * does a payload whose options the browser rejects.
+ * does a payload whose options the browser rejects. The app badge is set
+ * after the notification is shown, and its failure is only traced.
  *
  * Each step (push received, decoded or the fallback and why, the options
- * showNotification took) is traced to the open pages (see trace), after the
- * work it describes or beside it, never in its way.
+ * showNotification took and the app badge) is traced to the open pages (see
+ * trace), after the work it describes or beside it, never in its way.
  *
  * @param {PushEvent} event
  */
@@ -196,10 +218,15 @@ async function showPush(data) {
     { name: "title", value: message.title },
     { name: "options", value: Object.keys(message.options).join(", ") || "(none)" },
   ], read.detail, true);
+  let shown;
   try {
     await self.registration.showNotification(message.title, message.options);
-    trace("show", "showNotification resolved", showFields(message.title, message.options),
-      JSON.stringify({ title: message.title, options: message.options }, null, 2), true, "browser");
+    shown = {
+      title: "showNotification resolved",
+      fields: showFields(message.title, message.options),
+      detail: JSON.stringify({ title: message.title, options: message.options }, null, 2),
+      ok: true,
+    };
   } catch (err) {
     // For example renotify without a tag, or vibrate on a silent one.
     console.error("showNotification refused the payload's options:", err);
@@ -211,12 +238,22 @@ async function showPush(data) {
       fallback.data = wrapData(undefined, message.messageId);
     }
     await self.registration.showNotification(message.title, fallback);
-    trace("show", "showNotification refused the options: the fallback was shown", [
-      { name: "error", value: String(err && err.message ? err.message : err) },
-      ...showFields(message.title, fallback),
-    ], JSON.stringify({ refused: message.options, shown: { title: message.title, options: fallback } }, null, 2),
-    false, "browser");
+    shown = {
+      title: "showNotification refused the options: the fallback was shown",
+      fields: [
+        { name: "error", value: String(err && err.message ? err.message : err) },
+        ...showFields(message.title, fallback),
+      ],
+      detail: JSON.stringify({ refused: message.options, shown: { title: message.title, options: fallback } }, null, 2),
+      ok: false,
+    };
   }
+  // The badge waits for the notification: it can never keep it from showing.
+  const badge = await updateAppBadge(message.appBadge);
+  if (badge) {
+    shown.fields.push({ name: "app badge", value: badge });
+  }
+  trace("show", shown.title, shown.fields, shown.detail, shown.ok, "browser");
   await Promise.all([report(message.messageId, "shown", ""), tracePosted()]);
 }
 
@@ -224,8 +261,41 @@ async function showPush(data) {
 const FALLBACK_REASONS = {
   "no data": "the push message carried no payload",
   "not JSON": "the payload is not JSON",
-  "no title": "the payload is not a JSON object with a non-empty \"title\"",
+  "no title": "the payload is not a JSON object with a non-empty \"title\" " +
+    "(in the Declarative Web Push shape, \"notification.title\")",
 };
+
+/**
+ * Sets the app's badge to a payload's app_badge, or clears it for 0, where
+ * the browser has the Badging API in workers (Chromium; Firefox has none).
+ * Never rejects: a badge that cannot be set is only traced.
+ * @param {any} count the payload's app_badge, undefined when it has none
+ * @returns {Promise<string>} what became of it, for the trace; "" for no
+ *   app_badge
+ */
+async function updateAppBadge(count) {
+  if (count === undefined) {
+    return "";
+  }
+  if (typeof count !== "number" || !(count >= 0)) {
+    return "ignored: " + JSON.stringify(count) + " is not a number >= 0";
+  }
+  const nav = self.navigator;
+  if (!nav || typeof nav.setAppBadge !== "function") {
+    return count + ", not set: this browser has no app badge";
+  }
+  try {
+    if (count === 0) {
+      await nav.clearAppBadge();
+      return "cleared";
+    }
+    await nav.setAppBadge(count);
+    return "set to " + count;
+  } catch (err) {
+    console.warn("setting the app badge failed:", err);
+    return count + ", not set: " + String(err && err.message ? err.message : err);
+  }
+}
 
 /**
  * The size of a push message's payload in bytes, 0 without one.
@@ -262,14 +332,16 @@ function showFields(title, options) {
 }
 
 /**
- * Reads a push message's payload into showNotification's arguments.
+ * Reads a push message's payload, in either shape of the contract, into
+ * showNotification's arguments.
  * @param {PushMessageData | null} data
  * @returns {{message: {title: string, options: NotificationOptions,
- *   messageId: string} | null, reason: string, detail: string}} message is
- *   null when the payload is missing ("no data"), not JSON ("not JSON"), or
- *   not an object with a title ("no title"), and reason says which; detail
- *   is the payload as read, or the parser's error; messageId is "" when the
- *   payload has none.
+ *   messageId: string, appBadge: any} | null, reason: string, detail: string}}
+ *   message is null when the payload is missing ("no data"), not JSON ("not
+ *   JSON"), or not an object with a title ("no title"), and reason says
+ *   which; detail is the payload as read, or the parser's error; messageId
+ *   is "" when the payload has none; appBadge is the payload's app_badge,
+ *   undefined when it has none.
  */
 function readPayload(data) {
   if (!data) {
@@ -283,55 +355,85 @@ function readPayload(data) {
     return { message: null, reason: "not JSON", detail: String(err) };
   }
   const detail = JSON.stringify(payload, null, 2);
-  if (!payload || typeof payload !== "object" || Array.isArray(payload)) {
+  if (!isObject(payload)) {
     return { message: null, reason: "no title", detail };
   }
-  if (typeof payload.title !== "string" || payload.title.trim() === "") {
+  // Declarative Web Push puts the notification in a member of its own.
+  const declarative = payload.web_push === 8030 && isObject(payload.notification);
+  const note = declarative ? payload.notification : payload;
+  if (typeof note.title !== "string" || note.title.trim() === "") {
     return { message: null, reason: "no title", detail };
   }
   const options = {};
   for (const field of OPTION_FIELDS) {
-    if (payload[field] !== undefined && payload[field] !== null) {
-      options[field] = payload[field];
+    if (note[field] !== undefined && note[field] !== null) {
+      options[field] = note[field];
     }
   }
-  if (Array.isArray(payload.actions)) {
-    options.actions = payload.actions.map((a) => {
+  // Where the clicks go, in the declarative shape; the earlier shape keeps
+  // them in data.
+  const links = declarative ? { navigate: typeof note.navigate === "string" ? note.navigate : "", actions: {} } : undefined;
+  if (Array.isArray(note.actions)) {
+    options.actions = note.actions.map((a) => {
       const action = { action: String(a.action), title: String(a.title) };
       if (a.icon) {
         action.icon = String(a.icon);
+      }
+      if (links && typeof a.navigate === "string") {
+        links.actions[action.action] = a.navigate;
       }
       return action;
     });
   }
   const messageId = typeof payload.messageId === "string" ? payload.messageId : "";
-  if (messageId) {
-    options.data = wrapData(payload.data, messageId);
-  } else if ("data" in payload) {
-    options.data = payload.data;
+  if (messageId || links) {
+    options.data = wrapData(note.data, messageId, links);
+  } else if ("data" in note) {
+    options.data = note.data;
   }
-  return { message: { title: payload.title, options, messageId }, reason: "", detail };
+  const appBadge = declarative ? note.app_badge : undefined;
+  return { message: { title: note.title, options, messageId, appBadge }, reason: "", detail };
+}
+
+/**
+ * @param {any} v
+ * @returns {boolean} whether v is a JSON object (not null, not an array)
+ */
+function isObject(v) {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
 /** Marks a notification.data that is the worker's envelope. */
 const ENVELOPE = "pushstart-message";
 
 /**
- * The notification.data of a push that has a message id: the payload's
- * data, and the id, for the reports on the notification.
+ * The notification.data of a push that has a message id or comes in the
+ * declarative shape: the payload's data, beside the id, for the reports on
+ * the notification, and the declarative payload's navigate URLs, for a
+ * click.
  * @param {any} data the payload's "data" (undefined when it had none)
- * @param {string} messageId
- * @returns {{envelope: string, messageId: string, data: any}}
+ * @param {string} messageId "" for none
+ * @param {{navigate: string, actions: Object<string, string>}} [links] the
+ *   notification's navigate and each action's, for a declarative payload
+ * @returns {{envelope: string, messageId: string, data: any,
+ *   navigate?: string, actionNavigate?: Object<string, string>}}
  */
-function wrapData(data, messageId) {
-  return { envelope: ENVELOPE, messageId, data };
+function wrapData(data, messageId, links) {
+  const envelope = { envelope: ENVELOPE, messageId, data };
+  if (links) {
+    envelope.navigate = links.navigate;
+    envelope.actionNavigate = links.actions;
+  }
+  return envelope;
 }
 
 /**
  * Reads a notification's data: what wrapData kept, or, for a notification
- * without a message id, its data as it is.
+ * without an envelope, its data as it is.
  * @param {any} raw notification.data
- * @returns {{data: any, messageId: string}} messageId "" when there is none
+ * @returns {{data: any, messageId: string, navigate?: string,
+ *   actionNavigate?: Object<string, string>}} messageId "" when there is
+ *   none; navigate and actionNavigate only for a declarative payload
  */
 function unwrapData(raw) {
   if (
@@ -340,7 +442,12 @@ function unwrapData(raw) {
     raw.envelope === ENVELOPE &&
     typeof raw.messageId === "string"
   ) {
-    return { data: raw.data, messageId: raw.messageId };
+    const note = { data: raw.data, messageId: raw.messageId };
+    if (typeof raw.navigate === "string") {
+      note.navigate = raw.navigate;
+      note.actionNavigate = isObject(raw.actionNavigate) ? raw.actionNavigate : {};
+    }
+    return note;
   }
   return { data: raw, messageId: "" };
 }
@@ -380,9 +487,9 @@ async function report(messageId, type, action) {
 }
 
 /**
- * notificationclick: closes the notification and shows its page: the
- * clicked action's data.actionUrls entry if it has one, else data.url, else
- * "/". Only pages of this origin are opened; any other target becomes "/".
+ * notificationclick: closes the notification and shows its page (see
+ * clickTarget). Only pages of this origin are opened; any other target
+ * becomes "/".
  * A window already showing the page is focused, otherwise a new one opens.
  * A broadcast's notification is reported clicked, beside the opening, and
  * the click is traced once the page is shown.
@@ -391,9 +498,10 @@ async function report(messageId, type, action) {
  */
 self.addEventListener("notificationclick", (event) => {
   event.notification.close();
-  const { data, messageId } = unwrapData(event.notification.data);
+  const note = unwrapData(event.notification.data);
+  const messageId = note.messageId;
   const action = event.action || "";
-  const target = clickTarget(data, action);
+  const target = clickTarget(note, action);
   const title = event.notification.title || "";
   const fields = [
     { name: "notification", value: title },
@@ -434,12 +542,22 @@ self.addEventListener("notificationclose", (event) => {
 });
 
 /**
- * Picks the absolute same-origin URL a click opens.
- * @param {any} data notification.data
+ * Picks the absolute same-origin URL a click opens. A declarative payload's:
+ * the clicked action's navigate if it has one, else the notification's
+ * navigate. The earlier shape's: the clicked action's data.actionUrls entry
+ * if it has one, else data.url, else "/".
+ * @param {{data: any, navigate?: string, actionNavigate?: Object<string, string>}} note
+ *   notification.data as unwrapData read it
  * @param {string} action the clicked action's name, "" for the body
  * @returns {string}
  */
-function clickTarget(data, action) {
+function clickTarget(note, action) {
+  if (note.navigate !== undefined) {
+    const byAction = note.actionNavigate;
+    const own = action && Object.prototype.hasOwnProperty.call(byAction, action) && typeof byAction[action] === "string";
+    return navigateTarget(own ? byAction[action] : note.navigate);
+  }
+  const data = note.data;
   let path = "/";
   if (data && typeof data === "object") {
     const byAction = data.actionUrls;
@@ -456,6 +574,26 @@ function clickTarget(data, action) {
     }
   }
   return sameOrigin(path);
+}
+
+/**
+ * The absolute URL a declarative payload's navigate names, if it is one of
+ * this origin whose path, query and fragment are what sameOrigin accepts;
+ * else "/" of this origin.
+ * @param {string} url
+ * @returns {string} an absolute URL on self.location.origin
+ */
+function navigateTarget(url) {
+  try {
+    const parsed = new URL(url);
+    if (parsed.origin === self.location.origin) {
+      return sameOrigin(parsed.pathname + parsed.search + parsed.hash);
+    }
+  } catch (err) {
+    // Not an absolute URL.
+  }
+  console.warn("notification target is not a URL of this origin, opening / instead:", url);
+  return new URL("/", self.location.origin).href;
 }
 
 /**

@@ -6,8 +6,10 @@
 // adds Web Push: it shows every push message as a notification, opens the
 // notification's page on click, renews the subscription when the push
 // service replaces it, and reports a broadcast's notification shown, clicked
-// and closed to POST /api/events with the payload's message id. The push
-// message contract is push.Notification (and push.WithMessageID). It posts
+// and closed to POST /api/events with the payload's message id. It reads
+// the Declarative Web Push payload the server makes of a push.Notification
+// (and push.WithMessageID), and the kit's earlier payload, push.Notification
+// itself, as the comment above its push handler describes. It posts
 // each of its steps to the open pages as {pushstartTrace: event}, event in
 // the shape of api.TraceEvent, for the page's Flow panel.
 //

@@ -18,9 +18,10 @@ import (
 
 // TestWorkerReadsEveryNotificationField keeps the worker and the Go payload
 // contract from drifting apart: every JSON field of push.Notification is read
-// by the worker, either through OPTION_FIELDS (copied as given) or by the
-// code that handles it on its own, and the worker copies no field the
-// contract does not have.
+// by the worker from the Declarative Web Push payload the server makes of
+// it, either through OPTION_FIELDS (copied as given, under the same name) or
+// by the code that handles it on its own, under the name the payload gives
+// it; and the worker copies no field the contract does not have.
 func TestWorkerReadsEveryNotificationField(t *testing.T) {
 	m := regexp.MustCompile(`(?s)const OPTION_FIELDS = \[(.*?)\];`).FindStringSubmatch(Template)
 	if m == nil {
@@ -30,15 +31,22 @@ func TestWorkerReadsEveryNotificationField(t *testing.T) {
 	for _, f := range regexp.MustCompile(`"([A-Za-z]+)"`).FindAllStringSubmatch(m[1], -1) {
 		copied = append(copied, f[1])
 	}
-	// The fields the worker reads by name rather than copying.
-	own := map[string]string{
-		"title":   "payload.title",
-		"actions": "payload.actions",
-		"data":    "payload.data",
+	// The fields the worker reads by name rather than copying, with what it
+	// reads them as in the payload's "notification" (note in the worker).
+	own := map[string][]string{
+		"title": {"note.title"},
+		// An action's data.actionUrls entry becomes its navigate.
+		"actions": {"note.actions", "a.navigate"},
+		// data.url becomes the notification's navigate, the rest of data
+		// stays data.
+		"data":     {"note.data", "note.navigate"},
+		"appBadge": {"note.app_badge"},
 	}
-	for name, use := range own {
-		if !strings.Contains(Template, use) {
-			t.Errorf("app-worker.js no longer reads %s (%s)", name, use)
+	for name, uses := range own {
+		for _, use := range uses {
+			if !strings.Contains(Template, use) {
+				t.Errorf("app-worker.js no longer reads %s (%s)", name, use)
+			}
 		}
 	}
 
@@ -65,6 +73,8 @@ type observed struct {
 		Title   string         `json:"title"`
 		Options map[string]any `json:"options"`
 	} `json:"shown"`
+	// Badges are the app badge calls: "set N" or "clear".
+	Badges  []string `json:"badges"`
 	Reports []struct {
 		URL         string    `json:"url"`
 		Method      string    `json:"method"`
@@ -86,7 +96,8 @@ type observed struct {
 // (sw/testdata/harness.js) and returns what it saw in each. A scenario's
 // "data" is the push's payload text, null for a push without one; "then" is
 // "click", "close", "change" (a pushsubscriptionchange instead of a push,
-// with no newSubscription when "noNew" is set) or "".
+// with no newSubscription when "noNew" is set) or ""; "badge" is "none" for a
+// browser without the Badging API, "fails" for one whose calls reject.
 func runWorker(t *testing.T, scenarios []map[string]any) []observed {
 	t.Helper()
 	node, err := exec.LookPath("node")
@@ -208,6 +219,155 @@ func TestWorkerReportsEvents(t *testing.T) {
 	// the payload's, unchanged.
 	if data := seen[6].Shown[0].Options["data"]; !reflect.DeepEqual(data, map[string]any{"url": "/t"}) {
 		t.Errorf("a test send's notification.data is %v, want the payload's data as it was", data)
+	}
+}
+
+// TestWorkerReadsDeclarativePayloads runs the worker under Node.js with
+// payloads in the Declarative Web Push shape the server sends: the
+// notification shown, the page a click opens (never one of another origin),
+// the app badge, and the fallback for a payload it cannot show.
+func TestWorkerReadsDeclarativePayloads(t *testing.T) {
+	const id = "0193f2a1b2c3d4e5f60718293a.7.AAAAAAAAAAAAAAAAAAAAAA"
+	// declarative is the payload of a notification whose members are given,
+	// over a title, a navigate and two actions, one with a navigate.
+	declarative := func(members map[string]any) map[string]any {
+		n := map[string]any{
+			"title": "Sale", "navigate": "https://kit.example/sale?from=push#top",
+			"actions": []map[string]any{
+				{"action": "buy", "title": "Buy", "navigate": "https://kit.example/buy", "icon": "/web/buy.png"},
+				{"action": "later", "title": "Later"},
+			},
+		}
+		for k, v := range members {
+			n[k] = v
+		}
+		return map[string]any{"web_push": 8030, "notification": n}
+	}
+	full := declarative(map[string]any{
+		"body": "Half price", "tag": "sale", "icon": "/web/icon-192.png", "requireInteraction": true,
+		"vibrate": []int{100, 50}, "lang": "en", "dir": "ltr", "timestamp": 1700000000000,
+		"data": map[string]any{"order": 4711, "url": "/kept-as-data"},
+	})
+	broadcast := declarative(nil)
+	broadcast["messageId"] = id
+	tests := []struct {
+		name        string
+		payload     any
+		then        string // "click", "close" or ""
+		action      string
+		badge       string // "none", "fails" or "" (the Badging API works)
+		wantShown   string
+		wantOpened  string
+		wantBadges  []string
+		wantFields  map[string]string // of the trace: "step field" = value
+		wantReports []string          // event types reported
+	}{
+		{name: "shown", payload: full, wantShown: "Sale",
+			wantFields: map[string]string{"decoded title": "Sale", "show tag": "sale", "show body": "Half price"}},
+		{name: "body clicked: navigate", payload: full, then: "click", wantShown: "Sale",
+			wantOpened: "https://kit.example/sale?from=push#top"},
+		{name: "action clicked: the action's navigate", payload: full, then: "click", action: "buy", wantShown: "Sale",
+			wantOpened: "https://kit.example/buy"},
+		{name: "action without navigate clicked: the notification's", payload: full, then: "click", action: "later", wantShown: "Sale",
+			wantOpened: "https://kit.example/sale?from=push#top"},
+		{name: "navigate on another origin: /", payload: declarative(map[string]any{"navigate": "https://evil.example/sale"}),
+			then: "click", wantShown: "Sale", wantOpened: "https://kit.example/"},
+		{name: "action navigate on another origin: /", payload: declarative(map[string]any{"actions": []map[string]any{
+			{"action": "buy", "title": "Buy", "navigate": "http://kit.example/buy"}}}),
+			then: "click", action: "buy", wantShown: "Sale", wantOpened: "https://kit.example/"},
+		{name: "navigate a path, not an absolute URL: /", payload: declarative(map[string]any{"navigate": "/sale"}),
+			then: "click", wantShown: "Sale", wantOpened: "https://kit.example/"},
+		{name: "navigate to a script: /", payload: declarative(map[string]any{"navigate": "javascript:alert(1)"}),
+			then: "click", wantShown: "Sale", wantOpened: "https://kit.example/"},
+		{name: "navigate whose path names another host: /", payload: declarative(map[string]any{"navigate": `https://kit.example/\evil.example/`}),
+			then: "click", wantShown: "Sale", wantOpened: "https://kit.example/"},
+		{name: "no navigate: /", payload: map[string]any{"web_push": 8030, "notification": map[string]any{"title": "Bare"}},
+			then: "click", wantShown: "Bare", wantOpened: "https://kit.example/"},
+		{name: "a broadcast reports with its messageId", payload: broadcast, then: "click", action: "buy", wantShown: "Sale",
+			wantOpened: "https://kit.example/buy", wantReports: []string{api.EventShown, api.EventClicked}},
+		{name: "app_badge sets the badge", payload: declarative(map[string]any{"app_badge": 3}), wantShown: "Sale",
+			wantBadges: []string{"set 3"}, wantFields: map[string]string{"show app badge": "set to 3"}},
+		{name: "app_badge 0 clears it", payload: declarative(map[string]any{"app_badge": 0}), wantShown: "Sale",
+			wantBadges: []string{"clear"}, wantFields: map[string]string{"show app badge": "cleared"}},
+		{name: "app_badge without the Badging API: shown all the same", payload: declarative(map[string]any{"app_badge": 3}), badge: "none",
+			wantShown: "Sale", wantFields: map[string]string{"show app badge": "3, not set: this browser has no app badge"}},
+		{name: "app_badge refused: shown all the same", payload: declarative(map[string]any{"app_badge": 3}), badge: "fails",
+			wantShown: "Sale", wantFields: map[string]string{"show app badge": "3, not set: The badge could not be set."}},
+		{name: "app_badge not a count: ignored", payload: declarative(map[string]any{"app_badge": -1}),
+			wantShown: "Sale", wantFields: map[string]string{"show app badge": "ignored: -1 is not a number >= 0"}},
+		{name: "no title: the fallback", payload: map[string]any{"web_push": 8030, "notification": map[string]any{"body": "no title", "navigate": "https://kit.example/"}},
+			wantShown: "New notification", wantFields: map[string]string{"decoded fallback": "no title"}},
+		{name: "empty title: the fallback", payload: declarative(map[string]any{"title": " "}),
+			wantShown: "New notification", wantFields: map[string]string{"decoded fallback": "no title"}},
+		{name: "notification not an object: the fallback", payload: map[string]any{"web_push": 8030, "notification": "Sale"},
+			wantShown: "New notification", wantFields: map[string]string{"decoded fallback": "no title"}},
+	}
+	var scenarios []map[string]any
+	for _, tt := range tests {
+		scenarios = append(scenarios, map[string]any{"data": payloadText(t, tt.payload), "then": tt.then, "action": tt.action, "badge": tt.badge})
+	}
+	seen := runWorker(t, scenarios)
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := seen[i]
+			if len(got.Shown) != 1 || got.Shown[0].Title != tt.wantShown {
+				t.Errorf("shown %+v, want one notification titled %q", got.Shown, tt.wantShown)
+			}
+			if len(got.Rejected) > 0 {
+				t.Errorf("handlers failed: %v", got.Rejected)
+			}
+			if fmt.Sprint(got.Opened) != fmt.Sprint(nonEmpty(tt.wantOpened)) {
+				t.Errorf("opened %v, want %q", got.Opened, tt.wantOpened)
+			}
+			if !slices.Equal(got.Badges, tt.wantBadges) {
+				t.Errorf("app badge calls %q, want %q", got.Badges, tt.wantBadges)
+			}
+			fields := map[string]string{}
+			for _, ev := range got.Traces {
+				for _, f := range ev.Fields {
+					fields[ev.Step+" "+f.Name] = f.Value
+				}
+			}
+			for k, want := range tt.wantFields {
+				if fields[k] != want {
+					t.Errorf("%s = %q, want %q", k, fields[k], want)
+				}
+			}
+			var reports []string
+			for _, r := range got.Reports {
+				reports = append(reports, r.Body.Type)
+				if r.Body.MessageID != id {
+					t.Errorf("report %+v, want the payload's messageId", r)
+				}
+			}
+			if !slices.Equal(reports, tt.wantReports) {
+				t.Errorf("reports %v, want %v", reports, tt.wantReports)
+			}
+		})
+	}
+
+	// What showNotification got for the full payload: its options as given,
+	// the actions without their navigate (not an option), and the payload's
+	// data in the envelope, beside what a click needs.
+	options := seen[0].Shown[0].Options
+	want := map[string]any{
+		"body": "Half price", "tag": "sale", "icon": "/web/icon-192.png", "requireInteraction": true,
+		"vibrate": []any{100.0, 50.0}, "lang": "en", "dir": "ltr", "timestamp": 1700000000000.0,
+		"actions": []any{
+			map[string]any{"action": "buy", "title": "Buy", "icon": "/web/buy.png"},
+			map[string]any{"action": "later", "title": "Later"},
+		},
+		"data": map[string]any{
+			"envelope": "pushstart-message", "messageId": "",
+			"data":           map[string]any{"order": 4711.0, "url": "/kept-as-data"},
+			"navigate":       "https://kit.example/sale?from=push#top",
+			"actionNavigate": map[string]any{"buy": "https://kit.example/buy"},
+		},
+	}
+	if !reflect.DeepEqual(options, want) {
+		gotJSON, _ := json.MarshalIndent(options, "", " ")
+		wantJSON, _ := json.MarshalIndent(want, "", " ")
+		t.Errorf("showNotification options\n%s\nwant\n%s", gotJSON, wantJSON)
 	}
 }
 

@@ -1,5 +1,7 @@
 import { test, expect } from '../fixtures';
 import { NotificationServer } from '@pushstart/pushtest';
+import { vapidKeyPair } from '../lib/kit.mjs';
+import { PayloadSender } from '../lib/webpush';
 
 // How this is exercised, and what it proves.
 //
@@ -66,6 +68,85 @@ test('clicking a notification opens its URL; clicking an action opens the action
       server.click(shown, key);
       const page = await opened;
       await page.waitForURL(`${kit.url}/?clicked=docs`);
+    });
+  } finally {
+    await server.stop();
+  }
+});
+
+// The worker reads both payload shapes: the Declarative Web Push one the
+// server sends (pushed here as written by hand, so that the test pins the
+// shape rather than the server's making of it) and the kit's earlier one. A
+// sender of the test's own pushes them (lib/webpush.ts) with the keys of a
+// kit started for the test, through the shared push service, to the
+// subscription the kit's page made.
+test('a Declarative Web Push payload and the earlier payload are shown as sent; a click opens their page', async ({ openProfile, startKit }) => {
+  const keys = vapidKeyPair();
+  const kit = await startKit({ env: { VAPID_PUBLIC_KEY: keys.publicKey, VAPID_PRIVATE_KEY: keys.privateKey } });
+  const server = await NotificationServer.start();
+  try {
+    const { home, context } = await openProfile({ kit, notifications: server });
+    const sub = await home.enable();
+    const sender = new PayloadSender(keys);
+
+    /** Pushes payload, waits for its notification and returns what the page and the desktop see of it. */
+    const push = async (payload: unknown, title: string) => {
+      expect(await sender.send(kit.push, sub, payload), 'the push service took the message').toBe(201);
+      const [seen] = await home.waitForNotifications(1);
+      return { seen, shown: await server.waitFor(title) };
+    };
+    /** Clicks the notification (or one of its buttons) and waits for the page it opens. */
+    const click = async (shown: Awaited<ReturnType<typeof push>>['shown'], url: string, button?: string) => {
+      const key = button === undefined ? undefined : shown.actions.find((a) => a.title === button)?.action;
+      if (button !== undefined) expect(key, `the action's key among ${JSON.stringify(shown.actions)}`).toBeTruthy();
+      const opened = context.waitForEvent('page');
+      server.click(shown, key);
+      await (await opened).waitForURL(url);
+      await expect.poll(() => home.notifications().then((l) => l.length), { message: 'the notification was closed' }).toBe(0);
+    };
+    const declarative = (title: string) => ({
+      web_push: 8030,
+      notification: {
+        title,
+        navigate: `${kit.url}/?clicked=declarative`,
+        body: 'Shown by the worker from payload.notification',
+        tag: title,
+        actions: [{ action: 'docs', title: 'Read the docs', navigate: `${kit.url}/?clicked=declarative-docs` }],
+        data: { order: 4711 },
+        // Set where the browser has an app badge (Chromium), ignored where
+        // it has none (Firefox): the notification shows either way.
+        app_badge: 3,
+      },
+    });
+
+    await test.step('Declarative Web Push: shown from "notification"; a click on it opens its navigate', async () => {
+      const { seen, shown } = await push(declarative('declarative body'), 'declarative body');
+      expect(seen).toMatchObject({ title: 'declarative body', body: 'Shown by the worker from payload.notification', tag: 'declarative body' });
+      expect(seen.actions?.map(({ action, title }) => ({ action, title }))).toEqual([{ action: 'docs', title: 'Read the docs' }]);
+      // The page finds the payload's data in the worker's envelope, beside
+      // what a click needs.
+      expect(seen.data).toEqual({
+        envelope: 'pushstart-message',
+        messageId: '',
+        data: { order: 4711 },
+        navigate: `${kit.url}/?clicked=declarative`,
+        actionNavigate: { docs: `${kit.url}/?clicked=declarative-docs` },
+      });
+      await click(shown, `${kit.url}/?clicked=declarative`);
+    });
+
+    await test.step('Declarative Web Push: a click on an action opens the action\'s navigate', async () => {
+      const { shown } = await push(declarative('declarative action'), 'declarative action');
+      await click(shown, `${kit.url}/?clicked=declarative-docs`, 'Read the docs');
+    });
+
+    await test.step('the earlier payload: shown from the top level; a click opens data.url', async () => {
+      const data = { url: '/?clicked=earlier', order: 4712 };
+      const { seen, shown } = await push({ title: 'earlier', body: 'The kit\'s earlier shape', tag: 'earlier', data }, 'earlier');
+      expect(seen).toMatchObject({ title: 'earlier', body: 'The kit\'s earlier shape', tag: 'earlier' });
+      // Without a messageId, the page finds the payload's data as it was.
+      expect(seen.data).toEqual(data);
+      await click(shown, `${kit.url}/?clicked=earlier`);
     });
   } finally {
     await server.stop();

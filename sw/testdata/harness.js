@@ -2,9 +2,9 @@
 // that stands in for a service worker's global scope, plays the scenarios of
 // argv[3] (a JSON array) through its push, notificationclick,
 // notificationclose and pushsubscriptionchange handlers, and prints what it
-// observed as JSON: the notifications shown, the reports and subscriptions
-// posted to the server, the windows opened or focused, the trace steps
-// posted to the page. Used by sw_test.go: the browser's part is faked, the
+// observed as JSON: the notifications shown, the app badges set, the reports
+// and subscriptions posted to the server, the windows opened or focused, the
+// trace steps posted to the page. Used by sw_test.go: the browser's part is faked, the
 // worker's code is not.
 
 "use strict";
@@ -32,7 +32,7 @@ function pushData(text) {
 }
 
 async function play(scenario) {
-  const seen = { shown: [], reports: [], stored: [], opened: [], focused: [], traces: [], rejected: [], subscribed: [] };
+  const seen = { shown: [], badges: [], reports: [], stored: [], opened: [], focused: [], traces: [], rejected: [], subscribed: [] };
   const sub = (endpoint, key) => ({
     endpoint,
     options: { applicationServerKey: key || new Uint8Array([4, 1, 2]) },
@@ -55,8 +55,22 @@ async function play(scenario) {
       return page;
     },
   };
+  // The Badging API of Chromium's workers; "badge": "none" is a browser
+  // without it (Firefox), "fails" one whose calls reject.
+  const badging = {
+    setAppBadge: async (n) => {
+      if (scenario.badge === "fails") {
+        throw new DOMException("The badge could not be set.", "NotAllowedError");
+      }
+      seen.badges.push("set " + n);
+    },
+    clearAppBadge: async () => {
+      seen.badges.push("clear");
+    },
+  };
   const self = {
     location: { origin: "https://kit.example" },
+    navigator: scenario.badge === "none" ? {} : badging,
     addEventListener: (type, fn) => {
       listeners[type] = fn;
     },
