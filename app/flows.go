@@ -79,7 +79,7 @@ func (fl *flows) load(ctx context.Context) error {
 		return supErr
 	}
 	fl.log(flowOK, onPage, tr("Support check: service worker, Push API and Notification API present"), featuresDetail(f))
-	fl.log(flowInfo, browserToPage, trf("Permission: %s", perm), permissionDetail(perm))
+	fl.log(flowInfo, browserToPage, permissionTitle(perm), permissionDetail(perm))
 
 	if err := fl.ready(ctx); err != nil {
 		return err
@@ -136,7 +136,7 @@ func (fl *flows) enable(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fl.log(flowOK, browserToPage, tr("Permission: granted"), "")
+	fl.log(flowOK, browserToPage, permissionTitle(PermissionGranted), "")
 
 	key, err := fl.fetchKey(ctx)
 	if err != nil {

@@ -87,6 +87,21 @@ func featuresDetail(f Features) string {
 	return strings.Join(lines, "\n")
 }
 
+// permissionTitle is a permission state as the flow log's heading says it.
+func permissionTitle(p PermissionState) string {
+	switch p {
+	case PermissionGranted:
+		return tr("Permission: granted")
+	case PermissionDenied:
+		return tr("Permission: denied")
+	case PermissionDefault:
+		return tr("Permission: default")
+	case PermissionUnsupported:
+		return tr("Permission: unsupported")
+	}
+	return trf("Permission: %s", p)
+}
+
 // permissionDetail explains a permission state in the flow log.
 func permissionDetail(p PermissionState) string {
 	switch p {
