@@ -51,16 +51,15 @@ type apiError struct {
 
 func (e *apiError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s", e.Method, e.Path)
 	if e.Status == 0 {
-		b.WriteString(" got no answer")
+		b.WriteString(trf("%s %s got no answer", e.Method, e.Path))
 	} else {
-		fmt.Fprintf(&b, " answered %d %s", e.Status, http.StatusText(e.Status))
+		b.WriteString(trf("%s %s answered %d %s", e.Method, e.Path, e.Status, http.StatusText(e.Status)))
 	}
 	if e.Field != "" {
-		fmt.Fprintf(&b, ": %s: %s", e.Field, e.Message)
+		b.WriteString(trf(": %s: %s", e.Field, e.Message))
 	} else if e.Message != "" {
-		fmt.Fprintf(&b, ": %s", e.Message)
+		b.WriteString(trf(": %s", e.Message))
 	}
 	return b.String()
 }
@@ -88,7 +87,7 @@ func (c *apiClient) do(ctx context.Context, timeout time.Duration, method, path 
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return ex, fmt.Errorf("encoding the body of %s %s: %w", method, path, err)
+			return ex, fmt.Errorf(tr("encoding the body of %s %s: %w"), method, path, err)
 		}
 		ex.Request = b
 		reqBody = bytes.NewReader(b)
@@ -105,9 +104,9 @@ func (c *apiClient) do(ctx context.Context, timeout time.Duration, method, path 
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		msg := err.Error() + " (offline, or the server is not running?)"
+		msg := trf("%v (offline, or the server is not running?)", err)
 		if ctx.Err() != nil {
-			msg = "no answer within " + humanDuration(timeout)
+			msg = trf("no answer within %s", humanDuration(timeout))
 		}
 		return ex, &apiError{Method: method, Path: path, Message: msg}
 	}
@@ -115,12 +114,12 @@ func (c *apiClient) do(ctx context.Context, timeout time.Duration, method, path 
 	ex.Status = resp.StatusCode
 	ex.Response, err = io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes+1))
 	if err != nil {
-		return ex, &apiError{Method: method, Path: path, Status: resp.StatusCode, Message: "reading the answer: " + err.Error()}
+		return ex, &apiError{Method: method, Path: path, Status: resp.StatusCode, Message: trf("reading the answer: %v", err)}
 	}
 	if len(ex.Response) > maxReplyBytes {
 		// Cut short, it would only fail as JSON, far from the cause.
 		ex.Response = ex.Response[:maxReplyBytes]
-		return ex, &apiError{Method: method, Path: path, Status: resp.StatusCode, Message: fmt.Sprintf("the answer is longer than %d bytes", maxReplyBytes)}
+		return ex, &apiError{Method: method, Path: path, Status: resp.StatusCode, Message: trf("the answer is longer than %d bytes", maxReplyBytes)}
 	}
 	for _, s := range okStatuses {
 		if resp.StatusCode == s {
@@ -163,7 +162,7 @@ func (c *apiClient) vapidPublicKey(ctx context.Context) (string, exchange, error
 	}
 	var reply api.VAPIDKey
 	if err := json.Unmarshal(ex.Response, &reply); err != nil || reply.PublicKey == "" {
-		return "", ex, &apiError{Method: ex.Method, Path: ex.Path, Status: ex.Status, Message: `the answer has no "publicKey"`}
+		return "", ex, &apiError{Method: ex.Method, Path: ex.Path, Status: ex.Status, Message: tr(`the answer has no "publicKey"`)}
 	}
 	return reply.PublicKey, ex, nil
 }
@@ -179,7 +178,7 @@ func (c *apiClient) saveSubscription(ctx context.Context, sub api.Subscription) 
 	}
 	var saved api.Saved
 	if err := json.Unmarshal(ex.Response, &saved); err != nil {
-		return api.Saved{}, ex, &apiError{Method: ex.Method, Path: ex.Path, Status: ex.Status, Message: "reading the answer: " + err.Error()}
+		return api.Saved{}, ex, &apiError{Method: ex.Method, Path: ex.Path, Status: ex.Status, Message: trf("reading the answer: %v", err)}
 	}
 	saved.Created = ex.Status == http.StatusCreated
 	if saved.Tags == nil {
@@ -204,22 +203,22 @@ func (c *apiClient) sendTest(ctx context.Context, body api.TestSend) (api.Result
 	var res api.Result
 	if ex.Status != 0 && json.Unmarshal(ex.Response, &res) == nil && res.Outcome != "" {
 		if res.Outcome != push.Sent {
-			msg := fmt.Sprintf("the push was not delivered: outcome %q", res.Outcome)
+			msg := trf("the push was not delivered: outcome %q", res.Outcome)
 			if res.Status != 0 {
-				msg += fmt.Sprintf(", push service status %d", res.Status)
+				msg += trf(", push service status %d", res.Status)
 			}
 			if res.Error != "" {
-				msg += ": " + res.Error
+				msg += trf(": %s", res.Error)
 			}
 			if res.Pruned {
-				msg += " (the server deleted this subscription: click Subscribe again)"
+				msg += tr(" (the server deleted this subscription: click Subscribe again)")
 			}
 			return res, ex, &apiError{Method: ex.Method, Path: ex.Path, Status: ex.Status, Message: msg}
 		}
 		return res, ex, nil
 	}
 	if err == nil {
-		err = &apiError{Method: ex.Method, Path: ex.Path, Status: ex.Status, Message: `the answer has no "outcome"`}
+		err = &apiError{Method: ex.Method, Path: ex.Path, Status: ex.Status, Message: tr(`the answer has no "outcome"`)}
 	}
 	return res, ex, err
 }

@@ -21,8 +21,8 @@ func newBreakCard(scenarios []breakScenario, disabled bool, onBreak func(goapp.C
 
 func (c *breakCard) Render() goapp.UI {
 	return goapp.Section().Class("card break-it").Aria("labelledby", "break-heading").Body(
-		goapp.H2().ID("break-heading").Text("Break it"),
-		goapp.P().Class("hint").Text("Each button makes the next push to this browser fail in one way, on purpose, through the local push service, then sends a test notification: follow in the Flow panel what the kit does about it."),
+		goapp.H2().ID("break-heading").Text(tr("Break it")),
+		goapp.P().Class("hint").Text(tr("Each button makes the next push to this browser fail in one way, on purpose, through the local push service, then sends a test notification: follow in the Flow panel what the kit does about it.")),
 		goapp.Div().Class("buttons break-buttons").Body(
 			goapp.Range(c.Scenarios).Slice(func(i int) goapp.UI {
 				sc := c.Scenarios[i]

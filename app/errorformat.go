@@ -14,20 +14,20 @@ import (
 // errorTitle names the failed step for the flow log.
 func errorTitle(err error) string {
 	if pe, ok := asPushError(err); ok {
-		return pe.Op + " failed (" + string(pe.Kind) + ")"
+		return trf("%s failed (%s)", pe.Op, pe.Kind)
 	}
 	var ae *apiError
 	if errors.As(err, &ae) {
-		return ae.Method + " " + ae.Path + " failed"
+		return trf("%s %s failed", ae.Method, ae.Path)
 	}
 	var fe *push.FieldError
 	if errors.As(err, &fe) {
 		if fe.Field == "tags" || strings.HasPrefix(fe.Field, "tags[") {
-			return "The topics are invalid"
+			return tr("The topics are invalid")
 		}
-		return "The notification is invalid"
+		return tr("The notification is invalid")
 	}
-	return "Failed"
+	return tr("Failed")
 }
 
 // errorDetail is the whole error, with the browser's exception when there
@@ -39,13 +39,13 @@ func errorDetail(err error) string {
 	}
 	d := ""
 	if pe.Name != "" {
-		d += "Browser exception: " + pe.Name + "\n"
+		d += trf("Browser exception: %s", pe.Name) + "\n"
 	}
 	if pe.Message != "" {
-		d += "Message: " + pe.Message + "\n"
+		d += trf("Message: %s", pe.Message) + "\n"
 	}
 	if pe.Hint != "" {
-		d += "What to do: " + pe.Hint + "\n"
+		d += trf("What to do: %s", pe.Hint) + "\n"
 	}
 	return d
 }

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 
 	"pushstart/api"
@@ -32,8 +31,14 @@ func (c *apiClient) flowBreak(ctx context.Context, req api.FlowBreakRequest) (ex
 }
 
 // errTraceEnded is a trace stream that ended without the page closing it:
-// the connection dropped, or the server stopped.
-var errTraceEnded = errors.New("the trace stream ended")
+// the connection dropped, or the server stopped. A type, not errors.New,
+// so that its text is in the page's language, which is chosen after the
+// package's variables are set.
+var errTraceEnded error = traceEnded{}
+
+type traceEnded struct{}
+
+func (traceEnded) Error() string { return tr("the trace stream ended") }
 
 // followTrace opens the trace of the subscription req names (POST
 // PathFlowTrace: the endpoint and auth secret travel in the body, never in
@@ -57,7 +62,7 @@ func (c *apiClient) followTrace(ctx context.Context, req api.FlowTraceRequest, o
 		}
 		var te api.TraceEvent
 		if err := json.Unmarshal(ev.Data, &te); err != nil {
-			return &apiError{Method: http.MethodPost, Path: path, Status: resp.StatusCode, Message: "reading a trace event: " + err.Error()}
+			return &apiError{Method: http.MethodPost, Path: path, Status: resp.StatusCode, Message: trf("reading a trace event: %v", err)}
 		}
 		onEvent(te)
 		return nil

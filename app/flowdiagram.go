@@ -29,18 +29,20 @@ const (
 )
 
 // diagramActors are the lifelines, left to right, with their names.
-var diagramActors = []struct{ Actor, Label string }{
-	{api.ActorPage, "Page"},
-	{api.ActorWorker, "Service worker"},
-	{api.ActorServer, "Kit server"},
-	{api.ActorPushService, "Push service"},
-	{api.ActorBrowser, "Browser"},
+func diagramActors() []struct{ Actor, Label string } {
+	return []struct{ Actor, Label string }{
+		{api.ActorPage, tr("Page")},
+		{api.ActorWorker, tr("Service worker")},
+		{api.ActorServer, tr("Kit server")},
+		{api.ActorPushService, tr("Push service")},
+		{api.ActorBrowser, tr("Browser")},
+	}
 }
 
 // actorLabel is an actor's name as the page shows it: the lifeline's name,
 // else the actor as given.
 func actorLabel(actor string) string {
-	for _, a := range diagramActors {
+	for _, a := range diagramActors() {
 		if a.Actor == actor {
 			return a.Label
 		}
@@ -80,7 +82,7 @@ type diagramRow struct {
 // laneX is the x of actor's lifeline; ok is false for an actor the diagram
 // does not draw.
 func laneX(actor string) (x int, ok bool) {
-	for i, a := range diagramActors {
+	for i, a := range diagramActors() {
 		if a.Actor == actor {
 			return diagramLaneGap/2 + i*diagramLaneGap, true
 		}
@@ -107,7 +109,7 @@ func layoutDiagram(entries []flowEntry) diagram {
 	if len(steps) > 0 {
 		newest = steps[len(steps)-1].Actor
 	}
-	for _, a := range diagramActors {
+	for _, a := range diagramActors() {
 		x, _ := laneX(a.Actor)
 		d.Lanes = append(d.Lanes, diagramLane{Actor: a.Actor, Label: a.Label, X: x, Lit: a.Actor == newest})
 	}
@@ -150,20 +152,19 @@ func shorten(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-// diagramLabel is the diagram's accessible name.
-const diagramLabel = "Sequence diagram of the push flow"
-
 // diagramSVG writes d as one <svg> element. Texts are escaped. Its lanes
 // and rows carry data-lane, data-diagram-step and data-from, not the log's
 // data-actor and data-step, so that a selector of the log's steps finds
 // each step once.
 func diagramSVG(d diagram) string {
 	var b strings.Builder
+	// The diagram's accessible name.
+	label := tr("Sequence diagram of the push flow")
 	fmt.Fprintf(&b, `<svg class="flow-diagram" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="%s" viewBox="0 0 %d %d" width="100%%" preserveAspectRatio="xMidYMin meet">`,
-		diagramLabel, d.Width, d.Height)
-	title := diagramLabel
+		html.EscapeString(label), d.Width, d.Height)
+	title := label
 	if n := len(d.Rows); n > 0 {
-		title += fmt.Sprintf(": the newest %d step(s)", n)
+		title = trf("%s: the newest %d step(s)", label, n)
 	}
 	fmt.Fprintf(&b, `<title>%s</title>`, html.EscapeString(title))
 	for _, l := range d.Lanes {

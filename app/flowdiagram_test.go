@@ -118,7 +118,7 @@ func TestDiagramKeepsTheNewestSteps(t *testing.T) {
 
 func TestDiagramLabelsFit(t *testing.T) {
 	long := strings.Repeat("The push service answered 201 Created with a Location ", 3)
-	for _, a := range diagramActors {
+	for _, a := range diagramActors() {
 		t.Run(a.Label, func(t *testing.T) {
 			d := layoutDiagram([]flowEntry{{Actor: a.Actor, Title: long}})
 			r := d.Rows[0]

@@ -1,8 +1,6 @@
 package app
 
 import (
-	"strconv"
-
 	goapp "github.com/maxence-charriere/go-app/v10/pkg/app"
 )
 
@@ -35,8 +33,8 @@ func newFlowLog(s pageState, onSlow func(goapp.Context, bool)) *flowLog {
 
 func (l *flowLog) Render() goapp.UI {
 	return goapp.Section().ID("flow").Class("card flow").Body(
-		goapp.H2().ID("flow-heading").Text("Flow"),
-		goapp.P().Class("hint").Text("Each step of the Web Push flow as it happens, with the data it used: this page's, and for this browser's subscription the server's, the push service's and the service worker's."),
+		goapp.H2().ID("flow-heading").Text(tr("Flow")),
+		goapp.P().Class("hint").Text(tr("Each step of the Web Push flow as it happens, with the data it used: this page's, and for this browser's subscription the server's, the push service's and the service worker's.")),
 		goapp.Div().Class("slow-motion").Body(
 			goapp.Label().Body(
 				goapp.Input().
@@ -45,12 +43,12 @@ func (l *flowLog) Render() goapp.UI {
 					Checked(l.Slow).
 					Aria("describedby", "slow-motion-hint").
 					OnChange(l.onSlow),
-				goapp.Text("Slow motion"),
+				goapp.Text(tr("Slow motion")),
 			),
-			goapp.P().ID("slow-motion-hint").Class("hint").Text("When on, the server pauses before each request, the local push service waits before handing a message over, and this panel reveals the steps one at a time, about 1.5 seconds apart. When off, steps appear as they happen."),
+			goapp.P().ID("slow-motion-hint").Class("hint").Text(tr("When on, the server pauses before each request, the local push service waits before handing a message over, and this panel reveals the steps one at a time, about 1.5 seconds apart. When off, steps appear as they happen.")),
 		),
 		goapp.If(l.Hidden, func() goapp.UI {
-			return goapp.P().Class("flow-note").Text(pushServiceHidden)
+			return goapp.P().Class("flow-note").Text(pushServiceHidden())
 		}),
 		goapp.Div().Class("flow-diagram-box").Body(
 			goapp.Raw(diagramSVG(layoutDiagram(l.Entries))),
@@ -58,12 +56,12 @@ func (l *flowLog) Render() goapp.UI {
 		goapp.If(l.Pending > 0, func() goapp.UI {
 			// Not a live region: the log announces each step as it is
 			// revealed, and a count read out every 1.5 s would drown it.
-			return goapp.P().Class("hint flow-pending").Text(strconv.Itoa(l.Pending) + " more step(s) to reveal…")
+			return goapp.P().Class("hint flow-pending").Text(trf("%d more step(s) to reveal…", l.Pending))
 		}),
 		// The log scrolls on its own, and its scroller is laid out from
 		// the bottom (flex column-reverse), so the newest step stays in
 		// view as steps arrive, unless the reader has scrolled up.
-		goapp.Div().Class("flow-scroll").TabIndex(0).Aria("label", "Flow steps, newest at the bottom").Body(
+		goapp.Div().Class("flow-scroll").TabIndex(0).Aria("label", tr("Flow steps, newest at the bottom")).Body(
 			goapp.Ol().
 				Class("flow-log").
 				Role("log").
@@ -102,7 +100,7 @@ func flowItem(e flowEntry) goapp.UI {
 			goapp.If(e.To != "", func() goapp.UI {
 				return goapp.Span().Class("flow-to").Body(
 					goapp.Span().Aria("hidden", "true").Text("→ "),
-					goapp.Span().Class("visually-hidden").Text("to "),
+					goapp.Span().Class("visually-hidden").Text(tr("to ")),
 					goapp.Text(actorLabel(e.To)),
 				)
 			}),
@@ -130,10 +128,10 @@ func flowItem(e flowEntry) goapp.UI {
 func levelLabel(l flowLevel) string {
 	switch l {
 	case flowOK:
-		return "done"
+		return tr("done")
 	case flowError:
-		return "error"
+		return tr("error")
 	default:
-		return "step"
+		return tr("step")
 	}
 }

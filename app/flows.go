@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -76,11 +75,11 @@ func (fl *flows) load(ctx context.Context) error {
 	perm := fl.browser.Permission()
 	fl.ui.update(func(s *pageState) { s.Features, s.SupportErr, s.Permission = f, supErr, perm })
 	if supErr != nil {
-		fl.log(flowError, onPage, "Support check: push is unavailable here", featuresDetail(f))
+		fl.log(flowError, onPage, tr("Support check: push is unavailable here"), featuresDetail(f))
 		return supErr
 	}
-	fl.log(flowOK, onPage, "Support check: service worker, Push API and Notification API present", featuresDetail(f))
-	fl.log(flowInfo, browserToPage, "Permission: "+string(perm), permissionDetail(perm))
+	fl.log(flowOK, onPage, tr("Support check: service worker, Push API and Notification API present"), featuresDetail(f))
+	fl.log(flowInfo, browserToPage, permissionTitle(perm), permissionDetail(perm))
 
 	if err := fl.ready(ctx); err != nil {
 		return err
@@ -90,14 +89,14 @@ func (fl *flows) load(ctx context.Context) error {
 		return err
 	}
 	if sub == nil {
-		fl.log(flowInfo, browserToPage, "No push subscription in this browser", "pushManager.getSubscription() returned null.")
+		fl.log(flowInfo, browserToPage, tr("No push subscription in this browser"), tr("pushManager.getSubscription() returned null."))
 		return nil
 	}
 	sj, err := sub.JSON()
 	if err != nil {
 		return err
 	}
-	fl.gotSubscription("Found this browser's subscription", sj)
+	fl.gotSubscription(tr("Found this browser's subscription"), sj)
 
 	key, err := fl.fetchKey(ctx)
 	if err != nil {
@@ -106,24 +105,24 @@ func (fl *flows) load(ctx context.Context) error {
 	subKey := sub.ApplicationServerKey()
 	if subKey == "" || sameKey(subKey, key) {
 		if subKey != "" {
-			fl.log(flowOK, onPage, "The subscription uses the server's current VAPID key", "options.applicationServerKey:\n"+subKey)
+			fl.log(flowOK, onPage, tr("The subscription uses the server's current VAPID key"), "options.applicationServerKey:\n"+subKey)
 		}
 		_, err := fl.save(ctx, sj)
 		return err
 	}
 
-	fl.log(flowInfo, onPage, "The server's VAPID key changed: subscribing again", fmt.Sprintf(
+	fl.log(flowInfo, onPage, tr("The server's VAPID key changed: subscribing again"), trf(
 		"Subscription made with:\n%s\nServer key now:\n%s\n\nPush services refuse messages signed with another key than the subscription's, so the old subscription is replaced.",
 		subKey, key))
 	if err := sub.Unsubscribe(ctx); err != nil {
 		return err
 	}
-	fl.log(flowOK, pageToBrowser, "Unsubscribed the old subscription", "")
+	fl.log(flowOK, pageToBrowser, tr("Unsubscribed the old subscription"), "")
 	fl.ui.update(func(s *pageState) { s.unsubscribed() })
 	if perm != PermissionGranted {
 		_ = fl.deleteOnServer(ctx, sj.Endpoint)
-		return &PushError{Kind: ErrPermissionDismissed, Op: "re-subscribing", Message: "notification permission is " + string(perm),
-			Hint: "Click Enable notifications to subscribe with the new key"}
+		return &PushError{Kind: ErrPermissionDismissed, Op: tr("re-subscribing"), Message: trf("notification permission is %s", perm),
+			Hint: tr("Click Enable notifications to subscribe with the new key")}
 	}
 	return fl.subscribeAndStore(ctx, key, sj.Endpoint)
 }
@@ -131,13 +130,13 @@ func (fl *flows) load(ctx context.Context) error {
 // enable is the Enable notifications flow: it asks for permission, then
 // subscribes and stores the subscription.
 func (fl *flows) enable(ctx context.Context) error {
-	fl.log(flowInfo, pageToBrowser, "Asking for permission", "Notification.requestPermission(): the browser shows its prompt.")
+	fl.log(flowInfo, pageToBrowser, tr("Asking for permission"), tr("Notification.requestPermission(): the browser shows its prompt."))
 	perm, err := fl.browser.RequestPermission(ctx)
 	fl.ui.update(func(s *pageState) { s.Permission = perm })
 	if err != nil {
 		return err
 	}
-	fl.log(flowOK, browserToPage, "Permission: granted", "")
+	fl.log(flowOK, browserToPage, permissionTitle(PermissionGranted), "")
 
 	key, err := fl.fetchKey(ctx)
 	if err != nil {
@@ -162,9 +161,9 @@ func (fl *flows) disable(ctx context.Context, endpoint string) error {
 		if err := sub.Unsubscribe(ctx); err != nil {
 			return err
 		}
-		fl.log(flowOK, pageToBrowser, "Unsubscribed in the browser", "PushSubscription.unsubscribe() resolved true: the push service forgot this endpoint.")
+		fl.log(flowOK, pageToBrowser, tr("Unsubscribed in the browser"), tr("PushSubscription.unsubscribe() resolved true: the push service forgot this endpoint."))
 	} else {
-		fl.log(flowInfo, browserToPage, "The browser has no subscription any more", "pushManager.getSubscription() returned null.")
+		fl.log(flowInfo, browserToPage, tr("The browser has no subscription any more"), tr("pushManager.getSubscription() returned null."))
 	}
 	fl.ui.update(func(s *pageState) { s.unsubscribed() })
 	if endpoint == "" {
@@ -198,8 +197,8 @@ func (fl *flows) sendTest(ctx context.Context, endpoint string, p testPush) erro
 	if err != nil {
 		return err
 	}
-	fl.log(flowOK, onPage, "The push service accepted the message",
-		fmt.Sprintf("Push service status %d after %d attempt(s). The browser now decrypts it and the service worker's push handler shows it.", res.Status, res.Attempts))
+	fl.log(flowOK, onPage, tr("The push service accepted the message"),
+		trf("Push service status %d after %d attempt(s). The browser now decrypts it and the service worker's push handler shows it.", res.Status, res.Attempts))
 	return nil
 }
 
@@ -230,8 +229,8 @@ func (fl *flows) pushTest(ctx context.Context, endpoint string, p testPush) (api
 	// The request first, so that the diagram draws the page asking before
 	// the server's steps arrive; the answer, once the push is done, goes
 	// back from the server.
-	fl.log(flowInfo, pageToServer, "Asking the server to push to this browser",
-		"POST "+api.PathTestSend+": this subscription's endpoint and the notification:\n"+notificationJSON(n))
+	fl.log(flowInfo, pageToServer, tr("Asking the server to push to this browser"),
+		trf("POST %s: this subscription's endpoint and the notification:\n%s", api.PathTestSend, notificationJSON(n)))
 	res, ex, err := fl.server.sendTest(ctx, req)
 	fl.logExchangeAs(ex, serverToPage)
 	if ex.Status != 0 {
@@ -250,7 +249,7 @@ func (fl *flows) ready(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fl.log(flowOK, workerToPage, "Service worker active", fmt.Sprintf("scope: %s\nscript: %s\nstate: %s", info.Scope, info.ScriptURL, info.State))
+	fl.log(flowOK, workerToPage, tr("Service worker active"), trf("scope: %s\nscript: %s\nstate: %s", info.Scope, info.ScriptURL, info.State))
 	return nil
 }
 
@@ -264,7 +263,7 @@ func (fl *flows) fetchKey(ctx context.Context) (string, error) {
 	if _, err := decodeKey(key); err != nil {
 		return "", err
 	}
-	fl.log(flowOK, serverToPage, "VAPID public key fetched", key+"\n\n65-byte P-256 public key, base64url: the applicationServerKey of the subscription.")
+	fl.log(flowOK, serverToPage, tr("VAPID public key fetched"), key+"\n\n"+tr("65-byte P-256 public key, base64url: the applicationServerKey of the subscription."))
 	return key, nil
 }
 
@@ -273,8 +272,8 @@ func (fl *flows) fetchKey(ctx context.Context) (string, error) {
 // When the push service does not answer in time, the page reports it and
 // keeps watching in the background for the browser's late answer.
 func (fl *flows) subscribeAndStore(ctx context.Context, key, oldEndpoint string) error {
-	fl.log(flowInfo, pageToBrowser, "Subscribing at the browser's push service",
-		"pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: <the key's 65 bytes> })")
+	fl.log(flowInfo, pageToBrowser, tr("Subscribing at the browser's push service"),
+		tr("pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: <the key's 65 bytes> })"))
 	sub, err := fl.browser.Subscribe(ctx, key)
 	if errors.Is(err, context.DeadlineExceeded) {
 		gen := fl.actions.Load()
@@ -288,7 +287,7 @@ func (fl *flows) subscribeAndStore(ctx context.Context, key, oldEndpoint string)
 	if err != nil {
 		return err
 	}
-	fl.gotSubscription("Subscribed: the push service created this subscription", sj)
+	fl.gotSubscription(tr("Subscribed: the push service created this subscription"), sj)
 	return fl.store(ctx, sj, oldEndpoint)
 }
 
@@ -331,7 +330,7 @@ func (fl *flows) watchLate(ctx context.Context, gen uint64, key, oldEndpoint str
 		}
 		sj, err := sub.JSON()
 		if err == nil {
-			fl.gotSubscription("Subscribed after all: the push service answered late", sj)
+			fl.gotSubscription(tr("Subscribed after all: the push service answered late"), sj)
 			err = fl.store(ctx, sj, oldEndpoint)
 		}
 		fl.ui.update(func(s *pageState) {
@@ -343,12 +342,12 @@ func (fl *flows) watchLate(ctx context.Context, gen uint64, key, oldEndpoint str
 		})
 		return
 	}
-	fl.log(flowInfo, onPage, "Stopped waiting for the push service", "No subscription appeared within "+humanDuration(fl.lateWatch)+" after the timeout.")
+	fl.log(flowInfo, onPage, tr("Stopped waiting for the push service"), trf("No subscription appeared within %s after the timeout.", humanDuration(fl.lateWatch)))
 }
 
 // gotSubscription shows sj as the browser's subscription.
 func (fl *flows) gotSubscription(title string, sj api.Subscription) {
-	fl.log(flowOK, browserToPage, title, "Endpoint: "+sj.Endpoint+"\n\n"+prettySubscription(sj))
+	fl.log(flowOK, browserToPage, title, trf("Endpoint: %s", sj.Endpoint)+"\n\n"+prettySubscription(sj))
 	fl.ui.update(func(s *pageState) { s.subscribed(sj) })
 }
 
@@ -361,11 +360,11 @@ func (fl *flows) save(ctx context.Context, sj api.Subscription) (api.Saved, erro
 	if err != nil {
 		return saved, err
 	}
-	what := "The server already knew this subscription (200)."
+	what := tr("The server already knew this subscription (200).")
 	if saved.Created {
-		what = "The server stored a new subscription (201)."
+		what = tr("The server stored a new subscription (201).")
 	}
-	fl.log(flowOK, serverToPage, "Subscription stored on the server", what+"\n"+topicsDetail(saved.Tags))
+	fl.log(flowOK, serverToPage, tr("Subscription stored on the server"), what+"\n"+topicsDetail(saved.Tags))
 	fl.ui.update(func(s *pageState) { s.stored(sj.Endpoint, saved.Tags) })
 	return saved, nil
 }
@@ -392,27 +391,27 @@ func (fl *flows) setTopics(ctx context.Context, endpoint string, tags []string) 
 	}
 	if sub == nil {
 		fl.ui.update(func(s *pageState) { s.unsubscribed() })
-		return errors.New("this browser has no push subscription any more: click Enable notifications to subscribe again")
+		return errors.New(tr("this browser has no push subscription any more: click Enable notifications to subscribe again"))
 	}
 	sj, err := sub.JSON()
 	if err != nil {
 		return err
 	}
 	if sj.Endpoint != endpoint {
-		fl.gotSubscription("The browser's subscription changed since the page showed it", sj)
+		fl.gotSubscription(tr("The browser's subscription changed since the page showed it"), sj)
 	}
-	fl.log(flowInfo, onPage, "Saving the topics",
-		"The subscription is posted again with \"tags\", the full list: it replaces the topics the server stores.\n"+topicsDetail(tags))
+	fl.log(flowInfo, onPage, tr("Saving the topics"),
+		tr("The subscription is posted again with \"tags\", the full list: it replaces the topics the server stores.")+"\n"+topicsDetail(tags))
 	sj.Tags = &tags
 	saved, err := fl.save(ctx, sj)
 	if err != nil {
 		return err
 	}
-	what := "A broadcast to any of these tags now reaches this browser."
+	what := tr("A broadcast to any of these tags now reaches this browser.")
 	if len(saved.Tags) == 0 {
-		what = "Broadcasts to tags no longer reach this browser; those to everyone still do."
+		what = tr("Broadcasts to tags no longer reach this browser; those to everyone still do.")
 	}
-	fl.log(flowOK, serverToPage, "Topics saved", what+"\n"+topicsDetail(saved.Tags))
+	fl.log(flowOK, serverToPage, tr("Topics saved"), what+"\n"+topicsDetail(saved.Tags))
 	return nil
 }
 

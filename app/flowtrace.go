@@ -28,7 +28,9 @@ const (
 )
 
 // pushServiceHidden is what the Flow panel says outside local mode.
-const pushServiceHidden = "The push service's part happens inside FCM, Mozilla's autopush or Apple's push service and cannot be seen from here: only the server's request and the push service's answer can."
+func pushServiceHidden() string {
+	return tr("The push service's part happens inside FCM, Mozilla's autopush or Apple's push service and cannot be seen from here: only the server's request and the push service's answer can.")
+}
 
 // followTrace shows the trace of sub in the flow log until ctx ends: it
 // asks the server what it offers (GET /api/flow), then opens the trace
@@ -42,7 +44,7 @@ func (fl *flows) followTrace(ctx context.Context, sub api.Subscription) {
 	}
 	if err != nil {
 		fl.logExchange(ex)
-		fl.log(flowError, onPage, "No live trace: the server did not say what it offers", err.Error())
+		fl.log(flowError, onPage, tr("No live trace: the server did not say what it offers"), err.Error())
 		return
 	}
 	fl.ui.update(func(s *pageState) { s.Flow, s.FlowKnown = info, true })
@@ -55,7 +57,7 @@ func (fl *flows) followTrace(ctx context.Context, sub api.Subscription) {
 		err := fl.server.followTrace(ctx, req,
 			func() {
 				opened = time.Now()
-				fl.log(flowOK, serverToPage, "Following this subscription's pushes live", traceOpenDetail(info))
+				fl.log(flowOK, serverToPage, tr("Following this subscription's pushes live"), traceOpenDetail(info))
 			},
 			func(ev api.TraceEvent) {
 				stepped = true
@@ -67,8 +69,8 @@ func (fl *flows) followTrace(ctx context.Context, sub api.Subscription) {
 					// The server never waits for a slow reader: it drops
 					// steps instead, and the numbering shows the gap.
 					gap := flowEntry{At: e.At, Level: flowError, Actor: api.ActorServer, To: api.ActorPage,
-						Title:  fmt.Sprintf("%d step(s) of the trace were lost", lost),
-						Detail: "The server drops the steps a page reads too slowly rather than slow its pushes down; the steps before and after this line are complete."}
+						Title:  trf("%d step(s) of the trace were lost", lost),
+						Detail: tr("The server drops the steps a page reads too slowly rather than slow its pushes down; the steps before and after this line are complete.")}
 					fl.ui.update(func(s *pageState) { s.reveal(gap) })
 				}
 				seq = ev.Seq
@@ -83,11 +85,11 @@ func (fl *flows) followTrace(ctx context.Context, sub api.Subscription) {
 			// try again when the server says, a few times.
 			drops++
 			if drops > traceMaxDrops {
-				fl.log(flowError, serverToPage, "Stopped asking for the live trace", err.Error()+"\nReload the page to try again.")
+				fl.log(flowError, serverToPage, tr("Stopped asking for the live trace"), err.Error()+"\n"+tr("Reload the page to try again."))
 				return
 			}
 			wait := min(max(ae.RetryAfter, fl.traceRetry), time.Minute)
-			fl.log(flowInfo, serverToPage, "The server has too many live traces open: asking again in "+humanDuration(wait), err.Error())
+			fl.log(flowInfo, serverToPage, trf("The server has too many live traces open: asking again in %s", humanDuration(wait)), err.Error())
 			if !sleepCtx(ctx, wait) {
 				return
 			}
@@ -97,13 +99,13 @@ func (fl *flows) followTrace(ctx context.Context, sub api.Subscription) {
 			// The server ends a long-lived stream on purpose: open the
 			// next one at once.
 			drops = 0
-			fl.log(flowInfo, onPage, "The live trace ended after "+humanDuration(time.Since(opened).Round(time.Second))+": opening it again", "The server closes a trace stream after a while, so that none is held forever.")
+			fl.log(flowInfo, onPage, trf("The live trace ended after %s: opening it again", humanDuration(time.Since(opened).Round(time.Second))), tr("The server closes a trace stream after a while, so that none is held forever."))
 			continue
 		}
 		if errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 {
-			title := "The server refused the live trace"
+			title := tr("The server refused the live trace")
 			if ae.Status == http.StatusNotFound {
-				title = "The server does not know this subscription: no live trace"
+				title = tr("The server does not know this subscription: no live trace")
 			}
 			fl.log(flowError, serverToPage, title, err.Error())
 			return
@@ -113,11 +115,11 @@ func (fl *flows) followTrace(ctx context.Context, sub api.Subscription) {
 		}
 		drops++
 		if drops > traceMaxDrops {
-			fl.log(flowError, onPage, "Stopped following the live trace",
-				fmt.Sprintf("The trace stream dropped %d times in a row: %v\nReload the page to try again.", drops, err))
+			fl.log(flowError, onPage, tr("Stopped following the live trace"),
+				trf("The trace stream dropped %d times in a row: %v", drops, err)+"\n"+tr("Reload the page to try again."))
 			return
 		}
-		fl.log(flowInfo, onPage, "The live trace dropped: opening it again in "+humanDuration(fl.traceRetry), err.Error())
+		fl.log(flowInfo, onPage, trf("The live trace dropped: opening it again in %s", humanDuration(fl.traceRetry)), err.Error())
 		if !sleepCtx(ctx, fl.traceRetry) {
 			return
 		}
@@ -139,11 +141,11 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 
 // traceOpenDetail says what the trace will show.
 func traceOpenDetail(info api.FlowInfo) string {
-	d := "POST " + api.PathFlowTrace + " with this subscription's endpoint and auth secret in the body (never in a URL): a Server-Sent Events stream of every step the server takes for a push to it."
+	d := trf("POST %s with this subscription's endpoint and auth secret in the body (never in a URL): a Server-Sent Events stream of every step the server takes for a push to it.", api.PathFlowTrace)
 	if info.Local {
-		return d + "\nLocal mode: the local push service's steps (queued, delivered with its protocol frame, acknowledged) come too."
+		return d + "\n" + tr("Local mode: the local push service's steps (queued, delivered with its protocol frame, acknowledged) come too.")
 	}
-	return d + "\n" + pushServiceHidden
+	return d + "\n" + pushServiceHidden()
 }
 
 // traceEntry is a trace step as the flow log shows it: a step that went
@@ -183,19 +185,19 @@ const (
 // server's come from the server.
 func workerStep(text string) (api.TraceEvent, error) {
 	if len(text) > maxWorkerStep {
-		return api.TraceEvent{}, fmt.Errorf("a worker step of %d bytes, more than %d", len(text), maxWorkerStep)
+		return api.TraceEvent{}, fmt.Errorf(tr("a worker step of %d bytes, more than %d"), len(text), maxWorkerStep)
 	}
 	var ev api.TraceEvent
 	if err := json.Unmarshal([]byte(text), &ev); err != nil {
-		return api.TraceEvent{}, fmt.Errorf("a worker step that is not a trace event: %w", err)
+		return api.TraceEvent{}, fmt.Errorf(tr("a worker step that is not a trace event: %w"), err)
 	}
 	switch {
 	case ev.Actor != api.ActorWorker:
-		return api.TraceEvent{}, fmt.Errorf("a worker step with actor %q", ev.Actor)
+		return api.TraceEvent{}, fmt.Errorf(tr("a worker step with actor %q"), ev.Actor)
 	case ev.Step == "" || ev.Title == "":
-		return api.TraceEvent{}, errors.New("a worker step without a step or a title")
+		return api.TraceEvent{}, errors.New(tr("a worker step without a step or a title"))
 	case len(ev.Fields) > maxWorkerFields:
-		return api.TraceEvent{}, fmt.Errorf("a worker step with %d fields, more than %d", len(ev.Fields), maxWorkerFields)
+		return api.TraceEvent{}, fmt.Errorf(tr("a worker step with %d fields, more than %d"), len(ev.Fields), maxWorkerFields)
 	}
 	return ev, nil
 }

@@ -33,16 +33,16 @@ func prettySubscription(s api.Subscription) string {
 // topicsDetail names a subscription's topics in the flow log.
 func topicsDetail(tags []string) string {
 	if len(tags) == 0 {
-		return "Topics: none"
+		return tr("Topics: none")
 	}
-	return "Topics: " + strings.Join(tags, ", ")
+	return trf("Topics: %s", strings.Join(tags, ", "))
 }
 
 // exchangeTitle is a flow log heading such as
 // "POST /api/subscriptions → 201 Created".
 func exchangeTitle(ex exchange) string {
 	if ex.Status == 0 {
-		return ex.Method + " " + ex.Path + " → no answer"
+		return trf("%s %s → no answer", ex.Method, ex.Path)
 	}
 	return fmt.Sprintf("%s %s → %d %s", ex.Method, ex.Path, ex.Status, http.StatusText(ex.Status))
 }
@@ -51,17 +51,17 @@ func exchangeTitle(ex exchange) string {
 func exchangeDetail(ex exchange) string {
 	var b strings.Builder
 	if ex.Request != nil {
-		b.WriteString("Request body:\n")
+		b.WriteString(tr("Request body:") + "\n")
 		b.WriteString(prettyJSON(ex.Request))
 		b.WriteString("\n\n")
 	}
 	switch {
 	case ex.Status == 0:
-		b.WriteString("No answer.")
+		b.WriteString(tr("No answer."))
 	case len(bytes.TrimSpace(ex.Response)) == 0:
-		fmt.Fprintf(&b, "Answer: %d, empty body.", ex.Status)
+		b.WriteString(trf("Answer: %d, empty body.", ex.Status))
 	default:
-		fmt.Fprintf(&b, "Answer body (%d):\n", ex.Status)
+		b.WriteString(trf("Answer body (%d):", ex.Status) + "\n")
 		b.WriteString(prettyJSON(ex.Response))
 	}
 	return b.String()
@@ -71,32 +71,47 @@ func exchangeDetail(ex exchange) string {
 func featuresDetail(f Features) string {
 	yes := func(ok bool) string {
 		if ok {
-			return "yes"
+			return tr("yes")
 		}
-		return "no"
+		return tr("no")
 	}
 	lines := []string{
 		"window.isSecureContext: " + yes(f.SecureContext),
 		"navigator.serviceWorker: " + yes(f.ServiceWorker),
 		"window.PushManager: " + yes(f.PushManager),
 		"window.Notification: " + yes(f.Notification),
-		"iPhone/iPad: " + yes(f.AppleMobile),
-		"opened from the home screen / installed: " + yes(f.Standalone),
-		"user agent: " + f.UserAgent,
+		trf("iPhone/iPad: %s", yes(f.AppleMobile)),
+		trf("opened from the home screen / installed: %s", yes(f.Standalone)),
+		trf("user agent: %s", f.UserAgent),
 	}
 	return strings.Join(lines, "\n")
+}
+
+// permissionTitle is a permission state as the flow log's heading says it.
+func permissionTitle(p PermissionState) string {
+	switch p {
+	case PermissionGranted:
+		return tr("Permission: granted")
+	case PermissionDenied:
+		return tr("Permission: denied")
+	case PermissionDefault:
+		return tr("Permission: default")
+	case PermissionUnsupported:
+		return tr("Permission: unsupported")
+	}
+	return trf("Permission: %s", p)
 }
 
 // permissionDetail explains a permission state in the flow log.
 func permissionDetail(p PermissionState) string {
 	switch p {
 	case PermissionGranted:
-		return "Notification.permission is \"granted\": the page may subscribe without asking."
+		return tr("Notification.permission is \"granted\": the page may subscribe without asking.")
 	case PermissionDenied:
-		return "Notification.permission is \"denied\": the browser will not ask again; the user must allow notifications in the site settings."
+		return tr("Notification.permission is \"denied\": the browser will not ask again; the user must allow notifications in the site settings.")
 	case PermissionDefault:
-		return "Notification.permission is \"default\": the user has not decided. The page asks only when Enable notifications is clicked."
+		return tr("Notification.permission is \"default\": the user has not decided. The page asks only when Enable notifications is clicked.")
 	default:
-		return "No Notification API."
+		return tr("No Notification API.")
 	}
 }

@@ -35,7 +35,7 @@ func newHome() *home { return &home{} }
 // re-syncs an existing subscription with the server.
 func (h *home) OnMount(ctx goapp.Context) {
 	// The title the admin console set, when the page came back from it.
-	ctx.Page().SetTitle(pageTitle)
+	ctx.Page().SetTitle(tr("pushstart: Web Push starter kit"))
 	server := newAPIClient(originOf(goapp.Window().URL()), nil)
 	h.flows = newFlows(pageBrowser{}, server, dispatcher{ctx: ctx, state: &h.state, after: h.afterUpdate})
 	h.stopWorker = listenWorker(
@@ -47,11 +47,11 @@ func (h *home) OnMount(ctx goapp.Context) {
 			})
 		},
 		func(err error) {
-			e := flowEntry{At: time.Now(), Level: flowError, Actor: api.ActorWorker, To: api.ActorPage, Title: "A step of the service worker could not be read", Detail: err.Error()}
+			e := flowEntry{At: time.Now(), Level: flowError, Actor: api.ActorWorker, To: api.ActorPage, Title: tr("A step of the service worker could not be read"), Detail: err.Error()}
 			ctx.Dispatch(func(goapp.Context) { h.state.addEntry(e) })
 		},
 	)
-	h.state.Busy = "Checking this browser…"
+	h.state.Busy = tr("Checking this browser…")
 	ctx.Async(func() { h.flows.finish(h.flows.load(ctx)) })
 	// /#flow (where make demo opens) scrolls to the Flow panel once drawn:
 	// the browser looked for the anchor before the page existed.
@@ -83,37 +83,37 @@ func (h *home) Render() goapp.UI {
 		goapp.Main().Body(
 			goapp.Div().Class("alert").Role("alert").Body(
 				goapp.If(s.Alert != "", func() goapp.UI {
-					return goapp.P().Body(goapp.Strong().Text("Error: "), goapp.Text(s.Alert))
+					return goapp.P().Body(goapp.Strong().Text(tr("Error: ")), goapp.Text(s.Alert))
 				}),
 			),
 			goapp.Div().Class("columns").Body(
 				goapp.Div().Class("column").Body(
 					newStatusPanel(s),
 					goapp.Section().Class("card").Body(
-						goapp.H2().Text("Notifications"),
-						goapp.P().Class("hint").Text("Enabling asks for permission, fetches the server's VAPID public key, subscribes at the browser's push service and stores the subscription on the server."),
+						goapp.H2().Text(tr("Notifications")),
+						goapp.P().Class("hint").Text(tr("Enabling asks for permission, fetches the server's VAPID public key, subscribes at the browser's push service and stores the subscription on the server.")),
 						goapp.Div().Class("buttons").Body(
 							goapp.Button().
 								Type("button").
 								Class("primary").
 								Disabled(!s.canEnable()).
 								OnClick(h.onEnable).
-								Text("Enable notifications"),
+								Text(tr("Enable notifications")),
 							goapp.Button().
 								Type("button").
 								Disabled(!s.canDisable()).
 								OnClick(h.onDisable).
-								Text("Disable notifications"),
+								Text(tr("Disable notifications")),
 						),
 						goapp.If(s.Pruned && s.Subscribed, func() goapp.UI {
 							return goapp.Div().Class("pruned").Body(
-								goapp.P().Text("The server deleted this subscription: its push service said it is gone. This browser still holds it, dead."),
+								goapp.P().Text(tr("The server deleted this subscription: its push service said it is gone. This browser still holds it, dead.")),
 								goapp.Button().
 									Type("button").
 									Class("primary").
 									Disabled(!s.canSubscribeAgain()).
 									OnClick(h.onSubscribeAgain).
-									Text("Subscribe again"),
+									Text(tr("Subscribe again")),
 							)
 						}),
 					),
@@ -130,8 +130,8 @@ func (h *home) Render() goapp.UI {
 			),
 		),
 		goapp.Footer().Body(
-			goapp.P().Text("Your browser's service worker (/app-worker.js) shows the notifications, even with this page closed."),
-			goapp.P().Body(goapp.A().Class("admin-link").Href(adminPath).Text("Admin console")),
+			goapp.P().Text(tr("Your browser's service worker (/app-worker.js) shows the notifications, even with this page closed.")),
+			goapp.P().Body(goapp.A().Class("admin-link").Href(adminPath).Text(tr("Admin console"))),
 		),
 	)
 }
@@ -140,7 +140,7 @@ func (h *home) onEnable(ctx goapp.Context, e goapp.Event) {
 	if !h.state.canEnable() {
 		return
 	}
-	h.start(ctx, "Enabling notifications…", h.flows.enable)
+	h.start(ctx, tr("Enabling notifications…"), h.flows.enable)
 }
 
 func (h *home) onDisable(ctx goapp.Context, e goapp.Event) {
@@ -148,7 +148,7 @@ func (h *home) onDisable(ctx goapp.Context, e goapp.Event) {
 		return
 	}
 	endpoint := h.state.Sub.Endpoint
-	h.start(ctx, "Disabling notifications…", func(ctx context.Context) error {
+	h.start(ctx, tr("Disabling notifications…"), func(ctx context.Context) error {
 		return h.flows.disable(ctx, endpoint)
 	})
 }
@@ -159,7 +159,7 @@ func (h *home) onSendTest(ctx goapp.Context, title, body string) {
 	}
 	endpoint := h.state.Sub.Endpoint
 	p := testPush{Title: title, Body: body, Slow: h.state.Slow}
-	h.start(ctx, "Sending a test notification…", func(ctx context.Context) error {
+	h.start(ctx, tr("Sending a test notification…"), func(ctx context.Context) error {
 		return h.flows.sendTest(ctx, endpoint, p)
 	})
 }
@@ -170,7 +170,7 @@ func (h *home) onBreak(ctx goapp.Context, sc breakScenario) {
 		return
 	}
 	sub, slow := h.state.Sub, h.state.Slow
-	h.start(ctx, "Breaking it: "+sc.Label+"…", func(ctx context.Context) error {
+	h.start(ctx, trf("Breaking it: %s…", sc.Label), func(ctx context.Context) error {
 		return h.flows.breakIt(ctx, sc, sub, slow)
 	})
 }
@@ -180,7 +180,7 @@ func (h *home) onSubscribeAgain(ctx goapp.Context, e goapp.Event) {
 	if !h.state.canSubscribeAgain() {
 		return
 	}
-	h.start(ctx, "Subscribing again…", h.flows.subscribeAgain)
+	h.start(ctx, tr("Subscribing again…"), h.flows.subscribeAgain)
 }
 
 // onSlow turns slow motion on or off.
@@ -198,7 +198,7 @@ func (h *home) onTopic(ctx goapp.Context, tag string, on bool) {
 	endpoint := h.state.Sub.Endpoint
 	tags := withTopic(h.state.Tags, tag, on)
 	h.state.chooseTopics(tags)
-	h.start(ctx, "Saving the topics…", func(ctx context.Context) error {
+	h.start(ctx, tr("Saving the topics…"), func(ctx context.Context) error {
 		return h.flows.setTopics(ctx, endpoint, tags)
 	})
 }

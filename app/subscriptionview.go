@@ -21,14 +21,14 @@ func newSubscriptionView(subscribed bool, sub api.Subscription) *subscriptionVie
 
 func (v *subscriptionView) Render() goapp.UI {
 	return goapp.Section().Class("card").Body(
-		goapp.H2().ID("subscription-heading").Text("Subscription"),
+		goapp.H2().ID("subscription-heading").Text(tr("Subscription")),
 		goapp.If(!v.Subscribed, func() goapp.UI {
-			return goapp.P().Class("hint").Text("No push subscription in this browser yet.")
+			return goapp.P().Class("hint").Text(tr("No push subscription in this browser yet."))
 		}).Else(func() goapp.UI {
 			return goapp.Div().Body(
-				goapp.P().Class("hint").Text("PushSubscription.toJSON(), as stored by the server. The endpoint is a secret: anyone holding it and the keys can push to this browser."),
+				goapp.P().Class("hint").Text(tr("PushSubscription.toJSON(), as stored by the server. The endpoint is a secret: anyone holding it and the keys can push to this browser.")),
 				goapp.Dl().Class("endpoint").Body(
-					goapp.Dt().Text("Endpoint"),
+					goapp.Dt().Text(tr("Endpoint")),
 					goapp.Dd().Body(goapp.Code().Text(v.Sub.Endpoint)),
 				),
 				goapp.Pre().

@@ -4,12 +4,6 @@ import (
 	goapp "github.com/maxence-charriere/go-app/v10/pkg/app"
 )
 
-// Default texts of the test notification.
-const (
-	defaultTestTitle = "Hello from pushstart"
-	defaultTestBody  = "This notification went from the server, through the push service, to your service worker."
-)
-
 // testForm lets the user push a notification to this browser through the
 // server, and shows the server's account of the delivery.
 type testForm struct {
@@ -28,18 +22,19 @@ func newTestForm(disabled bool, outcome string, onSend func(goapp.Context, strin
 		Disabled: disabled,
 		Outcome:  outcome,
 		OnSend:   onSend,
-		title:    defaultTestTitle,
-		body:     defaultTestBody,
+		// The test notification's default texts.
+		title: tr("Hello from pushstart"),
+		body:  tr("This notification went from the server, through the push service, to your service worker."),
 	}
 }
 
 func (f *testForm) Render() goapp.UI {
 	return goapp.Section().Class("card").Body(
-		goapp.H2().ID("test-heading").Text("Test notification"),
-		goapp.P().Class("hint").Text("The server encrypts this message for your subscription and sends it to the push service; your service worker shows it."),
+		goapp.H2().ID("test-heading").Text(tr("Test notification")),
+		goapp.P().Class("hint").Text(tr("The server encrypts this message for your subscription and sends it to the push service; your service worker shows it.")),
 		goapp.Form().Class("test-form").OnSubmit(f.onSubmit).Body(
 			goapp.Div().Class("field").Body(
-				goapp.Label().For("test-title").Text("Title"),
+				goapp.Label().For("test-title").Text(tr("Title")),
 				goapp.Input().
 					ID("test-title").
 					Type("text").
@@ -49,7 +44,7 @@ func (f *testForm) Render() goapp.UI {
 					OnInput(f.onTitle),
 			),
 			goapp.Div().Class("field").Body(
-				goapp.Label().For("test-body").Text("Body"),
+				goapp.Label().For("test-body").Text(tr("Body")),
 				goapp.Textarea().
 					ID("test-body").
 					Rows(3).
@@ -61,11 +56,11 @@ func (f *testForm) Render() goapp.UI {
 				Type("submit").
 				Class("primary").
 				Disabled(f.Disabled).
-				Text("Send test notification"),
+				Text(tr("Send test notification")),
 		),
 		goapp.If(f.Outcome != "", func() goapp.UI {
 			return goapp.Div().Body(
-				goapp.H3().ID("outcome-heading").Text("Test outcome"),
+				goapp.H3().ID("outcome-heading").Text(tr("Test outcome")),
 				goapp.Pre().
 					ID("test-outcome").
 					Role("region").

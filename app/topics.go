@@ -14,8 +14,8 @@ type topic struct {
 // To offer another, add a line here; its tag must pass push.CheckTags.
 func offeredTopics() []topic {
 	return []topic{
-		{Tag: "news", Label: "News"},
-		{Tag: "reminders", Label: "Reminders"},
+		{Tag: "news", Label: tr("News")},
+		{Tag: "reminders", Label: tr("Reminders")},
 	}
 }
 

@@ -22,8 +22,8 @@ func (v *topicsView) Render() goapp.UI {
 	s := v.State
 	offered := offeredTopics()
 	return goapp.Section().Class("card").Body(
-		goapp.H2().ID("topics-heading").Text("Topics"),
-		goapp.P().Class("hint").Text(`An admin broadcast can go to the subscriptions with a topic ("to": {"tags": ["news"]}); one without "to" reaches every subscription.`),
+		goapp.H2().ID("topics-heading").Text(tr("Topics")),
+		goapp.P().Class("hint").Text(tr(`An admin broadcast can go to the subscriptions with a topic ("to": {"tags": ["news"]}); one without "to" reaches every subscription.`)),
 		goapp.FieldSet().
 			Class("topics").
 			Aria("labelledby", "topics-heading").

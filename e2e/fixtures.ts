@@ -13,7 +13,9 @@
 //     permissions are cleared when the test ends; its other profiles, and a
 //     profile with the notification server or ownBrowser, a Chromium of
 //     their own. The worker's Chromium stays connected to the push service,
-//     as a browser left open does.
+//     as a browser left open does. A test that sets Playwright's locale
+//     option (test.use({ locale: 'fr-FR' })) gets a Chromium of its own in
+//     that language: a tab cannot change its browser's.
 //   - Firefox: Debian's Firefox ESR over WebDriver BiDi with the push prefs.
 //     One Firefox per worker and a new context (its own storage, permissions
 //     and subscriptions) per profile, because starting Firefox is most of a
@@ -200,8 +202,11 @@ async function launchProfile(
   label: string,
   sharedFirefox: (() => Promise<Browser>) | null,
   sharedChromium: (() => Promise<BrowserContext>) | null,
+  locale: string | undefined,
 ): Promise<Omit<Profile, 'home' | 'kit'> & { settle?: HomePage['settle'] }> {
   const permission = opts.permission ?? 'granted';
+  // The browser's language (navigator.languages, Accept-Language).
+  const contextOptions = locale ? { locale } : undefined;
   const perms = {
     grant: permission === 'granted' ? [kit.url] : [],
     deny: permission === 'denied' ? [kit.url] : [],
@@ -215,7 +220,7 @@ async function launchProfile(
     // A new context of the worker's Firefox: a container with storage,
     // permissions and push subscriptions of its own. Launching Firefox is
     // most of a test's time on a small machine.
-    launched = await launchFirefox(firefox, { browser: kit.browserConfig }, { browser: await sharedFirefox(), grant: perms.grant });
+    launched = await launchFirefox(firefox, { browser: kit.browserConfig }, { browser: await sharedFirefox(), grant: perms.grant, contextOptions });
   } else {
     // Otherwise a browser of its own: Chromium's persistent context, or a
     // Firefox with its own temporary profile and connection to the push
@@ -224,6 +229,7 @@ async function launchProfile(
       headless,
       ...perms,
       notifications: opts.notifications,
+      contextOptions,
     });
   }
   const { context } = launched;
@@ -286,7 +292,7 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
     await use(await makeKit(request, sharedKitInfo));
   },
 
-  openProfile: async ({ kit, browserName, sharedFirefox, sharedChromium }, use, testInfo) => {
+  openProfile: async ({ kit, browserName, sharedFirefox, sharedChromium, locale }, use, testInfo) => {
     const opened: Profile[] = [];
     const log: string[] = [];
     // The profiles of a kit with a push service of its own share one Firefox
@@ -317,9 +323,10 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
         !chromiumTaken &&
         !opts.notifications &&
         !opts.ownBrowser &&
+        !locale &&
         (opts.permission ?? 'granted') !== 'default';
       if (tab) chromiumTaken = true;
-      const p = await launchProfile(browserName as 'chromium' | 'firefox', k, opts, log, label, firefoxShared, tab ? sharedChromium : null);
+      const p = await launchProfile(browserName as 'chromium' | 'firefox', k, opts, log, label, firefoxShared, tab ? sharedChromium : null, locale);
       const { settle, ...rest } = p;
       const profile: Profile = { ...rest, kit: k, home: new HomePage(p.page, k.url) };
       if (settle) profile.home.settle = settle;

@@ -97,3 +97,32 @@ test.describe('page states', () => {
     });
   });
 });
+
+test.describe('in French', () => {
+  // A browser whose language is French: the server's first paint is in
+  // English, then the page renders itself in French.
+  test.use({ locale: 'fr-FR' });
+
+  test('the page speaks the browser\'s language: French headings, buttons and steps, <html lang="fr">', async ({ openProfile }) => {
+    const { page, kit } = await openProfile({ open: false });
+    await page.goto(`${kit.url}/`);
+    expect(await page.evaluate(() => navigator.languages[0])).toMatch(/^fr\b/);
+
+    await expect(page.getByRole('button', { name: 'Activer les notifications', exact: true })).toBeVisible({ timeout: 30_000 });
+    await expect(page.locator('html')).toHaveAttribute('lang', 'fr');
+    await expect(page).toHaveTitle('pushstart : kit de démarrage Web Push');
+    await expect(page.getByRole('heading', { name: 'Notification de test' })).toBeVisible();
+    await expect(page.getByRole('button', { name: 'Envoyer une notification de test' })).toBeVisible();
+    await expect(page.getByRole('heading', { name: 'Flux', exact: true })).toBeVisible();
+    await expect(page.getByRole('checkbox', { name: 'Ralenti' })).toBeVisible();
+    await expect(page.getByRole('link', { name: "Console d'administration" })).toBeVisible();
+    await expect(page.getByRole('log')).toContainText('Vérification de la prise en charge : service worker, Push API et Notification API présents');
+
+    // None of the English left.
+    for (const name of ['Enable notifications', 'Send test notification']) {
+      await expect(page.getByRole('button', { name, exact: true })).toHaveCount(0);
+    }
+    await expect(page.getByRole('heading', { name: 'Test notification' })).toHaveCount(0);
+    await expect(page.getByRole('link', { name: 'Admin console' })).toHaveCount(0);
+  });
+});
