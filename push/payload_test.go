@@ -239,8 +239,8 @@ func TestPayloads(t *testing.T) {
 		Title: "Sale", Body: "Today only", Icon: "/icon.png", Badge: "/badge.png", Image: "/sale.jpg",
 		Tag: "sale", Renotify: true, RequireInteraction: true, Vibrate: []int{200, 100, 200},
 		Lang: "en-GB", Dir: "ltr", Timestamp: 1750000000000,
-		Actions: []Action{{Action: "open", Title: "Open"}, {Action: "later", Title: "Later", Icon: "/later.png"}},
-		Data:    json.RawMessage(`{"url":"/sale?id=1#top","actionUrls":{"open":"/sale","later":"/later"},"id":7}`),
+		Actions:  []Action{{Action: "open", Title: "Open"}, {Action: "later", Title: "Later", Icon: "/later.png"}},
+		Data:     json.RawMessage(`{"url":"/sale?id=1#top","actionUrls":{"open":"/sale","later":"/later"},"id":7}`),
 		AppBadge: intp(3),
 	}
 	for _, tt := range []struct {
