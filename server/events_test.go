@@ -18,6 +18,7 @@ import (
 	"pushstart/internal/ecetest"
 	"pushstart/push"
 	"pushstart/server/messageid"
+	"pushstart/server/store"
 )
 
 const (
@@ -342,5 +343,41 @@ func TestPushesCarryMessageIDs(t *testing.T) {
 	id, _ := p["messageId"].(string)
 	if gotBid, gotSub, ok := e.ids.Verify(id); !ok || gotBid != bid || gotSub != saved.ID || p["title"] != "Hello" {
 		t.Errorf("broadcast's payload %v: messageId for %q, %d (%v); want broadcast %q, subscription %d", p, gotBid, gotSub, ok, bid, saved.ID)
+	}
+}
+
+// TestEventActionOfEitherPayloadShape: a click on an action counts for a
+// broadcast sent as a Declarative Web Push message and for one stored before
+// that, in the earlier shape (the notification at the top level).
+func TestEventActionOfEitherPayloadShape(t *testing.T) {
+	e := newTestEnv(t)
+	e.subscribeAs(t, "/push/1", "")
+	sub, err := e.store.Get(context.Background(), e.push.URL+"/push/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := e.sendBroadcast(t, map[string]any{"title": "Sale", "actions": []map[string]any{{"action": "buy", "title": "Buy"}},
+		"data": map[string]any{"actionUrls": map[string]any{"buy": "/buy"}}})
+	b, err := e.store.GetBroadcast(context.Background(), sent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b.Message.Payload), `{"web_push":8030,"notification":{"title":"Sale","navigate":"http://`) {
+		t.Fatalf("stored payload %s is not a Declarative Web Push message", b.Message.Payload)
+	}
+	old, err := e.store.CreateBroadcast(context.Background(), store.Broadcast{ID: "old-shape", Title: "Sale", Message: push.Message{
+		Payload: []byte(`{"title":"Sale","actions":[{"action":"buy","title":"Buy"}],"data":{"actionUrls":{"buy":"/buy"}}}`), TTL: 60,
+	}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bid := range []string{sent, old.ID} {
+		id := e.ids.Sign(bid, sub.ID)
+		if res, out := e.report(t, firefoxUA, map[string]any{"type": "clicked", "action": "buy", "messageId": id}); res.StatusCode != http.StatusNoContent {
+			t.Errorf("broadcast %s: a click on its action: %d %v, want 204", bid, res.StatusCode, out)
+		}
+		if res, out := e.report(t, firefoxUA, map[string]any{"type": "clicked", "action": "sell", "messageId": id}); res.StatusCode != http.StatusBadRequest || out["field"] != "action" {
+			t.Errorf("broadcast %s: a click on an action it has not: %d %v, want 400 naming action", bid, res.StatusCode, out)
+		}
 	}
 }
