@@ -242,11 +242,29 @@ func TestEventCrossOriginRefused(t *testing.T) {
 // all but push.MessageIDReserve bytes of a push, and is refused past that
 // with an error that says why; a test send may use them all.
 func TestBroadcastLeavesRoomForMessageID(t *testing.T) {
-	e := newTestEnv(t)
+	e := newTestEnv(t, func(c *Config) { c.PublicURL = "https://push.example.com" })
 	e.subscribeAs(t, "/push/1", "")
-	// A notification of n bytes of JSON: {"data":{"x":"..."},"title":"T"}.
+	// A notification whose payload is n bytes:
+	// {"web_push":8030,"notification":{"title":"T","navigate":"https://push.example.com/","data":{"x":"..."}}}.
+	origin, err := push.ParseOrigin("https://push.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	payloadOf := func(n map[string]any) []byte {
+		t.Helper()
+		var pn push.Notification
+		b, _ := json.Marshal(n)
+		if err := json.Unmarshal(b, &pn); err != nil {
+			t.Fatal(err)
+		}
+		p, err := pn.Encode(origin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
 	sized := func(n int) map[string]any {
-		empty, _ := json.Marshal(map[string]any{"title": "T", "data": map[string]any{"x": ""}})
+		empty := payloadOf(map[string]any{"title": "T", "data": map[string]any{"x": ""}})
 		return map[string]any{"title": "T", "data": map[string]any{"x": strings.Repeat("d", n-len(empty))}}
 	}
 	for _, tt := range []struct {
@@ -260,8 +278,8 @@ func TestBroadcastLeavesRoomForMessageID(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			n := sized(tt.bytes)
-			if b, _ := json.Marshal(n); len(b) != tt.bytes {
-				t.Fatalf("the notification is %d bytes, want %d", len(b), tt.bytes)
+			if b := payloadOf(n); len(b) != tt.bytes {
+				t.Fatalf("the payload is %d bytes, want %d", len(b), tt.bytes)
 			}
 			res, out := e.do(t, "POST", "/api/notifications", map[string]any{"notification": n}, "Authorization", bearer)
 			if res.StatusCode != tt.status {
@@ -282,10 +300,11 @@ func TestBroadcastLeavesRoomForMessageID(t *testing.T) {
 	}
 }
 
-// TestPushesCarryMessageIDs: what the browser decrypts: a broadcast's push
-// carries the message id of its subscription, a test send none.
+// TestPushesCarryMessageIDs: what the browser decrypts: a Declarative Web
+// Push message linking to PUBLIC_URL; a broadcast's push carries the message
+// id of its subscription, a test send none.
 func TestPushesCarryMessageIDs(t *testing.T) {
-	e := newTestEnv(t)
+	e := newTestEnv(t, func(c *Config) { c.PublicURL = "https://push.example.com:8443" })
 	k, err := ecdh.P256().GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -331,8 +350,13 @@ func TestPushesCarryMessageIDs(t *testing.T) {
 		map[string]any{"endpoint": e.push.URL + "/push/1", "notification": note}); res.StatusCode != http.StatusOK {
 		t.Fatalf("test send: %d %v", res.StatusCode, out)
 	}
-	if p := payload(0); p["messageId"] != nil || p["title"] != "Hello" {
-		t.Errorf("test send's payload %v; want the notification without a messageId", p)
+	// The notification as a Declarative Web Push message shows it.
+	shown := func(p map[string]any) bool {
+		n, _ := p["notification"].(map[string]any)
+		return p["web_push"] == 8030.0 && n["title"] == "Hello" && n["navigate"] == "https://push.example.com:8443/"
+	}
+	if p := payload(0); p["messageId"] != nil || !shown(p) {
+		t.Errorf("test send's payload %v; want the notification, linking to PUBLIC_URL, without a messageId", p)
 	}
 	bid := e.sendBroadcast(t, note)
 	p := payload(1)
@@ -341,7 +365,7 @@ func TestPushesCarryMessageIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	id, _ := p["messageId"].(string)
-	if gotBid, gotSub, ok := e.ids.Verify(id); !ok || gotBid != bid || gotSub != saved.ID || p["title"] != "Hello" {
+	if gotBid, gotSub, ok := e.ids.Verify(id); !ok || gotBid != bid || gotSub != saved.ID || !shown(p) {
 		t.Errorf("broadcast's payload %v: messageId for %q, %d (%v); want broadcast %q, subscription %d", p, gotBid, gotSub, ok, bid, saved.ID)
 	}
 }
