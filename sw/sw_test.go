@@ -30,11 +30,14 @@ func TestWorkerReadsEveryNotificationField(t *testing.T) {
 	for _, f := range regexp.MustCompile(`"([A-Za-z]+)"`).FindAllStringSubmatch(m[1], -1) {
 		copied = append(copied, f[1])
 	}
-	// The fields the worker reads by name rather than copying.
+	// The fields the worker reads by name rather than copying. appBadge
+	// reaches it as the Declarative Web Push member app_badge (inside
+	// "notification"; push.Notification.Encode).
 	own := map[string]string{
-		"title":   "payload.title",
-		"actions": "payload.actions",
-		"data":    "payload.data",
+		"title":    "payload.title",
+		"actions":  "payload.actions",
+		"data":     "payload.data",
+		"appBadge": "app_badge",
 	}
 	for name, use := range own {
 		if !strings.Contains(Template, use) {
