@@ -69,9 +69,9 @@ func newComposeForm() composeForm {
 // daylight saving time; Go's time.Local in WebAssembly is one fixed offset.
 type localClock func(year int, month time.Month, day, hour, min, sec int) time.Time
 
-// composed is what the form makes: the broadcast, the notification's JSON as
-// the server will send it (without the message id it adds to each push), and
-// every problem found, each naming the API's field.
+// composed is what the form makes: the broadcast, the payload as the server
+// will send it (without the message id it adds to each push), and every
+// problem found, each naming the API's field.
 type composed struct {
 	Broadcast    api.Broadcast
 	Notification push.Notification
@@ -92,13 +92,15 @@ func (c composed) errorAt(field string) *push.FieldError {
 	return nil
 }
 
-// compose builds the broadcast. toEndpoint, when set, replaces the chosen
-// audience with that one endpoint ("Send to me"). The checks are the
+// compose builds the broadcast, its payload's links on origin, the page's
+// own (the server's PUBLIC_URL is the same origin when set as it should be).
+// toEndpoint, when set, replaces the chosen audience with that one endpoint
+// ("Send to me"). The checks are the
 // server's own (push.Notification.Validate, push.Message.Validate,
 // push.CheckTags, push.CheckUserID, push.CheckBroadcastSize), plus the
 // form's: inputs that do not parse, and two actions of one name, whose URLs
 // data.actionUrls could not tell apart.
-func (f composeForm) compose(clock localClock, toEndpoint string) composed {
+func (f composeForm) compose(clock localClock, origin push.Origin, toEndpoint string) composed {
 	var c composed
 	bad := func(field, format string, args ...any) {
 		c.Errors = append(c.Errors, &push.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
@@ -136,12 +138,9 @@ func (f composeForm) compose(clock localClock, toEndpoint string) composed {
 	c.Notification = n
 
 	c.Errors = append(c.Errors, notificationErrors(n)...)
-	if payload, err := n.Marshal(); err == nil {
-		c.Payload = payload
-	} else {
-		// Invalid, yet the preview still shows it and counts its bytes.
-		c.Payload, _ = json.Marshal(n)
-	}
+	// Written even when invalid: the preview still shows it and counts
+	// its bytes.
+	c.Payload, _ = n.Encode(origin)
 	if c.errorAt("notification") == nil {
 		var fe *push.FieldError
 		if errors.As(push.CheckBroadcastSize(c.Payload), &fe) {

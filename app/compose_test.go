@@ -16,6 +16,9 @@ func plus2(year int, month time.Month, day, hour, min, sec int) time.Time {
 	return time.Date(year, month, day, hour, min, sec, 0, time.FixedZone("UTC+2", 2*3600))
 }
 
+// composeOrigin stands for the admin page's origin.
+var composeOrigin, _ = push.ParseOrigin("https://push.example.com")
+
 // fullForm fills in every option the form has.
 func fullForm() composeForm {
 	f := newComposeForm()
@@ -48,7 +51,7 @@ func fullForm() composeForm {
 }
 
 func TestComposeEveryOptionLandsInThePayload(t *testing.T) {
-	c := fullForm().compose(plus2, "")
+	c := fullForm().compose(plus2, composeOrigin, "")
 	if !c.ok() {
 		t.Fatalf("errors: %v", c.Errors)
 	}
@@ -56,22 +59,21 @@ func TestComposeEveryOptionLandsInThePayload(t *testing.T) {
 	if err := json.Unmarshal(c.Payload, &got); err != nil {
 		t.Fatal(err)
 	}
-	json.Unmarshal([]byte(`{
-		"title": "Sale", "body": "Everything -20%",
-		"icon": "/web/icon-192.png", "badge": "/web/badge-96.png", "image": "https://cdn.example/sale.png",
+	json.Unmarshal([]byte(`{"web_push": 8030, "notification": {
+		"title": "Sale", "navigate": "https://push.example.com/news?from=push", "body": "Everything -20%",
+		"icon": "https://push.example.com/web/icon-192.png", "badge": "/web/badge-96.png", "image": "https://cdn.example/sale.png",
 		"tag": "sale", "renotify": true, "requireInteraction": true,
 		"vibrate": [200, 100, 200], "lang": "en-GB", "dir": "ltr",
 		"timestamp": 1772353800000,
-		"actions": [{"action": "open", "title": "Open", "icon": "/web/icon.svg"}, {"action": "later", "title": "Later"}],
-		"data": {"url": "/news?from=push", "actionUrls": {"open": "/sale"}}
-	}`), &want)
+		"actions": [{"action": "open", "title": "Open", "navigate": "https://push.example.com/sale", "icon": "/web/icon.svg"}, {"action": "later", "title": "Later"}]
+	}}`), &want)
 	gb, _ := json.Marshal(got)
 	wb, _ := json.Marshal(want)
 	if string(gb) != string(wb) {
 		t.Errorf("payload\n%s\nwant\n%s", gb, wb)
 	}
 	// The payload is what the server makes of the broadcast's notification.
-	server, err := c.Broadcast.Notification.Marshal()
+	server, err := c.Broadcast.Notification.MarshalBroadcast(composeOrigin)
 	if err != nil || string(server) != string(c.Payload) {
 		t.Errorf("the server would send %s (%v), the console shows %s", server, err, c.Payload)
 	}
@@ -92,11 +94,11 @@ func TestComposeEveryOptionLandsInThePayload(t *testing.T) {
 func TestComposeDefaults(t *testing.T) {
 	f := newComposeForm()
 	f.Title = "Hello"
-	c := f.compose(plus2, "")
+	c := f.compose(plus2, composeOrigin, "")
 	if !c.ok() {
 		t.Fatalf("errors: %v", c.Errors)
 	}
-	if string(c.Payload) != `{"title":"Hello"}` {
+	if string(c.Payload) != `{"web_push":8030,"notification":{"title":"Hello","navigate":"https://push.example.com/"}}` {
 		t.Errorf("payload %s", c.Payload)
 	}
 	body, _ := json.Marshal(c.Broadcast)
@@ -104,7 +106,7 @@ func TestComposeDefaults(t *testing.T) {
 		t.Errorf("broadcast %s\nwant      %s (to everyone, now)", body, want)
 	}
 	f.TTL = ""
-	if c := f.compose(plus2, ""); c.Broadcast.TTL != nil {
+	if c := f.compose(plus2, composeOrigin, ""); c.Broadcast.TTL != nil {
 		t.Errorf("an empty TTL is sent as %d, want it left to the server", *c.Broadcast.TTL)
 	}
 }
@@ -137,7 +139,7 @@ func TestComposeAudience(t *testing.T) {
 			f := newComposeForm()
 			f.Title = "Hi"
 			tt.edit(&f)
-			c := f.compose(plus2, tt.toMe)
+			c := f.compose(plus2, composeOrigin, tt.toMe)
 			if tt.field != "" {
 				if c.errorAt(tt.field) == nil {
 					t.Fatalf("errors %v, want one at %s", c.Errors, tt.field)
@@ -209,7 +211,7 @@ func TestComposeErrorsNameTheAPIField(t *testing.T) {
 			f := newComposeForm()
 			f.Title = "Hi"
 			tt.edit(&f)
-			c := f.compose(plus2, "")
+			c := f.compose(plus2, composeOrigin, "")
 			if c.ok() {
 				t.Fatal("the form has no error")
 			}
@@ -228,7 +230,7 @@ func TestComposeMissingTitleHidesNoOtherError(t *testing.T) {
 	f.Renotify = true
 	f.Topic = "a b"
 	f.TTL = "x"
-	c := f.compose(plus2, "")
+	c := f.compose(plus2, composeOrigin, "")
 	for _, field := range []string{"notification.title", "notification.renotify", "topic", "ttl"} {
 		if c.errorAt(field) == nil {
 			t.Errorf("no error at %s; errors %v", field, c.Errors)
@@ -247,11 +249,11 @@ func TestComposeSizeLimit(t *testing.T) {
 		f := newComposeForm()
 		f.Title = "Hi"
 		f.Icon, f.Image = "/", "/"
-		base := len(f.compose(plus2, "").Payload)
+		base := len(f.compose(plus2, composeOrigin, "").Payload)
 		pad := n - base
 		f.Icon += strings.Repeat("i", min(pad, 2000))
 		f.Image += strings.Repeat("m", pad-min(pad, 2000))
-		if got := len(f.compose(plus2, "").Payload); got != n {
+		if got := len(f.compose(plus2, composeOrigin, "").Payload); got != n {
 			t.Fatalf("payload of %d bytes, want %d", got, n)
 		}
 		return f
@@ -269,7 +271,7 @@ func TestComposeSizeLimit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := sized(t, tt.bytes).compose(plus2, "")
+			c := sized(t, tt.bytes).compose(plus2, composeOrigin, "")
 			if c.ok() != tt.ok {
 				t.Fatalf("ok = %v, want %v; errors %v", c.ok(), tt.ok, c.Errors)
 			}
@@ -322,7 +324,7 @@ func TestComposeTimes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newComposeForm()
 			f.Title, f.Timestamp, f.SendAt = "Hi", tt.value, tt.value
-			c := f.compose(plus2, "")
+			c := f.compose(plus2, composeOrigin, "")
 			if !c.ok() {
 				t.Fatalf("errors: %v", c.Errors)
 			}
@@ -407,11 +409,11 @@ func TestPreviewFlags(t *testing.T) {
 func TestComposeSilent(t *testing.T) {
 	f := fullForm()
 	f.Silent = true
-	if c := f.compose(plus2, ""); c.errorAt("notification.vibrate") == nil {
+	if c := f.compose(plus2, composeOrigin, ""); c.errorAt("notification.vibrate") == nil {
 		t.Fatalf("silent with a vibration pattern: errors %v, want one at notification.vibrate", c.Errors)
 	}
 	f.Vibrate = ""
-	c := f.compose(plus2, "")
+	c := f.compose(plus2, composeOrigin, "")
 	if !c.ok() {
 		t.Fatalf("errors: %v", c.Errors)
 	}

@@ -49,7 +49,9 @@ type composeView struct {
 	sendErr                  string      // a failure of no one input
 	sending                  bool
 
-	origin     string // host of the page, as the notification names it
+	origin string // host of the page, as the notification names it
+	// pageOrigin is the page's origin, the base of the payload's links.
+	pageOrigin push.Origin
 	canSendMe  bool   // this browser has a push subscription
 	noMeReason string // why Send to me is off
 }
@@ -60,8 +62,14 @@ type inputError struct {
 }
 
 func newComposeView(env adminEnv, b browser, onSent func(goapp.Context, api.BroadcastStatus, bool)) *composeView {
+	// The API's base is the page's origin (originOf).
+	var origin push.Origin
+	if env.api != nil {
+		origin, _ = push.ParseOrigin(env.api.base)
+	}
 	return &composeView{
-		env: env, browser: b, onSent: onSent,
+		pageOrigin: origin,
+		env:        env, browser: b, onSent: onSent,
 		form:       newComposeForm(),
 		touched:    map[string]bool{},
 		noMeReason: "Checking this browser's push subscription…",
@@ -74,6 +82,7 @@ func (v *composeView) OnMount(ctx goapp.Context) {
 	if u := goapp.Window().URL(); u != nil {
 		v.origin = u.Host
 	}
+
 	ctx.Async(func() {
 		endpoint, reason := v.mySubscription(ctx)
 		ctx.Dispatch(func(goapp.Context) { v.canSendMe, v.noMeReason = endpoint != "", reason })
@@ -95,7 +104,7 @@ func (v *composeView) mySubscription(ctx goapp.Context) (endpoint, reason string
 }
 
 func (v *composeView) Render() goapp.UI {
-	v.current = v.form.compose(browserClock, "")
+	v.current = v.form.compose(browserClock, v.pageOrigin, "")
 	c := v.current
 	f := v.form
 	size, level := payloadSize(len(c.Payload))
@@ -476,7 +485,7 @@ func (v *composeView) onSend(ctx goapp.Context, e goapp.Event) {
 	}
 	v.attempted = true
 	v.serverErr, v.sendErr = nil, ""
-	c := v.form.compose(browserClock, "")
+	c := v.form.compose(browserClock, v.pageOrigin, "")
 	if !c.ok() {
 		v.focusFirstError(ctx, c)
 		return
@@ -494,7 +503,7 @@ func (v *composeView) onSendToMe(ctx goapp.Context, e goapp.Event) {
 	v.serverErr, v.sendErr = nil, ""
 	// The endpoint does not change what else is wrong: check with a
 	// stand-in before reading the subscription.
-	if c := v.form.compose(browserClock, "/"); !c.ok() {
+	if c := v.form.compose(browserClock, v.pageOrigin, "/"); !c.ok() {
 		v.focusFirstError(ctx, c)
 		return
 	}
@@ -510,7 +519,7 @@ func (v *composeView) onSendToMe(ctx goapp.Context, e goapp.Event) {
 			})
 			return
 		}
-		b := form.compose(browserClock, endpoint).Broadcast
+		b := form.compose(browserClock, v.pageOrigin, endpoint).Broadcast
 		st, err := v.env.api.submitBroadcast(ctx, b)
 		ctx.Dispatch(func(ctx goapp.Context) { v.done(ctx, st, err, true) })
 	})

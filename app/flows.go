@@ -221,8 +221,13 @@ func (fl *flows) pushTest(ctx context.Context, endpoint string, p testPush) (api
 		Data:     json.RawMessage(`{"url":"/"}`),
 	}
 	// The same checks as the server's, so an oversized message is refused
-	// here with the limit it breaks.
-	if _, err := n.Marshal(); err != nil {
+	// here with the limit it breaks. The page's origin stands for the
+	// server's PUBLIC_URL: the same when that is set as it should be.
+	origin, err := push.ParseOrigin(fl.server.base)
+	if err != nil {
+		return api.Result{}, errors.New(trf("the page's origin %q: %v", fl.server.base, err))
+	}
+	if _, err := n.Marshal(origin); err != nil {
 		return api.Result{}, err
 	}
 	req := api.TestSend{Endpoint: endpoint, Notification: &n, TTL: p.TTL, Topic: p.Topic, SlowMotion: p.Slow}

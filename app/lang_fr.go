@@ -223,6 +223,7 @@ func init() {
 			", push service status %d":                                       ", statut du service de push %d",
 			" (the server deleted this subscription: click Subscribe again)": " (le serveur a supprimé cet abonnement : cliquez sur Se réabonner)",
 			"the answer has no \"outcome\"":                                  "la réponse n'a pas de \"outcome\"",
+			"the page's origin %q: %v":                                       "l'origine de la page %q : %v",
 		},
 	})
 }

@@ -11,7 +11,7 @@ const maxTopicLen = 32
 
 // Message is one push message and the headers it is sent with.
 type Message struct {
-	Payload []byte // JSON of a Notification (already validated and <= MaxPlaintext)
+	Payload []byte // Notification.Marshal's JSON (already validated and <= MaxPlaintext)
 	TTL     int    // seconds, 0..MaxTTL (28 days)
 	Urgency string // "", "very-low", "low", "normal", "high"
 	Topic   string // "", or <=32 chars of the base64url alphabet

@@ -15,12 +15,12 @@ const MessageIDReserve = 96
 // MessageIDReserve with the member's name and quotes.
 const MaxMessageID = MessageIDReserve - len(`,"messageId":""`)
 
-// MaxBroadcastPayload is the largest notification JSON a broadcast may
-// carry.
+// MaxBroadcastPayload is the largest payload (Notification.Encode) a
+// broadcast may carry.
 const MaxBroadcastPayload = MaxPlaintext - MessageIDReserve
 
-// CheckBroadcastSize refuses payload, a broadcast's notification as JSON,
-// when it leaves no room for the message id of MessageIDReserve bytes.
+// CheckBroadcastSize refuses payload, a broadcast's payload before its
+// message id (Notification.Encode), when it leaves no room for the message id of MessageIDReserve bytes.
 func CheckBroadcastSize(payload []byte) error {
 	if len(payload) <= MaxBroadcastPayload {
 		return nil
@@ -30,8 +30,8 @@ func CheckBroadcastSize(payload []byte) error {
 		len(payload), MaxBroadcastPayload, MessageIDReserve, MaxPlaintext)}
 }
 
-// WithMessageID returns payload, the JSON object of a Notification, with a
-// "messageId" member holding id added at its end. The service worker sends
+// WithMessageID returns payload, a JSON object (Notification.Encode), with a
+// "messageId" member holding id added at the end of its top level. The service worker sends
 // the id back with what became of the notification. id must be at most
 // MaxMessageID bytes of the base64url alphabet and "." (nothing to escape).
 func WithMessageID(payload []byte, id string) ([]byte, error) {

@@ -41,7 +41,7 @@ func TestWithMessageID(t *testing.T) {
 
 func TestMessageIDFitsTheReserve(t *testing.T) {
 	n := Notification{Title: strings.Repeat("t", 200), Body: strings.Repeat("b", 1000)}
-	body, err := n.Marshal()
+	body, err := n.Marshal(mustOrigin(t, "https://push.example.com"))
 	if err != nil {
 		t.Fatal(err)
 	}

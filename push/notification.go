@@ -3,6 +3,7 @@ package push
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"unicode"
@@ -31,6 +32,9 @@ type Notification struct {
 	Timestamp          int64           `json:"timestamp,omitempty"`
 	Actions            []Action        `json:"actions,omitempty"`
 	Data               json.RawMessage `json:"data,omitempty"`
+	// AppBadge, when set, is the number the browser shows on the installed
+	// web app's icon (navigator.setAppBadge); 0 clears it.
+	AppBadge *int `json:"appBadge,omitempty"`
 }
 
 // Action is one button of a notification, as in the Notification API.
@@ -47,6 +51,8 @@ const (
 	maxURL     = 2048
 	maxActions = 4
 	maxVibrate = 32
+	// MaxAppBadge is the largest AppBadge: more than any icon can show.
+	MaxAppBadge = 99999
 )
 
 // Validate checks every field and returns a *FieldError naming the first bad
@@ -75,6 +81,11 @@ func (n *Notification) Validate(prefix string) error {
 		if len(v) > maxURL {
 			return bad(name, "is longer than %d bytes", maxURL)
 		}
+	}
+	// The payload carries the icon as an absolute URL (Safari refuses the
+	// whole message over one it cannot read): it must be one, or a path.
+	if _, err := url.Parse(n.Icon); err != nil {
+		return bad("icon", "is not a URL or a path")
 	}
 	if len(n.Tag) > maxTitle {
 		return bad("tag", "is longer than %d bytes", maxTitle)
@@ -119,6 +130,9 @@ func (n *Notification) Validate(prefix string) error {
 		if len(a.Icon) > maxURL {
 			return bad(fmt.Sprintf("actions[%d].icon", i), "is longer than %d bytes", maxURL)
 		}
+	}
+	if n.AppBadge != nil && (*n.AppBadge < 0 || *n.AppBadge > MaxAppBadge) {
+		return bad("appBadge", "must be between 0 and %d", MaxAppBadge)
 	}
 	if len(n.Data) > 0 {
 		if err := validateData(n.Data); err != nil {
@@ -223,21 +237,4 @@ func IsSameOriginPath(s string) bool {
 		}
 	}
 	return true
-}
-
-// Marshal validates n and encodes it, refusing a message that would not fit
-// one push record.
-func (n *Notification) Marshal() ([]byte, error) {
-	if err := n.Validate("notification"); err != nil {
-		return nil, err
-	}
-	b, err := json.Marshal(n)
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > MaxPlaintext {
-		return nil, &FieldError{Field: "notification", Message: fmt.Sprintf(
-			"is %d bytes of JSON; a push message holds at most %d", len(b), MaxPlaintext)}
-	}
-	return b, nil
 }

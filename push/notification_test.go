@@ -41,6 +41,8 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"carriage return action url", Notification{Title: "x", Data: json.RawMessage(`{"actionUrls":{"go":"/\r/evil.example"}}`)}, "notification.data.actionUrls.go"},
 		{"NUL action url", Notification{Title: "x", Data: json.RawMessage(`{"actionUrls":{"go":"/ok\u0000"}}`)}, "notification.data.actionUrls.go"},
 		{"DEL action url", Notification{Title: "x", Data: json.RawMessage(`{"actionUrls":{"go":"/ok\u007f"}}`)}, "notification.data.actionUrls.go"},
+		{"icon not a URL", Notification{Title: "x", Icon: "/%zz"}, "notification.icon"},
+		{"app badge below 0", Notification{Title: "x", AppBadge: intp(-1)}, "notification.appBadge"},
 		{"space-prefixed action url", Notification{Title: "x", Data: json.RawMessage(`{"actionUrls":{"go":" /ok"}}`)}, "notification.data.actionUrls.go"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,37 +127,5 @@ func TestIsSameOriginPath(t *testing.T) {
 				t.Errorf("IsSameOriginPath(%q) = %v, want %v", tt.path, got, tt.ok)
 			}
 		})
-	}
-}
-
-func TestMarshalRefusesWhatDoesNotFitOneRecord(t *testing.T) {
-	n := Notification{Title: "t"}
-	empty, err := n.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Fill data so the JSON is exactly MaxPlaintext bytes, then one more.
-	pad := MaxPlaintext - len(empty) - len(`,"data":""`)
-	n.Data = json.RawMessage(`"` + strings.Repeat("x", pad) + `"`)
-	b, err := n.Marshal()
-	if err != nil || len(b) != MaxPlaintext {
-		t.Fatalf("%d bytes, err %v: want exactly %d accepted", len(b), err, MaxPlaintext)
-	}
-	n.Data = json.RawMessage(`"` + strings.Repeat("x", pad+1) + `"`)
-	_, err = n.Marshal()
-	var fe *FieldError
-	if !errors.As(err, &fe) || fe.Field != "notification" || !strings.Contains(fe.Message, "3993") {
-		t.Fatalf("error %v, want one naming notification and the limit", err)
-	}
-}
-
-func TestDataPassesThroughUntouched(t *testing.T) {
-	n := Notification{Title: "t", Data: json.RawMessage(`{"url":"/x","nested":{"a":[1,2]}}`)}
-	b, err := n.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(b), `"data":{"url":"/x","nested":{"a":[1,2]}}`) {
-		t.Fatalf("data changed on the way: %s", b)
 	}
 }

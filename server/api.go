@@ -4,7 +4,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -153,7 +152,7 @@ func (s *Server) handleTestSend(w http.ResponseWriter, r *http.Request) {
 	if req.TTL != nil {
 		ttl = *req.TTL
 	}
-	msg, err := notificationMessage(req.Notification, ttl, "high", req.Topic)
+	msg, err := notificationMessage(req.Notification, s.origin, ttl, "high", req.Topic)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -190,12 +189,24 @@ func (s *Server) handleTestSend(w http.ResponseWriter, r *http.Request) {
 }
 
 // notificationMessage validates n and the delivery options and builds the
-// message to send.
-func notificationMessage(n *push.Notification, ttl int, urgency, topic string) (push.Message, error) {
+// message to send, its links on origin.
+func notificationMessage(n *push.Notification, origin push.Origin, ttl int, urgency, topic string) (push.Message, error) {
+	return message(n, ttl, urgency, topic, func() ([]byte, error) { return n.Marshal(origin) })
+}
+
+// broadcastMessage is notificationMessage for a broadcast, whose payload
+// leaves push.MessageIDReserve bytes free for the message id each of its
+// pushes carries.
+func broadcastMessage(n *push.Notification, origin push.Origin, ttl int, urgency, topic string) (push.Message, error) {
+	return message(n, ttl, urgency, topic, func() ([]byte, error) { return n.MarshalBroadcast(origin) })
+}
+
+// message checks n and the delivery options, and writes n with marshal.
+func message(n *push.Notification, ttl int, urgency, topic string, marshal func() ([]byte, error)) (push.Message, error) {
 	if n == nil {
 		return push.Message{}, badField("notification", "notification is required")
 	}
-	body, err := n.Marshal()
+	body, err := marshal()
 	if err != nil {
 		return push.Message{}, err
 	}
@@ -204,24 +215,6 @@ func notificationMessage(n *push.Notification, ttl int, urgency, topic string) (
 		return push.Message{}, err
 	}
 	return m, nil
-}
-
-// broadcastMessage is notificationMessage for a broadcast, whose payload
-// leaves push.MessageIDReserve bytes free for the message id each of its
-// pushes carries. The fields are checked first: their errors say more than
-// the size.
-func broadcastMessage(n *push.Notification, ttl int, urgency, topic string) (push.Message, error) {
-	if n != nil {
-		if err := n.Validate("notification"); err != nil {
-			return push.Message{}, err
-		}
-		if body, err := json.Marshal(n); err == nil {
-			if err := push.CheckBroadcastSize(body); err != nil {
-				return push.Message{}, err
-			}
-		}
-	}
-	return notificationMessage(n, ttl, urgency, topic)
 }
 
 // handleLocalPush tells tests and the demo launcher how to point a browser at

@@ -76,7 +76,7 @@ func (s *Server) handleBroadcast(w http.ResponseWriter, r *http.Request) {
 	if req.TTL != nil {
 		ttl = *req.TTL
 	}
-	msg, err := broadcastMessage(req.Notification, ttl, req.Urgency, req.Topic)
+	msg, err := broadcastMessage(req.Notification, s.origin, ttl, req.Urgency, req.Topic)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

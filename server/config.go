@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"pushstart/localpush"
+	"pushstart/push"
 	"pushstart/server/delivery"
 )
 
@@ -23,6 +24,7 @@ import (
 // of the same meaning; LoadConfig fills it, Validate checks it.
 type Config struct {
 	Addr             string   // ADDR, -addr: where the HTTP server listens
+	PublicURL        string   // PUBLIC_URL, -public-url: the origin users open the page at, which notifications link to; empty: derived from ADDR (see PublicOrigin)
 	DataDir          string   // DATA_DIR, -data-dir: SQLite database, VAPID keys, admin token
 	DatabaseURL      string   // DATABASE_URL, -database-url: postgres://... to keep subscriptions and the queue in PostgreSQL; empty for SQLite in DATA_DIR
 	WebDir           string   // WEB_DIR, -web-dir: serve the page's files (app.wasm, icons, CSS) from this folder instead of those built into the binary
@@ -125,6 +127,7 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 		}
 	}
 	str(&c.Addr, "ADDR")
+	str(&c.PublicURL, "PUBLIC_URL")
 	str(&c.DataDir, "DATA_DIR")
 	str(&c.DatabaseURL, "DATABASE_URL")
 	str(&c.WebDir, "WEB_DIR")
@@ -189,6 +192,7 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen `address` (ADDR)")
+	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "the origin users open the page at, such as https://push.example.com, which notifications link to; empty: http://localhost and the port of ADDR, or ADDR's host (PUBLIC_URL)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "`directory` of the database, VAPID keys and admin token (DATA_DIR)")
 	// No default shown from the environment: the URL may hold a password,
 	// and usage is printed on any mistyped flag.
@@ -236,6 +240,9 @@ func splitList(s string) []string {
 func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("ADDR %q: want host:port, e.g. :8000", c.Addr)
+	}
+	if _, err := c.PublicOrigin(0); err != nil {
+		return err
 	}
 	if c.DataDir == "" {
 		return errors.New("DATA_DIR: must not be empty")
@@ -303,6 +310,42 @@ func (c Config) Validate() error {
 		return fmt.Errorf("LOG_FORMAT %q: want text or json", c.LogFormat)
 	}
 	return nil
+}
+
+// PublicOrigin is the origin users open the page at, the base of the
+// absolute URLs in every notification (push.Notification.Marshal): that of
+// PUBLIC_URL, or, when it is unset, http://localhost with ADDR's port, or
+// ADDR's own host when it names one other than 0.0.0.0 or ::. listenPort,
+// when not 0, is the port the server listens on, which an ADDR port of 0
+// leaves to the system. An ADDR with port 0 and no listenPort gives the
+// zero Origin and no error.
+func (c Config) PublicOrigin(listenPort int) (push.Origin, error) {
+	if c.PublicURL != "" {
+		o, err := push.ParseOrigin(c.PublicURL)
+		if err != nil {
+			return push.Origin{}, fmt.Errorf("PUBLIC_URL %q %v", c.PublicURL, err)
+		}
+		return o, nil
+	}
+	host, port, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return push.Origin{}, fmt.Errorf("ADDR %q: want host:port, e.g. :8000", c.Addr)
+	}
+	if listenPort != 0 {
+		port = strconv.Itoa(listenPort)
+	}
+	if port == "0" {
+		return push.Origin{}, nil
+	}
+	switch host {
+	case "", "0.0.0.0", "::":
+		host = "localhost"
+	}
+	o, err := push.ParseOrigin("http://" + net.JoinHostPort(host, port))
+	if err != nil {
+		return push.Origin{}, fmt.Errorf("PUBLIC_URL is unset and ADDR %q gives no origin to link notifications to (%v): set PUBLIC_URL", c.Addr, err)
+	}
+	return o, nil
 }
 
 // checkPushServiceURL checks PUSH_SERVICE's URL form. A value with a user

@@ -211,3 +211,49 @@ func TestDatabaseURLNotInUsage(t *testing.T) {
 		t.Errorf("the flag should win over the environment: %q, %v", cfg.DatabaseURL, err)
 	}
 }
+
+// TestPublicURL: notifications link to PUBLIC_URL's origin (the flag wins
+// over the environment), or without it to the port of ADDR on localhost or
+// on ADDR's own host; a PUBLIC_URL that is no origin is refused by name.
+func TestPublicURL(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		env        map[string]string
+		args       []string
+		listenPort int
+		want       string // "" for an error naming PUBLIC_URL
+	}{
+		{name: "default", want: "http://localhost:8000"},
+		{name: "ADDR on every interface", env: map[string]string{"ADDR": "0.0.0.0:9000"}, want: "http://localhost:9000"},
+		{name: "ADDR on every IPv6 interface", env: map[string]string{"ADDR": "[::]:9000"}, want: "http://localhost:9000"},
+		{name: "ADDR's host", env: map[string]string{"ADDR": "127.0.0.1:9000"}, want: "http://127.0.0.1:9000"},
+		{name: "ADDR's IPv6 host", env: map[string]string{"ADDR": "[::1]:9000"}, want: "http://[::1]:9000"},
+		{name: "ADDR's port 0, once listening", env: map[string]string{"ADDR": "127.0.0.1:0"}, listenPort: 41234, want: "http://127.0.0.1:41234"},
+		{name: "environment", env: map[string]string{"PUBLIC_URL": " https://Push.Example.com/ "}, want: "https://push.example.com"},
+		{name: "flag wins", env: map[string]string{"PUBLIC_URL": "https://a.example"}, args: []string{"-public-url", "https://b.example:8443"}, want: "https://b.example:8443"},
+		{name: "PUBLIC_URL wins over ADDR", env: map[string]string{"ADDR": "127.0.0.1:9000", "PUBLIC_URL": "https://push.example.com"}, listenPort: 9000, want: "https://push.example.com"},
+		{name: "a path", env: map[string]string{"PUBLIC_URL": "https://push.example.com/app"}},
+		{name: "no scheme", env: map[string]string{"PUBLIC_URL": "push.example.com"}},
+		{name: "another scheme", env: map[string]string{"PUBLIC_URL": "ftp://push.example.com"}},
+		{name: "a query", env: map[string]string{"PUBLIC_URL": "https://push.example.com?a=1"}},
+		{name: "a fragment", env: map[string]string{"PUBLIC_URL": "https://push.example.com#x"}},
+		{name: "a user", env: map[string]string{"PUBLIC_URL": "https://me@push.example.com"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := LoadConfig(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
+			if tt.want == "" {
+				if err == nil || !strings.HasPrefix(err.Error(), "PUBLIC_URL ") {
+					t.Fatalf("err %v, want one naming PUBLIC_URL", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			o, err := cfg.PublicOrigin(tt.listenPort)
+			if err != nil || o.String() != tt.want {
+				t.Fatalf("PublicOrigin(%d) = %q, %v; want %q", tt.listenPort, o, err, tt.want)
+			}
+		})
+	}
+}

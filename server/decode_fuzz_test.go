@@ -244,7 +244,7 @@ func FuzzNotificationRequest(f *testing.F) {
 			if tsErr != nil || ts.Endpoint == "" || ts.Notification == nil {
 				t.Fatalf("404 (checks passed) for a body that should have been refused: %v", tsErr)
 			}
-			checkSendable(t, ts.Notification, testTTL, "high", "")
+			checkSendable(t, ts.Notification, ts.Notification.Marshal, e.srv.origin, testTTL, "high", "")
 		}
 
 		rec = e.post(api.PathNotifications, body, "Authorization", "Bearer "+fuzzAdminToken)
@@ -257,18 +257,19 @@ func FuzzNotificationRequest(f *testing.F) {
 			if bc.TTL != nil {
 				ttl = *bc.TTL
 			}
-			checkSendable(t, bc.Notification, ttl, bc.Urgency, bc.Topic)
+			checkSendable(t, bc.Notification, bc.Notification.MarshalBroadcast, e.srv.origin, ttl, bc.Urgency, bc.Topic)
 		}
 	})
 }
 
-// checkSendable fails t unless n, with these headers, makes a message a push
-// service takes.
-func checkSendable(t *testing.T, n *push.Notification, ttl int, urgency, topic string) {
+// checkSendable fails t unless n, written by marshal (its Marshal, or
+// MarshalBroadcast for a broadcast) for origin, with these headers, makes a
+// message a push service takes.
+func checkSendable(t *testing.T, n *push.Notification, marshal func(push.Origin) ([]byte, error), origin push.Origin, ttl int, urgency, topic string) {
 	t.Helper()
-	b, err := n.Marshal()
+	b, err := marshal(origin)
 	if err != nil {
-		t.Fatalf("accepted a notification Marshal refuses: %v", err)
+		t.Fatalf("accepted a notification %v refuses: %v", n, err)
 	}
 	if len(b) > push.MaxPlaintext {
 		t.Fatalf("accepted a %d-byte payload", len(b))

@@ -3,7 +3,6 @@
 package server
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -90,11 +89,11 @@ func (s *Server) checkAction(r *http.Request, bid, action string) error {
 	if err != nil {
 		return err
 	}
-	var n struct {
-		Actions []push.Action `json:"actions"`
-	}
-	if err := json.Unmarshal(b.Message.Payload, &n); err != nil {
-		return fmt.Errorf("broadcast %s: payload: %w", bid, err)
+	// Broadcasts stored before the payload became Declarative Web Push
+	// have the earlier shape: ReadPayload reads both.
+	n, err := push.ReadPayload(b.Message.Payload)
+	if err != nil {
+		return fmt.Errorf("broadcast %s: %w", bid, err)
 	}
 	if !slices.ContainsFunc(n.Actions, func(a push.Action) bool { return a.Action == action }) {
 		return badField("action", "action is not one of this notification's actions")

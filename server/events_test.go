@@ -18,6 +18,7 @@ import (
 	"pushstart/internal/ecetest"
 	"pushstart/push"
 	"pushstart/server/messageid"
+	"pushstart/server/store"
 )
 
 const (
@@ -241,11 +242,29 @@ func TestEventCrossOriginRefused(t *testing.T) {
 // all but push.MessageIDReserve bytes of a push, and is refused past that
 // with an error that says why; a test send may use them all.
 func TestBroadcastLeavesRoomForMessageID(t *testing.T) {
-	e := newTestEnv(t)
+	e := newTestEnv(t, func(c *Config) { c.PublicURL = "https://push.example.com" })
 	e.subscribeAs(t, "/push/1", "")
-	// A notification of n bytes of JSON: {"data":{"x":"..."},"title":"T"}.
+	// A notification whose payload is n bytes:
+	// {"web_push":8030,"notification":{"title":"T","navigate":"https://push.example.com/","data":{"x":"..."}}}.
+	origin, err := push.ParseOrigin("https://push.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	payloadOf := func(n map[string]any) []byte {
+		t.Helper()
+		var pn push.Notification
+		b, _ := json.Marshal(n)
+		if err := json.Unmarshal(b, &pn); err != nil {
+			t.Fatal(err)
+		}
+		p, err := pn.Encode(origin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
 	sized := func(n int) map[string]any {
-		empty, _ := json.Marshal(map[string]any{"title": "T", "data": map[string]any{"x": ""}})
+		empty := payloadOf(map[string]any{"title": "T", "data": map[string]any{"x": ""}})
 		return map[string]any{"title": "T", "data": map[string]any{"x": strings.Repeat("d", n-len(empty))}}
 	}
 	for _, tt := range []struct {
@@ -259,8 +278,8 @@ func TestBroadcastLeavesRoomForMessageID(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			n := sized(tt.bytes)
-			if b, _ := json.Marshal(n); len(b) != tt.bytes {
-				t.Fatalf("the notification is %d bytes, want %d", len(b), tt.bytes)
+			if b := payloadOf(n); len(b) != tt.bytes {
+				t.Fatalf("the payload is %d bytes, want %d", len(b), tt.bytes)
 			}
 			res, out := e.do(t, "POST", "/api/notifications", map[string]any{"notification": n}, "Authorization", bearer)
 			if res.StatusCode != tt.status {
@@ -281,10 +300,11 @@ func TestBroadcastLeavesRoomForMessageID(t *testing.T) {
 	}
 }
 
-// TestPushesCarryMessageIDs: what the browser decrypts: a broadcast's push
-// carries the message id of its subscription, a test send none.
+// TestPushesCarryMessageIDs: what the browser decrypts: a Declarative Web
+// Push message linking to PUBLIC_URL; a broadcast's push carries the message
+// id of its subscription, a test send none.
 func TestPushesCarryMessageIDs(t *testing.T) {
-	e := newTestEnv(t)
+	e := newTestEnv(t, func(c *Config) { c.PublicURL = "https://push.example.com:8443" })
 	k, err := ecdh.P256().GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -330,8 +350,13 @@ func TestPushesCarryMessageIDs(t *testing.T) {
 		map[string]any{"endpoint": e.push.URL + "/push/1", "notification": note}); res.StatusCode != http.StatusOK {
 		t.Fatalf("test send: %d %v", res.StatusCode, out)
 	}
-	if p := payload(0); p["messageId"] != nil || p["title"] != "Hello" {
-		t.Errorf("test send's payload %v; want the notification without a messageId", p)
+	// The notification as a Declarative Web Push message shows it.
+	shown := func(p map[string]any) bool {
+		n, _ := p["notification"].(map[string]any)
+		return p["web_push"] == 8030.0 && n["title"] == "Hello" && n["navigate"] == "https://push.example.com:8443/"
+	}
+	if p := payload(0); p["messageId"] != nil || !shown(p) {
+		t.Errorf("test send's payload %v; want the notification, linking to PUBLIC_URL, without a messageId", p)
 	}
 	bid := e.sendBroadcast(t, note)
 	p := payload(1)
@@ -340,7 +365,43 @@ func TestPushesCarryMessageIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	id, _ := p["messageId"].(string)
-	if gotBid, gotSub, ok := e.ids.Verify(id); !ok || gotBid != bid || gotSub != saved.ID || p["title"] != "Hello" {
+	if gotBid, gotSub, ok := e.ids.Verify(id); !ok || gotBid != bid || gotSub != saved.ID || !shown(p) {
 		t.Errorf("broadcast's payload %v: messageId for %q, %d (%v); want broadcast %q, subscription %d", p, gotBid, gotSub, ok, bid, saved.ID)
+	}
+}
+
+// TestEventActionOfEitherPayloadShape: a click on an action counts for a
+// broadcast sent as a Declarative Web Push message and for one stored before
+// that, in the earlier shape (the notification at the top level).
+func TestEventActionOfEitherPayloadShape(t *testing.T) {
+	e := newTestEnv(t)
+	e.subscribeAs(t, "/push/1", "")
+	sub, err := e.store.Get(context.Background(), e.push.URL+"/push/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := e.sendBroadcast(t, map[string]any{"title": "Sale", "actions": []map[string]any{{"action": "buy", "title": "Buy"}},
+		"data": map[string]any{"actionUrls": map[string]any{"buy": "/buy"}}})
+	b, err := e.store.GetBroadcast(context.Background(), sent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b.Message.Payload), `{"web_push":8030,"notification":{"title":"Sale","navigate":"http://`) {
+		t.Fatalf("stored payload %s is not a Declarative Web Push message", b.Message.Payload)
+	}
+	old, err := e.store.CreateBroadcast(context.Background(), store.Broadcast{ID: "old-shape", Title: "Sale", Message: push.Message{
+		Payload: []byte(`{"title":"Sale","actions":[{"action":"buy","title":"Buy"}],"data":{"actionUrls":{"buy":"/buy"}}}`), TTL: 60,
+	}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bid := range []string{sent, old.ID} {
+		id := e.ids.Sign(bid, sub.ID)
+		if res, out := e.report(t, firefoxUA, map[string]any{"type": "clicked", "action": "buy", "messageId": id}); res.StatusCode != http.StatusNoContent {
+			t.Errorf("broadcast %s: a click on its action: %d %v, want 204", bid, res.StatusCode, out)
+		}
+		if res, out := e.report(t, firefoxUA, map[string]any{"type": "clicked", "action": "sell", "messageId": id}); res.StatusCode != http.StatusBadRequest || out["field"] != "action" {
+			t.Errorf("broadcast %s: a click on an action it has not: %d %v, want 400 naming action", bid, res.StatusCode, out)
+		}
 	}
 }

@@ -182,9 +182,20 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 		log.Debug("serving the page", "from", source)
 	}
 
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("ADDR: %w", err)
+	}
+	// Without PUBLIC_URL, notifications link to the port listened on,
+	// which ADDR may have left to the system (port 0).
+	origin, err := cfg.PublicOrigin(ln.Addr().(*net.TCPAddr).Port)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	srv := New(cfg, Deps{
 		Store: st, Sender: snd, Engine: engine, Keys: keys, AdminToken: token, MessageIDs: ids, Local: local,
-		Allowlist: allow, Assets: assets, Log: log, Trace: trace,
+		Allowlist: allow, Assets: assets, Log: log, Trace: trace, Origin: origin,
 	})
 	hs := &http.Server{
 		Handler:           srv.Handler(),
@@ -198,10 +209,6 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 	// Progress streams would hold a graceful shutdown for as long as their
 	// broadcasts last: they end at once, and clients reconnect elsewhere.
 	hs.RegisterOnShutdown(srv.EndStreams)
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("ADDR: %w", err)
-	}
 
 	errc := make(chan error, 2)
 	// The local push service outlives the HTTP server's shutdown, so that
@@ -217,7 +224,7 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 		return err
 	}
 	go func() { errc <- hs.Serve(ln) }()
-	log.Info("pushstart listening", "addr", ln.Addr().String(), "version", build.Version, "pushService", cmp.Or(cfg.PushService, "real"))
+	log.Info("pushstart listening", "addr", ln.Addr().String(), "publicURL", origin.String(), "version", build.Version, "pushService", cmp.Or(cfg.PushService, "real"))
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}

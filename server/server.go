@@ -17,6 +17,7 @@ import (
 
 	"pushstart/api"
 	"pushstart/localpush"
+	"pushstart/push"
 	"pushstart/server/delivery"
 	"pushstart/server/messageid"
 	"pushstart/server/sender"
@@ -35,6 +36,7 @@ type Server struct {
 	messageIDs *messageid.Signer // nil: every message id is refused
 	local      LocalPush         // nil unless PUSH_SERVICE is local or a URL
 	allow      *Allowlist
+	origin     push.Origin // where users open the page: the base of notifications' links
 	// Limits on anonymous clients (see Config).
 	subscribeLimit    *keyedLimiter // per client address
 	testSendLimit     *keyedLimiter // per client address
@@ -132,7 +134,10 @@ type Deps struct {
 	Trace     *TraceHub
 	Allowlist *Allowlist   // optional; cfg.Allowlist(Local) when nil
 	Assets    http.Handler // optional; 404 when nil
-	Log       *slog.Logger
+	// Origin is the base of notifications' links; cfg.PublicOrigin(0)
+	// when zero.
+	Origin push.Origin
+	Log    *slog.Logger
 }
 
 // New returns a server for cfg built from d.
@@ -144,6 +149,10 @@ func New(cfg Config, d Deps) *Server {
 	assets := d.Assets
 	if assets == nil {
 		assets = http.NotFoundHandler()
+	}
+	origin := d.Origin
+	if origin.IsZero() {
+		origin, _ = cfg.PublicOrigin(0) // checked by cfg.Validate
 	}
 	trace := d.Trace
 	if trace == nil {
@@ -159,6 +168,7 @@ func New(cfg Config, d Deps) *Server {
 		messageIDs: d.MessageIDs,
 		local:      d.Local,
 		allow:      allow,
+		origin:     origin,
 
 		subscribeLimit:    newKeyedLimiter(cfg.SubscribeRate),
 		testSendLimit:     newKeyedLimiter(cfg.TestSendRate),

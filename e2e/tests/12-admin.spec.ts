@@ -102,27 +102,32 @@ test('the admin console: sign in, compose with every option, send to two profile
       await expect(admin.preview.locator('img.preview-icon')).toHaveAttribute('src', '/web/icon-192.png');
 
       const payload = JSON.parse((await admin.payloadJSON.textContent()) ?? '');
+      // A Declarative Web Push message: its links absolute on the page's origin.
+      const origin = new URL(page.url()).origin;
       expect(payload).toEqual({
-        title,
-        body,
-        icon: '/web/icon-192.png',
-        badge: '/web/badge-96.png',
-        image: '/web/icon-512.png',
-        tag: 'console',
-        renotify: true,
-        requireInteraction: true,
-        silent: true,
-        lang: 'en-GB',
-        dir: 'ltr',
-        timestamp: expect.any(Number),
-        actions: [
-          { action: 'docs', title: 'Read the docs', icon: '/web/badge-96.png' },
-          { action: 'later', title: 'Later', icon: '/web/badge-96.png' },
-        ],
-        data: { url: '/?from=console', actionUrls: { docs: '/?from=docs' } },
+        web_push: 8030,
+        notification: {
+          title,
+          navigate: `${origin}/?from=console`,
+          body,
+          icon: `${origin}/web/icon-192.png`,
+          badge: '/web/badge-96.png',
+          image: '/web/icon-512.png',
+          tag: 'console',
+          renotify: true,
+          requireInteraction: true,
+          silent: true,
+          lang: 'en-GB',
+          dir: 'ltr',
+          timestamp: expect.any(Number),
+          actions: [
+            { action: 'docs', title: 'Read the docs', navigate: `${origin}/?from=docs`, icon: '/web/badge-96.png' },
+            { action: 'later', title: 'Later', icon: '/web/badge-96.png' },
+          ],
+        },
       });
       // The page's local time, as the browser reads the input.
-      expect(payload.timestamp).toBe(await page.evaluate(() => new Date('2026-12-24T18:00').getTime()));
+      expect(payload.notification.timestamp).toBe(await page.evaluate(() => new Date('2026-12-24T18:00').getTime()));
       const bytes = Buffer.byteLength(JSON.stringify(payload));
       await expect(admin.payloadSize).toContainText(`${bytes.toLocaleString('en-US')} of 3,897 bytes`);
       await expect(admin.payloadSize).toHaveClass(/size-ok/);

@@ -99,7 +99,10 @@ test.describe('the live flow', () => {
     await test.step('the payload is the notification the page sent', async () => {
       const payload = steps.find((s) => s.actor === 'server' && s.step === 'payload')!;
       const json = JSON.parse(payload.detail);
-      expect(json).toMatchObject({ title: 'Followed step by step', body: `In ${browserName}, byte by byte.`, tag: 'pushstart-test' });
+      expect(json).toMatchObject({
+        web_push: 8030,
+        notification: { title: 'Followed step by step', body: `In ${browserName}, byte by byte.`, tag: 'pushstart-test' },
+      });
       expect(Number(field(payload, 'bytes'))).toBe(Buffer.byteLength(JSON.stringify(json)));
     });
 

@@ -224,8 +224,10 @@ func flagFor(field string) string {
 
 // broadcastBody builds the request body from the flags, checking it with
 // the rules the server applies (so a mistake is named by its flag before
-// anything is sent), or reads it from --json.
-func (f *sendFlags) broadcastBody(stdin io.Reader) ([]byte, string) {
+// anything is sent), or reads it from --json. origin, the server's, stands
+// for its PUBLIC_URL in the size check: the same when that is set as it
+// should be.
+func (f *sendFlags) broadcastBody(stdin io.Reader, origin push.Origin) ([]byte, string) {
 	if f.set["json"] {
 		return f.readJSON(stdin)
 	}
@@ -260,7 +262,7 @@ func (f *sendFlags) broadcastBody(stdin io.Reader) ([]byte, string) {
 		b.SendAt = &t
 	}
 
-	payload, err := b.Notification.Marshal()
+	payload, err := b.Notification.MarshalBroadcast(origin)
 	if err == nil {
 		err = push.Message{Payload: payload, TTL: f.ttl, Urgency: f.urgency, Topic: f.topic}.Validate()
 	}
@@ -312,16 +314,20 @@ func send(ctx context.Context, args []string, sys IO, policy followPolicy) int {
 	if !ok {
 		return code
 	}
-	var body []byte
-	if !f.set["status"] && !f.set["cancel"] {
-		var msg string
-		if body, msg = f.broadcastBody(sys.Stdin); msg != "" {
-			return usageError(sys, "send", msg)
-		}
-	}
 	base, err := checkURL(strings.TrimSpace(f.url), f.insecure)
 	if err != nil {
 		return usageError(sys, "send", err.Error())
+	}
+	var body []byte
+	if !f.set["status"] && !f.set["cancel"] {
+		origin, err := push.ParseOrigin(base.Scheme + "://" + base.Host)
+		if err != nil {
+			return usageError(sys, "send", fmt.Sprintf("--url %s: the origin %v", base.Redacted(), err))
+		}
+		var msg string
+		if body, msg = f.broadcastBody(sys.Stdin, origin); msg != "" {
+			return usageError(sys, "send", msg)
+		}
 	}
 	token, from, err := findToken(f.token, strings.TrimSpace(sys.Getenv("ADMIN_TOKEN")), f.dataDir)
 	if err != nil {

@@ -28,7 +28,11 @@ func notification(t testing.TB) []byte {
 		Tag:   "deploy",
 		Data:  json.RawMessage(`{"url":"/deploys/42"}`),
 	}
-	b, err := n.Marshal()
+	origin, err := push.ParseOrigin("https://deploys.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := n.Marshal(origin)
 	if err != nil {
 		t.Fatal(err)
 	}
