@@ -44,12 +44,11 @@ type payloadNotification struct {
 	AppBadge           *int            `json:"app_badge,omitempty"`
 }
 
-// payloadAction is an action with the absolute URL clicking it opens, when
-// the notification's data.actionUrls names one.
+// payloadAction is an action with the absolute URL clicking it opens.
 type payloadAction struct {
 	Action   string `json:"action"`
 	Title    string `json:"title"`
-	Navigate string `json:"navigate,omitempty"`
+	Navigate string `json:"navigate"`
 	Icon     string `json:"icon,omitempty"`
 }
 
@@ -91,7 +90,9 @@ func (n *Notification) marshal(origin Origin, checkSize func([]byte) error) ([]b
 //   - "web_push": 8030 first, then "notification" with n's fields;
 //   - navigate: origin followed by data.url, or by "/" when there is none;
 //   - each action's navigate: origin followed by data.actionUrls[action],
-//     for the actions that have one;
+//     or the notification's navigate for an action without a page of its
+//     own, where a click on it went before (the draft of the standard wants
+//     a navigate on every action);
 //   - data: n.Data without "url" and "actionUrls", left out when nothing
 //     else is in it; data that is not an object is kept as it is;
 //   - icon: made absolute against origin, as Safari reads only an absolute
@@ -119,7 +120,7 @@ func (n *Notification) Encode(origin Origin) ([]byte, error) {
 		Data: data, AppBadge: n.AppBadge,
 	}}
 	for _, a := range n.Actions {
-		pa := payloadAction{Action: a.Action, Title: a.Title, Icon: a.Icon}
+		pa := payloadAction{Action: a.Action, Title: a.Title, Navigate: p.Notification.Navigate, Icon: a.Icon}
 		if u, ok := actionPages[a.Action]; ok {
 			pa.Navigate = origin.s + u
 		}
@@ -189,7 +190,8 @@ func splitData(raw json.RawMessage) (page string, actionPages map[string]string,
 // (what Encode writes) or the kit's earlier one, a Notification at the top
 // level. From a Declarative Web Push message, navigate becomes data.url
 // (left out when it is "/") and each action's navigate an entry of
-// data.actionUrls, both as the path, query and fragment after the origin;
+// data.actionUrls unless it is the notification's own, both as the path,
+// query and fragment after the origin;
 // icon stays absolute. A "messageId" member is ignored.
 func ReadPayload(b []byte) (Notification, error) {
 	var top map[string]json.RawMessage
@@ -235,7 +237,7 @@ func ReadPayload(b []byte) (Notification, error) {
 	var actionPages [][]byte
 	for _, a := range pn.Actions {
 		n.Actions = append(n.Actions, Action{Action: a.Action, Title: a.Title, Icon: a.Icon})
-		if a.Navigate != "" {
+		if a.Navigate != "" && a.Navigate != pn.Navigate {
 			b, err := json.Marshal(map[string]string{a.Action: pathOf(a.Navigate)})
 			if err != nil {
 				return Notification{}, err

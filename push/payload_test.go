@@ -173,12 +173,18 @@ func asSent(t *testing.T, n Notification) Notification {
 	if !ok {
 		return n
 	}
+	page, _ := obj["url"].(string)
+	if page == "" {
+		page = "/"
+	}
 	if obj["url"] == "/" {
 		delete(obj, "url")
 	}
 	if au, ok := obj["actionUrls"].(map[string]any); ok {
-		for k := range au {
-			if !slices.ContainsFunc(n.Actions, func(a Action) bool { return a.Action == k }) {
+		for k, u := range au {
+			// An action's page that is the notification's own goes as
+			// the action's navigate, which is written for every action.
+			if !slices.ContainsFunc(n.Actions, func(a Action) bool { return a.Action == k }) || u == page {
 				delete(au, k)
 			}
 		}
@@ -262,7 +268,7 @@ func TestPayloads(t *testing.T) {
 		{name: "actions with and without a page", n: Notification{Title: "t",
 			Actions: []Action{{Action: "open", Title: "Open"}, {Action: "snooze", Title: "Snooze", Icon: "/z.png"}},
 			Data:    json.RawMessage(`{"actionUrls":{"open":"/o","gone":"/g"}}`)},
-			want: `{"web_push":8030,"notification":{"title":"t","navigate":"https://kit.example/","actions":[{"action":"open","title":"Open","navigate":"https://kit.example/o"},{"action":"snooze","title":"Snooze","icon":"/z.png"}]}}`},
+			want: `{"web_push":8030,"notification":{"title":"t","navigate":"https://kit.example/","actions":[{"action":"open","title":"Open","navigate":"https://kit.example/o"},{"action":"snooze","title":"Snooze","navigate":"https://kit.example/","icon":"/z.png"}]}}`},
 		{name: "data a string", n: Notification{Title: "t", Data: json.RawMessage(`"<b>&"`)},
 			want: `{"web_push":8030,"notification":{"title":"t","navigate":"https://kit.example/","data":"\u003cb\u003e\u0026"}}`},
 		{name: "data an array", n: Notification{Title: "t", Data: json.RawMessage(`[{"url":"/x"}]`)}},

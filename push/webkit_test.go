@@ -107,7 +107,7 @@ func checkWebKit(payload []byte) error {
 // checkSpecDraft checks the members of a Declarative Web Push message that
 // the spec draft (w3c/push-api pull request 385) adds and WebKit does not
 // read: each action an object with string "action" and "title", and a
-// "navigate" that is an absolute URL when present.
+// "navigate" that is an absolute URL.
 func checkSpecDraft(payload []byte) error {
 	var p struct {
 		Notification struct {
@@ -123,10 +123,8 @@ func checkSpecDraft(payload []byte) error {
 				return fmt.Errorf("actions[%d].%s is not a non-empty string", i, k)
 			}
 		}
-		if v, ok := a["navigate"]; ok {
-			if s, isString := v.(string); !isString || !isAbsoluteURL(s) {
-				return fmt.Errorf("actions[%d].navigate is not an absolute URL: %v", i, v)
-			}
+		if s, ok := a["navigate"].(string); !ok || !isAbsoluteURL(s) {
+			return fmt.Errorf("actions[%d].navigate is missing or not an absolute URL: %v", i, a["navigate"])
 		}
 	}
 	return nil
@@ -202,7 +200,10 @@ func TestCheckWebKit(t *testing.T) {
 	if err := checkSpecDraft([]byte(`{"notification":{"actions":[{"action":"a","title":"A","navigate":"/a"}]}}`)); err == nil {
 		t.Error("checkSpecDraft took a relative action navigate")
 	}
-	if err := checkSpecDraft([]byte(`{"notification":{"actions":[{"action":"a","title":"A","navigate":"https://kit.example/a"},{"action":"b","title":"B"}]}}`)); err != nil {
+	if err := checkSpecDraft([]byte(`{"notification":{"actions":[{"action":"a","title":"A","navigate":"https://kit.example/a"},{"action":"b","title":"B"}]}}`)); err == nil {
+		t.Error("checkSpecDraft took an action without navigate")
+	}
+	if err := checkSpecDraft([]byte(`{"notification":{"actions":[{"action":"a","title":"A","navigate":"https://kit.example/a"},{"action":"b","title":"B","navigate":"https://kit.example/"}]}}`)); err != nil {
 		t.Errorf("checkSpecDraft: %v", err)
 	}
 }
