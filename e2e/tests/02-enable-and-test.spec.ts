@@ -28,6 +28,7 @@ test('enable, then the test notification shows exactly what was sent', async ({ 
   });
 
   await test.step('a full payload arrives field for field', async () => {
+    const nested = { n: 1, list: [true, null, 'x'] };
     const sent: Notification = {
       title: 'Order 4711 shipped',
       body: 'Your parcel is on its way: ✓ ünïcödé <b>not bold</b> & "quotes"',
@@ -37,7 +38,7 @@ test('enable, then the test notification shows exactly what was sent', async ({ 
         { action: 'track', title: 'Track parcel' },
         { action: 'dismiss', title: 'Dismiss' },
       ],
-      data: { url: '/?order=4711', actionUrls: { track: '/?track=4711' }, nested: { n: 1, list: [true, null, 'x'] } },
+      data: { url: '/?order=4711', actionUrls: { track: '/?track=4711' }, nested },
     };
     const { status, body } = await kit.api.testSend(endpoint, sent);
     expect(status, JSON.stringify(body)).toBe(200);
@@ -50,7 +51,17 @@ test('enable, then the test notification shows exactly what was sent', async ({ 
     expect(n!.body).toBe(sent.body);
     expect(n!.icon).toBe(new URL(sent.icon!, kit.url).href);
     expect(n!.tag).toBe(sent.tag);
-    expect(n!.data).toEqual(sent.data);
+    // The server sent a Declarative Web Push message: data.url became the
+    // notification's navigate, actionUrls each action's (the notification's
+    // own for an action without one), and the worker keeps both beside the
+    // rest of data in its envelope.
+    const page = (path: string) => new URL(path, kit.url).href;
+    expect(n!.data).toMatchObject({
+      envelope: 'pushstart-message',
+      data: { nested },
+      navigate: page('/?order=4711'),
+      actionNavigate: { track: page('/?track=4711'), dismiss: page('/?order=4711') },
+    });
     expect(n!.actions?.map(({ action, title }) => ({ action, title }))).toEqual(sent.actions);
   });
 });

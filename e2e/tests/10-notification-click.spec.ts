@@ -101,7 +101,11 @@ test('a Declarative Web Push payload and the earlier payload are shown as sent; 
       if (button !== undefined) expect(key, `the action's key among ${JSON.stringify(shown.actions)}`).toBeTruthy();
       const opened = context.waitForEvent('page');
       server.click(shown, key);
-      await (await opened).waitForURL(url);
+      const page = await opened;
+      await page.waitForURL(url);
+      // Each page the click opens runs the whole app: closed, it leaves
+      // the next push the machine to itself.
+      await page.close();
       await expect.poll(() => home.notifications().then((l) => l.length), { message: 'the notification was closed' }).toBe(0);
     };
     const declarative = (title: string) => ({
