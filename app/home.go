@@ -28,6 +28,7 @@ type home struct {
 	revealing  bool               // a slow motion reveal is under way
 	stopWorker func()             // ends the listening to the service worker
 	stopOnline func()             // ends the watching of the network state
+	probing    bool               // asking the server whether it answers again (onOnline)
 }
 
 func newHome() *home { return &home{} }

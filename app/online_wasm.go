@@ -2,10 +2,19 @@
 
 package app
 
-import "syscall/js"
+import (
+	"syscall/js"
+	"time"
+)
 
-// watchOnline calls f with navigator.onLine now, then again on each of the
-// window's online and offline events. stop ends the watching.
+// onlineRecheck is how often watchOnline reports the network state without
+// an event: a server that comes back sends none, and neither does every
+// browser or emulation that ends an offline spell.
+const onlineRecheck = 10 * time.Second
+
+// watchOnline calls f with navigator.onLine now, on each of the window's
+// online and offline events, and every onlineRecheck. stop ends the
+// watching.
 func watchOnline(f func(online bool)) (stop func()) {
 	w := js.Global()
 	read := func() bool {
@@ -18,10 +27,12 @@ func watchOnline(f func(online bool)) (stop func()) {
 	})
 	w.Call("addEventListener", "online", handler)
 	w.Call("addEventListener", "offline", handler)
+	timer := w.Call("setInterval", handler, onlineRecheck.Milliseconds())
 	f(read())
 	return func() {
 		w.Call("removeEventListener", "online", handler)
 		w.Call("removeEventListener", "offline", handler)
+		w.Call("clearInterval", timer)
 		handler.Release()
 	}
 }

@@ -95,7 +95,7 @@ func (p *statusPanel) guidance() goapp.UI {
 			goapp.If(s.Offline, func() goapp.UI {
 				return goapp.P().Text(tr("The page checks again when the connection is back."))
 			}).Else(func() goapp.UI {
-				return goapp.P().Text(tr("Reload the page once the server runs again."))
+				return goapp.P().Text(tr("The page asks the server again every few seconds and carries on once it answers."))
 			}),
 		)
 	}

@@ -1,8 +1,11 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"html"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -175,7 +178,7 @@ func TestServerUnreachable(t *testing.T) {
 		t.Errorf("the flow log lost the browser's words: %q", last.Detail)
 	}
 	text := panelText(s)
-	for _, w := range []string{"Server: no answer (offline, or not running)", "Working offline", "Reload the page once the server runs again"} {
+	for _, w := range []string{"Server: no answer (offline, or not running)", "Working offline", "The page asks the server again every few seconds"} {
 		if !strings.Contains(text, w) {
 			t.Errorf("the panel does not say %q:\n%s", w, text)
 		}
@@ -267,5 +270,24 @@ func TestInstallButtonOnlyWithAPrompt(t *testing.T) {
 				t.Errorf("Install app button shown = %v, want %v:\n%s", hasButton, tt.want, m)
 			}
 		})
+	}
+}
+
+// TestServerAnswersAgain: the quiet check the page makes before it runs its
+// load-time check again.
+func TestServerAnswersAgain(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			http.NotFound(w, r)
+		}
+	}))
+	defer up.Close()
+	if !newAPIClient(up.URL, nil).answers(context.Background()) {
+		t.Error("a server answering /healthz does not answer")
+	}
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close()
+	if newAPIClient(down.URL, nil).answers(context.Background()) {
+		t.Error("a stopped server answers")
 	}
 }
