@@ -65,7 +65,7 @@ func TestComposeEveryOptionLandsInThePayload(t *testing.T) {
 		"tag": "sale", "renotify": true, "requireInteraction": true,
 		"vibrate": [200, 100, 200], "lang": "en-GB", "dir": "ltr",
 		"timestamp": 1772353800000,
-		"actions": [{"action": "open", "title": "Open", "navigate": "https://push.example.com/sale", "icon": "/web/icon.svg"}, {"action": "later", "title": "Later"}]
+		"actions": [{"action": "open", "title": "Open", "navigate": "https://push.example.com/sale", "icon": "/web/icon.svg"}, {"action": "later", "title": "Later", "navigate": "https://push.example.com/news?from=push"}]
 	}}`), &want)
 	gb, _ := json.Marshal(got)
 	wb, _ := json.Marshal(want)

@@ -112,11 +112,11 @@ func (b *fakeBrowser) Subscribe(_ context.Context, key string) (subscription, er
 		return nil, b.subErr
 	}
 	if b.perm != PermissionGranted {
-		return nil, pushServiceError("NotAllowedError", "Registration failed - permission denied")
+		return nil, pushServiceError("NotAllowedError", "Registration failed - permission denied", b.perm)
 	}
 	if b.sub != nil {
 		if !sameKey(b.sub.key, key) {
-			return nil, pushServiceError("InvalidStateError", "A subscription with a different applicationServerKey already exists.")
+			return nil, pushServiceError("InvalidStateError", "A subscription with a different applicationServerKey already exists.", b.perm)
 		}
 		return b.sub, nil
 	}

@@ -27,6 +27,8 @@ type home struct {
 	traceStop  context.CancelFunc // ends that trace
 	revealing  bool               // a slow motion reveal is under way
 	stopWorker func()             // ends the listening to the service worker
+	stopOnline func()             // ends the watching of the network state
+	probing    bool               // asking the server whether it answers again (onOnline)
 }
 
 func newHome() *home { return &home{} }
@@ -51,6 +53,7 @@ func (h *home) OnMount(ctx goapp.Context) {
 			ctx.Dispatch(func(goapp.Context) { h.state.addEntry(e) })
 		},
 	)
+	h.stopOnline = watchOnline(func(on bool) { ctx.Dispatch(func(ctx goapp.Context) { h.onOnline(ctx, on) }) })
 	h.state.Busy = tr("Checking this browser…")
 	ctx.Async(func() { h.flows.finish(h.flows.load(ctx)) })
 	// /#flow (where make demo opens) scrolls to the Flow panel once drawn:
@@ -67,6 +70,9 @@ func (h *home) OnDismount() {
 	}
 	if h.stopWorker != nil {
 		h.stopWorker()
+	}
+	if h.stopOnline != nil {
+		h.stopOnline()
 	}
 }
 
@@ -89,6 +95,7 @@ func (h *home) Render() goapp.UI {
 			goapp.Div().Class("columns").Body(
 				goapp.Div().Class("column").Body(
 					newStatusPanel(s),
+					newInstallApp(),
 					goapp.Section().Class("card").Body(
 						goapp.H2().Text(tr("Notifications")),
 						goapp.P().Class("hint").Text(tr("Enabling asks for permission, fetches the server's VAPID public key, subscribes at the browser's push service and stores the subscription on the server.")),

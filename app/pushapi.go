@@ -3,7 +3,6 @@ package app
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -23,9 +22,9 @@ const (
 // humanDuration spells a timeout out for people: "60 seconds", "3 minutes".
 func humanDuration(d time.Duration) string {
 	if d >= 2*time.Minute && d%time.Minute == 0 {
-		return fmt.Sprintf("%d minutes", int(d/time.Minute))
+		return trf("%d minutes", int(d/time.Minute))
 	}
-	return fmt.Sprintf("%d seconds", int(d/time.Second))
+	return trf("%d seconds", int(d/time.Second))
 }
 
 // ErrorKind says which part of the Web Push chain failed. Every *PushError
@@ -43,6 +42,10 @@ const (
 	// ErrNeedsHomeScreen: iOS or iPadOS Safari offers push only to a web app
 	// added to the home screen and opened from there.
 	ErrNeedsHomeScreen ErrorKind = "needs home screen"
+	// ErrPrivateWindow: a private window, where the browser offers no push:
+	// Chrome's Incognito, and Firefox's private windows before service
+	// workers came to them.
+	ErrPrivateWindow ErrorKind = "private window"
 	// ErrPermissionDenied: the user (or a browser policy) blocked
 	// notifications for this site.
 	ErrPermissionDenied ErrorKind = "permission denied"
@@ -83,8 +86,7 @@ func (e *PushError) Unwrap() error { return e.Err }
 
 func (e *PushError) Error() string {
 	var b strings.Builder
-	b.WriteString(e.Op)
-	b.WriteString(" failed")
+	b.WriteString(trf("%s failed", e.Op))
 	if e.Name != "" || e.Message != "" {
 		b.WriteString(": ")
 		if e.Name != "" {
@@ -128,14 +130,14 @@ func permissionError(p PermissionState) error {
 	case PermissionGranted:
 		return nil
 	case PermissionDenied:
-		return &PushError{Kind: ErrPermissionDenied, Op: op, Message: "notifications are blocked for this site",
-			Hint: "The browser will not ask again; allow notifications in the site settings (see Status), then reload"}
+		return &PushError{Kind: ErrPermissionDenied, Op: op, Message: tr("notifications are blocked for this site"),
+			Hint: tr("The browser will not ask again; allow notifications in the site settings (see Status), then reload")}
 	case PermissionUnsupported:
-		return &PushError{Kind: ErrUnsupported, Op: op, Message: "this browser has no Notification API"}
+		return &PushError{Kind: ErrUnsupported, Op: op, Message: tr("this browser has no Notification API")}
 	default:
 		return &PushError{Kind: ErrPermissionDismissed, Op: op,
-			Message: "the prompt was closed without an answer, or the browser did not show it",
-			Hint:    "Click Enable notifications to ask again; some browsers hide the prompt after it was dismissed several times (look for a bell or crossed-out icon in the address bar)"}
+			Message: tr("the prompt was closed without an answer, or the browser did not show it"),
+			Hint:    tr("Click Enable notifications to ask again; some browsers hide the prompt after it was dismissed several times (look for a bell or crossed-out icon in the address bar)")}
 	}
 }
 
@@ -169,29 +171,41 @@ func (f Features) Missing() []string {
 // Err returns nil when push can work here, else a *PushError saying why not
 // and what to do.
 func (f Features) Err() error {
+	op := tr("support check")
 	if !f.Browser {
-		return &PushError{Kind: ErrUnsupported, Op: "support check", Message: "the Push API is unsupported outside the browser"}
+		return &PushError{Kind: ErrUnsupported, Op: op, Message: tr("the Push API is unsupported outside the browser")}
 	}
 	if !f.SecureContext {
-		return &PushError{Kind: ErrInsecureContext, Op: "support check",
-			Message: "this page is not a secure context, so the browser hides the service worker and Push APIs",
-			Hint:    "Open it over https://, or at http://localhost or http://127.0.0.1 while developing"}
+		return &PushError{Kind: ErrInsecureContext, Op: op,
+			Message: tr("this page is not a secure context, so the browser hides the service worker and Push APIs"),
+			Hint:    tr("Open it over https://, or at http://localhost or http://127.0.0.1 while developing")}
 	}
 	missing := f.Missing()
 	if len(missing) == 0 {
 		return nil
 	}
 	if f.AppleMobile && !f.Standalone {
-		return &PushError{Kind: ErrNeedsHomeScreen, Op: "support check",
-			Message: "on iPhone and iPad, Safari offers push notifications only to web apps added to the home screen",
-			Hint:    "In Safari tap Share > Add to Home Screen, then open it from there (iOS/iPadOS 16.4 or later)"}
+		return &PushError{Kind: ErrNeedsHomeScreen, Op: op,
+			Message: tr("on iPhone and iPad, Safari offers push notifications only to web apps added to the home screen"),
+			Hint:    tr("In Safari tap Share > Add to Home Screen, then open it from there (iOS/iPadOS 16.4 or later)")}
 	}
-	hint := "Use a current version of Chrome, Edge, Firefox or Safari"
+	// Firefox hid navigator.serviceWorker in private windows, keeping
+	// PushManager and Notification, until service workers came to them
+	// (Firefox 138 or 139, sources differ; 153 ESR has them, and push
+	// works there while the window is open). Another Firefox window lacks
+	// only the service worker when its user turned them off
+	// (dom.serviceWorkers.enabled).
+	if browserFamily(f.UserAgent) == "firefox" && !f.ServiceWorker && f.PushManager && f.Notification {
+		return &PushError{Kind: ErrPrivateWindow, Op: op,
+			Message: tr("Firefox offers no service worker here: this is a private window, or service workers are turned off"),
+			Hint:    tr("Open this page in a normal window to receive push notifications")}
+	}
+	hint := tr("Use a current version of Chrome, Edge, Firefox or Safari")
 	if f.AppleMobile {
-		hint = "Push needs iOS/iPadOS 16.4 or later; update the system, then open the app from the home screen again"
+		hint = tr("Push needs iOS/iPadOS 16.4 or later; update the system, then open the app from the home screen again")
 	}
-	return &PushError{Kind: ErrUnsupported, Op: "support check",
-		Message: "this browser lacks " + strings.Join(missing, ", "), Hint: hint}
+	return &PushError{Kind: ErrUnsupported, Op: op,
+		Message: trf("this browser lacks %s", strings.Join(missing, ", ")), Hint: hint}
 }
 
 // isAppleMobile reports whether a user agent is iOS or iPadOS. iPadOS Safari
@@ -214,18 +228,19 @@ type WorkerInfo struct {
 // padding, as Firefox and Go differ) and checks that it is an uncompressed
 // P-256 point, the only form pushManager.subscribe accepts.
 func decodeKey(key string) ([]byte, error) {
+	op := tr("decoding the VAPID public key")
 	s := strings.TrimRight(strings.TrimSpace(key), "=")
 	if s == "" {
-		return nil, &PushError{Kind: ErrInvalidKey, Op: "decoding the VAPID public key", Message: "the key is empty"}
+		return nil, &PushError{Kind: ErrInvalidKey, Op: op, Message: tr("the key is empty")}
 	}
 	b, err := push.DecodeBase64URL(s)
 	if err != nil {
-		return nil, &PushError{Kind: ErrInvalidKey, Op: "decoding the VAPID public key",
-			Message: "not base64url: " + err.Error()}
+		return nil, &PushError{Kind: ErrInvalidKey, Op: op,
+			Message: trf("not base64url: %v", err)}
 	}
 	if len(b) != 65 || b[0] != 0x04 {
-		return nil, &PushError{Kind: ErrInvalidKey, Op: "decoding the VAPID public key",
-			Message: fmt.Sprintf("got %d bytes, want the 65-byte uncompressed P-256 point starting with 0x04", len(b))}
+		return nil, &PushError{Kind: ErrInvalidKey, Op: op,
+			Message: trf("got %d bytes, want the 65-byte uncompressed P-256 point starting with 0x04", len(b))}
 	}
 	return b, nil
 }
@@ -245,20 +260,31 @@ func sameKey(a, b string) bool {
 }
 
 // pushServiceError turns a rejection of pushManager.subscribe into a
-// *PushError whose hint matches what the browser meant.
-func pushServiceError(name, message string) error {
+// *PushError whose hint matches what the browser meant. perm is
+// Notification.permission when subscribe failed.
+//
+// Chromium refuses push in Incognito windows with "Registration failed -
+// permission denied": as an AbortError (its status
+// INCOGNITO_PERMISSION_DENIED), or in some versions a NotAllowedError while
+// Notification.permission reads "granted". A real denial is a
+// NotAllowedError with the permission "denied" (or not granted).
+func pushServiceError(name, message string, perm PermissionState) error {
 	e := &PushError{Kind: ErrPushService, Op: "pushManager.subscribe", Name: name, Message: message}
-	switch name {
-	case "NotAllowedError":
+	saysDenied := strings.Contains(strings.ToLower(message), "permission denied")
+	switch {
+	case saysDenied && (name == "AbortError" || (name == "NotAllowedError" && perm == PermissionGranted)):
+		e.Kind = ErrPrivateWindow
+		e.Hint = tr("This looks like a private (Incognito) window, where Chrome offers no push; open this page in a normal window")
+	case name == "NotAllowedError":
 		e.Kind = ErrPermissionDenied
-		e.Hint = "Notifications are blocked for this site"
-	case "InvalidAccessError", "InvalidCharacterError":
+		e.Hint = tr("Notifications are blocked for this site")
+	case name == "InvalidAccessError" || name == "InvalidCharacterError":
 		e.Kind = ErrInvalidKey
-		e.Hint = "The server's VAPID public key was refused by the browser"
-	case "InvalidStateError":
-		e.Hint = "A subscription made with another VAPID key exists; disable notifications, then enable them again"
-	case "AbortError":
-		e.Hint = "The browser's push service refused the subscription or could not be reached (offline, blocked, or a private window)"
+		e.Hint = tr("The server's VAPID public key was refused by the browser")
+	case name == "InvalidStateError":
+		e.Hint = tr("A subscription made with another VAPID key exists; disable notifications, then enable them again")
+	case name == "AbortError":
+		e.Hint = tr("The browser's push service refused the subscription or could not be reached (offline, blocked, or a private window)")
 	}
 	return e
 }

@@ -79,6 +79,14 @@ func TestFeaturesErr(t *testing.T) {
 	noPush := all
 	noPush.PushManager = false
 	insecure := Features{Browser: true}
+	const firefoxUA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+	const chromeUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
+	firefoxPrivate := all
+	firefoxPrivate.ServiceWorker, firefoxPrivate.UserAgent = false, firefoxUA
+	chromeNoWorker := firefoxPrivate
+	chromeNoWorker.UserAgent = chromeUA
+	firefoxNoPush := all
+	firefoxNoPush.ServiceWorker, firefoxNoPush.PushManager, firefoxNoPush.UserAgent = false, false, firefoxUA
 
 	tests := []struct {
 		name     string
@@ -92,6 +100,9 @@ func TestFeaturesErr(t *testing.T) {
 		{name: "iPhone Safari tab", f: iphoneTab, wantKind: ErrNeedsHomeScreen, wantText: "Share > Add to Home Screen, then open it from there"},
 		{name: "home screen app on old iOS", f: iphoneApp, wantKind: ErrUnsupported, wantText: "16.4"},
 		{name: "desktop browser without Push API", f: noPush, wantKind: ErrUnsupported, wantText: "lacks PushManager"},
+		{name: "Firefox private window before service workers came to them", f: firefoxPrivate, wantKind: ErrPrivateWindow, wantText: "private window"},
+		{name: "Chrome without service workers is no private window", f: chromeNoWorker, wantKind: ErrUnsupported, wantText: "lacks navigator.serviceWorker"},
+		{name: "Firefox lacking push too", f: firefoxNoPush, wantKind: ErrUnsupported, wantText: "lacks navigator.serviceWorker, PushManager"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -134,24 +145,37 @@ func TestIsAppleMobile(t *testing.T) {
 }
 
 func TestPushServiceError(t *testing.T) {
+	const (
+		serviceError = "Registration failed - push service error"
+		denied       = "Registration failed - permission denied"
+	)
 	tests := []struct {
-		name, domName string
-		wantKind      ErrorKind
-		wantHint      string
+		name, domName, message string
+		perm                   PermissionState
+		wantKind               ErrorKind
+		wantHint               string
 	}{
-		{"push service refused", "AbortError", ErrPushService, "push service"},
-		{"permission blocked", "NotAllowedError", ErrPermissionDenied, "blocked"},
-		{"key refused", "InvalidAccessError", ErrInvalidKey, "VAPID"},
-		{"subscribed with another key", "InvalidStateError", ErrPushService, "another VAPID key"},
+		{"push service refused", "AbortError", serviceError, PermissionGranted, ErrPushService, "push service"},
+		{"permission blocked", "NotAllowedError", denied, PermissionDenied, ErrPermissionDenied, "blocked"},
+		{"permission not asked", "NotAllowedError", denied, PermissionDefault, ErrPermissionDenied, "blocked"},
+		{"key refused", "InvalidAccessError", serviceError, PermissionGranted, ErrInvalidKey, "VAPID"},
+		{"subscribed with another key", "InvalidStateError", serviceError, PermissionGranted, ErrPushService, "another VAPID key"},
+		// Chromium's Incognito: INCOGNITO_PERMISSION_DENIED is an AbortError
+		// whatever Notification.permission reads.
+		{"Chrome Incognito", "AbortError", denied, PermissionGranted, ErrPrivateWindow, "normal window"},
+		{"Chrome Incognito after the automatic denial", "AbortError", denied, PermissionDenied, ErrPrivateWindow, "normal window"},
+		// Some versions say NotAllowedError: a denial although permission
+		// is granted can only be the window's.
+		{"Incognito as NotAllowedError", "NotAllowedError", denied, PermissionGranted, ErrPrivateWindow, "Incognito"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := pushServiceError(tt.domName, "Registration failed - push service error")
+			err := pushServiceError(tt.domName, tt.message, tt.perm)
 			if !errors.Is(err, tt.wantKind) {
 				t.Fatalf("kind: got %v, want %q", err, tt.wantKind)
 			}
 			msg := err.Error()
-			for _, want := range []string{"pushManager.subscribe failed", tt.domName, "Registration failed - push service error", tt.wantHint} {
+			for _, want := range []string{"pushManager.subscribe failed", tt.domName, tt.message, tt.wantHint} {
 				if !strings.Contains(msg, want) {
 					t.Errorf("message %q lacks %q", msg, want)
 				}

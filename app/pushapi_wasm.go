@@ -56,7 +56,7 @@ func RequestPermission(ctx context.Context) (PermissionState, error) {
 	const op = "Notification.requestPermission"
 	n := js.Global().Get("Notification")
 	if !n.Truthy() {
-		return PermissionUnsupported, &PushError{Kind: ErrUnsupported, Op: op, Message: "this browser has no Notification API"}
+		return PermissionUnsupported, &PushError{Kind: ErrUnsupported, Op: op, Message: tr("this browser has no Notification API")}
 	}
 	ctx, cancel := context.WithTimeout(ctx, permissionTimeout)
 	defer cancel()
@@ -67,8 +67,8 @@ func RequestPermission(ctx context.Context) (PermissionState, error) {
 	v, err := await(ctx, p)
 	if errors.Is(err, context.DeadlineExceeded) {
 		return Permission(), &PushError{Kind: ErrPermissionDismissed, Op: op,
-			Message: "the permission prompt got no answer within " + humanDuration(permissionTimeout),
-			Hint:    "Click Enable notifications to ask again"}
+			Message: trf("the permission prompt got no answer within %s", humanDuration(permissionTimeout)),
+			Hint:    tr("Click Enable notifications to ask again")}
 	}
 	if err != nil {
 		return Permission(), asJSPushError(ErrPermissionDismissed, op, err)
@@ -96,7 +96,7 @@ func ready(ctx context.Context) (js.Value, error) {
 	const op = "navigator.serviceWorker.ready"
 	sw := js.Global().Get("navigator").Get("serviceWorker")
 	if !sw.Truthy() {
-		return js.Undefined(), &PushError{Kind: ErrUnsupported, Op: op, Message: "navigator.serviceWorker is missing"}
+		return js.Undefined(), &PushError{Kind: ErrUnsupported, Op: op, Message: tr("navigator.serviceWorker is missing")}
 	}
 	tctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
@@ -108,23 +108,23 @@ func ready(ctx context.Context) (js.Value, error) {
 		return js.Undefined(), asJSPushError(ErrNoServiceWorker, op, err)
 	}
 	// ready never rejects: say what is known about the registration instead.
-	msg := "no active service worker after " + humanDuration(readyTimeout)
+	msg := trf("no active service worker after %s", humanDuration(readyTimeout))
 	if p, err := call(sw, "getRegistration"); err == nil {
 		qctx, cancel := context.WithTimeout(ctx, callTimeout)
 		defer cancel()
 		if r, err := await(qctx, p); err == nil {
 			switch {
 			case !r.Truthy():
-				msg += "; no service worker is registered for this page (did /app-worker.js fail to load? see the console)"
+				msg += tr("; no service worker is registered for this page (did /app-worker.js fail to load? see the console)")
 			case r.Get("installing").Truthy():
-				msg += "; the worker is still installing (it caches the app first)"
+				msg += tr("; the worker is still installing (it caches the app first)")
 			case r.Get("waiting").Truthy():
-				msg += "; a worker is installed but waiting"
+				msg += tr("; a worker is installed but waiting")
 			}
 		}
 	}
 	return js.Undefined(), &PushError{Kind: ErrNoServiceWorker, Op: op, Message: msg,
-		Hint: "Reload the page; if it persists, check the service worker in the browser's developer tools"}
+		Hint: tr("Reload the page; if it persists, check the service worker in the browser's developer tools")}
 }
 
 // Subscription is a PushSubscription of this browser.
@@ -183,8 +183,8 @@ func Subscribe(ctx context.Context, vapidPublicKey string) (*Subscription, error
 	v, err := await(ctx, p)
 	if errors.Is(err, context.DeadlineExceeded) {
 		return nil, &PushError{Kind: ErrPushService, Op: op,
-			Message: "the push service did not answer within " + humanDuration(subscribeTimeout), Err: err,
-			Hint: "The browser could not reach its push service (Google FCM for Chrome and Edge, Mozilla autopush for Firefox, Apple for Safari): check the network, proxy, firewall or VPN"}
+			Message: trf("the push service did not answer within %s", humanDuration(subscribeTimeout)), Err: err,
+			Hint: tr("The browser could not reach its push service (Google FCM for Chrome and Edge, Mozilla autopush for Firefox, Apple for Safari): check the network, proxy, firewall or VPN")}
 	}
 	if err != nil {
 		return nil, subscribeError(err)
@@ -192,10 +192,12 @@ func Subscribe(ctx context.Context, vapidPublicKey string) (*Subscription, error
 	return &Subscription{v: v}, nil
 }
 
+// subscribeError is the *PushError of a failed pushManager.subscribe,
+// read with the permission it failed under (see pushServiceError).
 func subscribeError(err error) error {
 	var je *jsError
 	if errors.As(err, &je) {
-		return pushServiceError(je.name, je.message)
+		return pushServiceError(je.name, je.message, Permission())
 	}
 	return &PushError{Kind: ErrPushService, Op: "pushManager.subscribe", Message: err.Error()}
 }
@@ -247,7 +249,7 @@ func (s *Subscription) Unsubscribe(ctx context.Context) error {
 		return asJSPushError(ErrPushService, op, err)
 	}
 	if !v.Truthy() {
-		return &PushError{Kind: ErrPushService, Op: op, Message: "the browser reported that nothing was unsubscribed"}
+		return &PushError{Kind: ErrPushService, Op: op, Message: tr("the browser reported that nothing was unsubscribed")}
 	}
 	return nil
 }
@@ -291,7 +293,7 @@ func asJSPushError(kind ErrorKind, op string, err error) error {
 		e.Name, e.Message = je.name, je.message
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		e.Message = "no answer in time"
+		e.Message = tr("no answer in time")
 	}
 	return e
 }

@@ -40,6 +40,11 @@ type pageState struct {
 	// are revealed one at a time (revealNext).
 	Slow    bool
 	Pending []flowEntry
+	// Offline: the browser says it has no network (navigator.onLine is
+	// false); the page runs from the service worker's cache.
+	Offline bool
+	// Unreachable: the last request to the server got no answer.
+	Unreachable bool
 }
 
 // begin marks an action as running.
@@ -58,13 +63,35 @@ func (s *pageState) finish(err error) {
 	s.Choosing = nil
 	if err != nil {
 		s.fail(err)
+		return
 	}
+	s.Unreachable = false
 }
 
-// fail shows err in the alert region and the flow log.
+// fail shows err in the alert region and the flow log, which keeps the
+// browser's own words. A request the server never answered reads as the
+// page being offline rather than as the browser's "Failed to fetch"; a
+// private window, found only when subscribing, ends push support here.
 func (s *pageState) fail(err error) {
 	s.Alert = err.Error()
+	var ae *apiError
+	if errors.As(err, &ae) && ae.Status == 0 {
+		s.Unreachable = true
+		s.Alert = trf("The server did not answer %s %s: this browser is offline, or the server is not running.", ae.Method, ae.Path)
+	}
+	if errors.Is(err, ErrPrivateWindow) {
+		s.SupportErr = err
+	}
 	s.addEntry(flowEntry{At: time.Now(), Level: flowError, Actor: api.ActorPage, Title: errorTitle(err), Detail: errorDetail(err)})
+}
+
+// setOnline records what the browser says of its network (navigator.onLine
+// and its online and offline events), and reports whether the page should
+// run its load-time check again: back online after a request the server
+// never answered, with nothing else running.
+func (s *pageState) setOnline(online bool) (recheck bool) {
+	s.Offline = !online
+	return online && s.Unreachable && s.Checked && s.Busy == ""
 }
 
 // subscribed shows sub as the browser's subscription, not yet confirmed by
@@ -253,11 +280,11 @@ func (s pageState) topicChecked(tag string) bool {
 func (s pageState) topicsText() string {
 	switch {
 	case !s.Saved:
-		return "Topics can be chosen once the server stores this subscription."
+		return tr("Topics can be chosen once the server stores this subscription.")
 	case len(s.Tags) == 0:
-		return "Stored on the server: no topics"
+		return tr("Stored on the server: no topics")
 	default:
-		return "Stored on the server: " + strings.Join(s.Tags, ", ")
+		return trf("Stored on the server: %s", strings.Join(s.Tags, ", "))
 	}
 }
 
@@ -265,46 +292,62 @@ func (s pageState) topicsText() string {
 func (s pageState) supportText() string {
 	switch {
 	case !s.Checked && !s.Features.Browser:
-		return "Push support: checking…"
+		return tr("Push support: checking…")
 	case s.SupportErr == nil:
-		return "Push support: available"
+		return tr("Push support: available")
 	}
 	var pe *PushError
 	if errors.As(s.SupportErr, &pe) {
 		switch pe.Kind {
 		case ErrInsecureContext:
-			return "Push support: unavailable, not a secure context"
+			return tr("Push support: unavailable, not a secure context")
 		case ErrNeedsHomeScreen:
-			return "Push support: unavailable until added to the home screen"
+			return tr("Push support: unavailable until added to the home screen")
+		case ErrPrivateWindow:
+			return tr("Push support: unavailable in a private window")
 		}
 	}
 	if m := s.Features.Missing(); len(m) > 0 && s.Features.Browser {
-		return "Push support: unavailable, missing " + strings.Join(m, ", ")
+		return trf("Push support: unavailable, missing %s", strings.Join(m, ", "))
 	}
-	return "Push support: unavailable"
+	return tr("Push support: unavailable")
+}
+
+// connectionText says the page works offline; "" while it is online and
+// the server answers.
+func (s pageState) connectionText() string {
+	switch {
+	case s.Offline:
+		return tr("Offline: this browser has no network connection")
+	case s.Unreachable:
+		return tr("Server: no answer (offline, or not running)")
+	default:
+		return ""
+	}
 }
 
 // permissionText is the "Permission" status line; test suites look for
 // "Permission: granted" and the like.
 func (s pageState) permissionText() string {
-	if !s.Checked && s.Permission == "" {
-		return "Permission: checking…"
+	switch {
+	case !s.Checked && s.Permission == "":
+		return tr("Permission: checking…")
+	case s.Permission == "":
+		return tr("Permission: unknown")
+	default:
+		return permissionTitle(s.Permission)
 	}
-	if s.Permission == "" {
-		return "Permission: unknown"
-	}
-	return "Permission: " + string(s.Permission)
 }
 
 // subscriptionText is exactly "Subscribed" or "Not subscribed" once known.
 func (s pageState) subscriptionText() string {
 	switch {
 	case !s.Checked:
-		return "Checking subscription…"
+		return tr("Checking subscription…")
 	case s.Subscribed:
-		return "Subscribed"
+		return tr("Subscribed")
 	default:
-		return "Not subscribed"
+		return tr("Not subscribed")
 	}
 }
 
@@ -312,13 +355,13 @@ func (s pageState) subscriptionText() string {
 func (s pageState) serverText() string {
 	switch {
 	case !s.Subscribed:
-		return "Server: no subscription to store"
+		return tr("Server: no subscription to store")
 	case s.Saved:
-		return "Server: stores this subscription"
+		return tr("Server: stores this subscription")
 	case s.Pruned:
-		return "Server: deleted this subscription, gone at the push service"
+		return tr("Server: deleted this subscription, gone at the push service")
 	default:
-		return "Server: not confirmed"
+		return tr("Server: not confirmed")
 	}
 }
 
@@ -380,13 +423,15 @@ type reenableStep struct {
 }
 
 // reenableSteps lists every browser's way back from "denied", the user's own
-// browser first.
+// browser first. The menu names are those of the browsers' own help pages
+// (Chrome, Firefox) or of their settings pages (Edge); Safari's are Apple's
+// wording as reported, not checked on a device.
 func reenableSteps(ua string) []reenableStep {
 	all := []reenableStep{
-		{"chrome", "Chrome / Chromium", "click the lock (site information) icon left of the address > Site settings > Notifications: Allow, then reload this page."},
-		{"edge", "Edge", "click the lock icon left of the address > Permissions for this site > Notifications: Allow, then reload this page."},
-		{"firefox", "Firefox", "click the lock icon left of the address > Connection secure / Permissions > Send Notifications: remove the \"Blocked\" entry, then reload this page and enable again."},
-		{"safari", "Safari", "on a Mac: Safari > Settings > Websites > Notifications, set this site to Allow. On iPhone/iPad (home screen app): Settings > Notifications > this app > Allow Notifications."},
+		{"chrome", "Chrome / Chromium", tr("click View site information, left of the address > Site settings, set Notifications to Allow, then reload this page. For every site: ⋮ > Settings > Privacy and security > Site settings > Notifications.")},
+		{"edge", "Edge", tr("⋯ > Settings > Cookies and site permissions > Notifications (edge://settings/content/notifications): allow this site there, then reload this page.")},
+		{"firefox", "Firefox", tr("click the padlock left of the address > Connection secure > More information > Permissions: under Send Notifications, untick Use Default and choose Allow, then reload this page. For every site: ☰ > Settings > Privacy & Security > Permissions > Settings… next to Notifications.")},
+		{"safari", "Safari", tr("on a Mac: Safari > Settings (Preferences before macOS Ventura) > Websites > Notifications, set this site to Allow, then reload this page. On iPhone and iPad (home screen app): Settings > Notifications > pushstart > Allow Notifications.")},
 	}
 	fam := browserFamily(ua)
 	for i, st := range all {

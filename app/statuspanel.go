@@ -22,15 +22,16 @@ func newStatusPanel(s pageState) *statusPanel { return &statusPanel{State: s} }
 func (p *statusPanel) Render() goapp.UI {
 	s := p.State
 	return goapp.Section().Class("card").Body(
-		goapp.H2().ID("status-heading").Text("Status"),
+		goapp.H2().ID("status-heading").Text(tr("Status")),
 		goapp.Ul().Class("status").Role("status").Body(
 			statusItem(s.supportText(), s.supportMark()),
 			statusItem(s.permissionText(), s.permissionMark()),
 			statusItem(s.subscriptionText(), mark(s.Subscribed, false)),
 			goapp.If(s.Subscribed, func() goapp.UI { return statusItem(s.serverText(), mark(s.Saved, !s.Saved)) }),
+			goapp.If(s.connectionText() != "", func() goapp.UI { return statusItem(s.connectionText(), markBad) }),
 			goapp.If(s.Busy != "", func() goapp.UI { return statusItem(s.Busy, markBusy) }),
 			goapp.If(s.Waiting && !s.Subscribed, func() goapp.UI {
-				return statusItem("Still listening for a late answer from the push service…", markBusy)
+				return statusItem(tr("Still listening for a late answer from the push service…"), markBusy)
 			}),
 		),
 		p.guidance(),
@@ -44,23 +45,26 @@ func statusItem(text string, m statusMark) goapp.UI {
 // guidance explains the way forward for the states that need the user.
 func (p *statusPanel) guidance() goapp.UI {
 	s := p.State
+	mine := browserFamily(s.Features.UserAgent)
 	var pe *PushError
 	if s.SupportErr != nil && errors.As(s.SupportErr, &pe) {
 		switch pe.Kind {
 		case ErrNeedsHomeScreen:
-			return help("Add pushstart to your home screen",
-				goapp.P().Text("On iPhone and iPad, web push works only for web apps on the home screen (iOS/iPadOS 16.4 or later)."),
-				goapp.P().Body(
-					goapp.Strong().Text("Share > Add to Home Screen, then open it from there"),
-					goapp.Text(", and click Enable notifications in the app."),
-				),
+			return help(tr("Add pushstart to your Home Screen"),
+				goapp.P().Text(tr("On iPhone and iPad, web push works only for web apps on the Home Screen (iOS/iPadOS 16.4 or later). In Safari:")),
+				homeScreenSteps(),
 			)
 		case ErrInsecureContext:
-			return help("Open the page over HTTPS",
-				goapp.P().Text("Browsers offer service workers and push only to secure contexts: https:// pages, and http://localhost or http://127.0.0.1 for development."),
+			return help(tr("Open the page over HTTPS"),
+				goapp.P().Text(tr("Browsers offer service workers and push only to secure contexts: https:// pages, and http://localhost or http://127.0.0.1 for development.")),
+			)
+		case ErrPrivateWindow:
+			return help(tr("Private windows cannot receive push"),
+				goapp.P().Text(tr("Chrome refuses push subscriptions in Incognito windows, and older versions of Firefox offer no service workers in private windows.")),
+				goapp.P().Text(sentence(pe.Hint)),
 			)
 		default:
-			return help("This browser cannot receive web push",
+			return help(tr("This browser cannot receive web push"),
 				goapp.P().Text(sentence(pe.Message)),
 				goapp.P().Text(sentence(pe.Hint)),
 			)
@@ -68,23 +72,49 @@ func (p *statusPanel) guidance() goapp.UI {
 	}
 	if s.Permission == PermissionDenied {
 		steps := reenableSteps(s.Features.UserAgent)
-		mine := browserFamily(s.Features.UserAgent)
-		return help("Notifications are blocked for this site",
-			goapp.P().Text("The browser will not ask again. To allow notifications:"),
+		return help(tr("Notifications are blocked for this site"),
+			goapp.P().Text(tr("The browser will not ask again. To allow notifications:")),
 			goapp.Ul().Class("steps").Body(
 				goapp.Range(steps).Slice(func(i int) goapp.UI {
 					st := steps[i]
 					label := st.Browser
 					if st.Family == mine {
-						label += " (this browser)"
+						label += tr(" (this browser)")
 					}
 					return goapp.Li().Body(goapp.Strong().Text(label+": "), goapp.Text(st.How))
 				}),
 			),
+			goapp.If(mine == "chrome", func() goapp.UI {
+				return goapp.P().Text(tr("In an Incognito window Chrome blocks notifications without asking: open this page in a normal window instead."))
+			}),
+		)
+	}
+	if s.Offline || s.Unreachable {
+		return help(tr("Working offline"),
+			goapp.P().Text(tr("The page started from the service worker's cache. Subscribing, unsubscribing and test notifications need the server and the push service.")),
+			goapp.If(s.Offline, func() goapp.UI {
+				return goapp.P().Text(tr("The page checks again when the connection is back."))
+			}).Else(func() goapp.UI {
+				return goapp.P().Text(tr("The page asks the server again every few seconds and carries on once it answers."))
+			}),
+		)
+	}
+	if s.Checked && s.Subscribed && s.Permission == PermissionDefault && s.Busy == "" {
+		return help(tr("Notifications are switched off for this site"),
+			goapp.P().Text(tr("This browser still holds a push subscription, but the permission to show notifications is gone, so pushes cannot be shown.")),
+			goapp.If(mine == "chrome", func() goapp.UI {
+				return goapp.P().Text(tr("Chrome's Safety Check takes the permission back from sites that send many notifications people rarely open; installed apps are exempt."))
+			}),
+			goapp.P().Text(tr("Click Disable notifications, then Enable notifications: the browser asks again.")),
 		)
 	}
 	if s.Checked && s.SupportErr == nil && !s.Subscribed && s.Busy == "" {
-		return goapp.P().Class("hint").Text("Click Enable notifications: the browser asks for permission, then subscribes at its push service.")
+		return goapp.Div().Body(
+			goapp.P().Class("hint").Text(tr("Click Enable notifications: the browser asks for permission, then subscribes at its push service.")),
+			goapp.If(mine == "chrome" && s.Permission == PermissionDefault, func() goapp.UI {
+				return goapp.P().Class("hint").Text(tr("Chrome may show a crossed-out bell in the address bar instead of asking: click it, then Allow."))
+			}),
+		)
 	}
 	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -125,6 +127,105 @@ func TestServesPage(t *testing.T) {
 		}
 		if path == "/app-worker.js" && !bytes.Contains(body, []byte("pushsubscriptionchange")) {
 			t.Errorf("the service worker served is not the kit's")
+		}
+	}
+}
+
+// TestServesInstallableApp checks what installing the page and starting it
+// offline rest on, as the assembled server serves it: the page links an
+// apple-touch-icon (the Home Screen icon on iPhone and iPad) and the
+// manifest; the manifest has what Chromium's install criteria and Safari's
+// standalone mode read (display, start_url, scope, PNG icons of 192 and 512
+// pixels, each served); and the service worker caches every resource the
+// page loads, each of which the server serves, since one failed download
+// leaves the worker uninstalled (cache.addAll).
+func TestServesInstallableApp(t *testing.T) {
+	web := fstest.MapFS{"app.wasm": {Data: []byte("\x00asm built in")}}
+	files, err := filepath.Glob("../web/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if name := filepath.Base(f); !strings.HasPrefix(name, "app.wasm") {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			web[name] = &fstest.MapFile{Data: b}
+		}
+	}
+	base := startRunBuild(t, DefaultConfig(), Build{Version: "test", Web: web, Page: app.Handler()}, io.Discard)
+
+	_, page := get(t, base+"/")
+	touch := regexp.MustCompile(`<link rel="apple-touch-icon" href="([^"]+)"`).FindStringSubmatch(page)
+	if touch == nil {
+		t.Fatal(`the page has no <link rel="apple-touch-icon">`)
+	}
+	if !strings.Contains(page, `<link rel="manifest" href="/manifest.webmanifest"`) {
+		t.Error("the page does not link its manifest")
+	}
+
+	_, body := get(t, base+"/manifest.webmanifest")
+	var m struct {
+		Name      string `json:"name"`
+		ShortName string `json:"short_name"`
+		Display   string `json:"display"`
+		StartURL  string `json:"start_url"`
+		Scope     string `json:"scope"`
+		Icons     []struct {
+			Src, Type, Sizes, Purpose string
+		} `json:"icons"`
+	}
+	if err := json.Unmarshal([]byte(body), &m); err != nil {
+		t.Fatalf("manifest: %v\n%s", err, body)
+	}
+	if m.Display != "standalone" || m.StartURL != "/" || m.Scope != "/" || m.ShortName == "" || m.Name == "" {
+		t.Errorf("manifest: display %q, start_url %q, scope %q, short_name %q, name %q; want standalone, /, / and names",
+			m.Display, m.StartURL, m.Scope, m.ShortName, m.Name)
+	}
+	icons := []string{touch[1]}
+	sizes := map[string]bool{}
+	for _, ic := range m.Icons {
+		icons = append(icons, ic.Src)
+		if ic.Type == "image/png" && ic.Purpose != "maskable" {
+			sizes[ic.Sizes] = true
+		}
+	}
+	for _, want := range []string{"192x192", "512x512"} {
+		if !sizes[want] {
+			t.Errorf("manifest has no %s PNG icon of purpose any: %s", want, body)
+		}
+	}
+	for _, src := range icons {
+		res, _ := get(t, base+src)
+		if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "image/") {
+			t.Errorf("icon %s: %d %q, want 200 and an image", src, res.StatusCode, res.Header.Get("Content-Type"))
+		}
+	}
+
+	_, worker := get(t, base+"/app-worker.js")
+	list := regexp.MustCompile(`const RESOURCES_TO_CACHE = (\[.*\]);`).FindStringSubmatch(worker)
+	if list == nil {
+		t.Fatal("the worker lists no resources to cache")
+	}
+	var cached []string
+	if err := json.Unmarshal([]byte(list[1]), &cached); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range cached {
+		if res, _ := get(t, base+u); res.StatusCode != http.StatusOK {
+			t.Errorf("the worker caches %s, which answers %d: its install would fail", u, res.StatusCode)
+		}
+	}
+	loads := []string{"/"}
+	for _, l := range regexp.MustCompile(`<(?:link|script|img)[^>]*?(?:href|src)="(/[^"]*)"`).FindAllStringSubmatch(page, -1) {
+		if l[1] != "/admin" {
+			loads = append(loads, l[1])
+		}
+	}
+	for _, u := range loads {
+		if !slices.Contains(cached, u) {
+			t.Errorf("the page loads %s, which the worker does not cache: offline it would be missing (cached: %v)", u, cached)
 		}
 	}
 }
