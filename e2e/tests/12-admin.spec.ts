@@ -122,7 +122,7 @@ test('the admin console: sign in, compose with every option, send to two profile
           timestamp: expect.any(Number),
           actions: [
             { action: 'docs', title: 'Read the docs', navigate: `${origin}/?from=docs`, icon: '/web/badge-96.png' },
-            { action: 'later', title: 'Later', icon: '/web/badge-96.png' },
+            { action: 'later', title: 'Later', navigate: `${origin}/?from=console`, icon: '/web/badge-96.png' },
           ],
         },
       });
