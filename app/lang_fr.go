@@ -1,11 +1,10 @@
 package app
 
-// French. To add a language, copy this file to lang_<tag>.go, change Tag and
-// Name, and translate each text; TestTranslations lists any text missing.
+// French. To add a language, copy this file to lang_<tag>.go, change Tag,
+// and translate each text; TestTranslations lists any text missing.
 func init() {
 	registerLanguage(&language{
-		Tag:  "fr",
-		Name: "Français",
+		Tag: "fr",
 		Texts: map[string]string{
 			// Status panel, status lines and the browsers' instructions
 			// (statuspanel.go, state.go, installapp.go, online.go).
