@@ -89,7 +89,7 @@ func (p *statusPanel) guidance() goapp.UI {
 					if st.Family == mine {
 						label += tr(" (this browser)")
 					}
-					return goapp.Li().Body(goapp.Strong().Text(label+": "), goapp.Text(st.How))
+					return goapp.Li().Body(goapp.Strong().Text(trf("%s: ", label)), goapp.Text(st.How))
 				}),
 			),
 			goapp.If(mine == "chrome", func() goapp.UI {

@@ -309,7 +309,7 @@ func TestStatusInFrench(t *testing.T) {
 	s := checked(uaFirefox, PermissionGranted)
 	s.Subscribed, s.Saved = true, true
 	text := panelText(s)
-	for _, w := range []string{"État", "Prise en charge du push : disponible", "Autorisation : accordée", "Abonné", "Serveur : enregistre cet abonnement"} {
+	for _, w := range []string{"État", "Prise en charge du push\u202f: disponible", "Autorisation\u202f: accordée", "Abonné", "Serveur\u202f: enregistre cet abonnement"} {
 		if !strings.Contains(text, w) {
 			t.Errorf("the French panel does not say %q:\n%s", w, text)
 		}
