@@ -14,7 +14,7 @@ import (
 // errorTitle names the failed step for the flow log.
 func errorTitle(err error) string {
 	if pe, ok := asPushError(err); ok {
-		return trf("%s failed (%s)", pe.Op, pe.Kind)
+		return trf("%s failed (%s)", pe.Op, pe.Kind.text())
 	}
 	var ae *apiError
 	if errors.As(err, &ae) {

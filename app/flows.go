@@ -121,7 +121,7 @@ func (fl *flows) load(ctx context.Context) error {
 	fl.ui.update(func(s *pageState) { s.unsubscribed() })
 	if perm != PermissionGranted {
 		_ = fl.deleteOnServer(ctx, sj.Endpoint)
-		return &PushError{Kind: ErrPermissionDismissed, Op: tr("re-subscribing"), Message: trf("notification permission is %s", perm),
+		return &PushError{Kind: ErrPermissionDismissed, Op: tr("re-subscribing"), Message: permissionTitle(perm),
 			Hint: tr("Click Enable notifications to subscribe with the new key")}
 	}
 	return fl.subscribeAndStore(ctx, key, sj.Endpoint)

@@ -20,7 +20,6 @@ import (
 // language is one language of the page besides English.
 type language struct {
 	Tag   string            // the BCP 47 primary subtag, lower case: "fr"
-	Name  string            // the language's name in itself: "Français"
 	Texts map[string]string // English text (or format) → this language's
 }
 
@@ -58,14 +57,6 @@ func chooseLanguage(prefs []string) string {
 		}
 	}
 	return english
-}
-
-// languageTag is the tag of the page's language.
-func languageTag() string {
-	if current == nil {
-		return english
-	}
-	return current.Tag
 }
 
 // tr returns the page's words for text, written in English. It must be

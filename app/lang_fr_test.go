@@ -1,6 +1,7 @@
 package app
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -34,7 +35,7 @@ func TestHomePageInFrench(t *testing.T) {
 		">Sujets<", ">Actualités<", ">Abonnement<",
 		">Provoquer une panne<", ">Mauvaise clé VAPID (403)<",
 		">Flux<", "Ralenti", ">Serveur du kit<", `aria-label="Diagramme de séquence du flux push"`,
-		">Clé publique VAPID récupérée<", ">Autorisation : accordée<",
+		">Clé publique VAPID récupérée<", ">Autorisation\u202f: accordée<",
 	} {
 		if !strings.Contains(html, want) {
 			t.Errorf("the French page lacks %s", want)
@@ -59,6 +60,19 @@ func TestHomePageInFrench(t *testing.T) {
 	for _, en := range english[:5] {
 		if !strings.Contains(html, en) {
 			t.Errorf("back in English, the page lacks %s", en)
+		}
+	}
+}
+
+// TestFrenchTypography: French puts a space before : ; ? ! and inside « ».
+// A plain one lets the browser break the line there and start the next with
+// the mark alone; the French texts use a narrow no-break space (U+202F)
+// throughout, never a plain one, nor now and then a wide U+00A0.
+func TestFrenchTypography(t *testing.T) {
+	breakable := regexp.MustCompile(`[ \t\x{00A0}][:;?!»]|«[ \t\x{00A0}]`)
+	for en, fr := range languages["fr"].Texts {
+		if m := breakable.FindString(fr); m != "" {
+			t.Errorf("%q: the French %q has %q, want U+202F", en, fr, m)
 		}
 	}
 }

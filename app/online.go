@@ -26,6 +26,7 @@ func (h *home) onOnline(ctx goapp.Context, online bool) {
 		ctx.Dispatch(func(ctx goapp.Context) {
 			h.probing = false
 			if up && h.state.setOnline(true) {
+				h.state.serverAnswers()
 				h.start(ctx, tr("Back online: checking again…"), h.flows.load)
 			}
 		})

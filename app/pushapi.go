@@ -63,6 +63,31 @@ const (
 // Error makes a kind usable as the target of errors.Is.
 func (k ErrorKind) Error() string { return string(k) }
 
+// text is the kind in the page's language, for the flow log.
+func (k ErrorKind) text() string {
+	switch k {
+	case ErrUnsupported:
+		return tr("unsupported")
+	case ErrInsecureContext:
+		return tr("insecure context")
+	case ErrNeedsHomeScreen:
+		return tr("needs home screen")
+	case ErrPrivateWindow:
+		return tr("private window")
+	case ErrPermissionDenied:
+		return tr("permission denied")
+	case ErrPermissionDismissed:
+		return tr("permission dismissed")
+	case ErrNoServiceWorker:
+		return tr("no service worker")
+	case ErrPushService:
+		return tr("push service")
+	case ErrInvalidKey:
+		return tr("invalid key")
+	}
+	return string(k)
+}
+
 // PushError is a failed Push API step, with what the browser said.
 type PushError struct {
 	Kind ErrorKind
@@ -87,15 +112,13 @@ func (e *PushError) Unwrap() error { return e.Err }
 func (e *PushError) Error() string {
 	var b strings.Builder
 	b.WriteString(trf("%s failed", e.Op))
-	if e.Name != "" || e.Message != "" {
-		b.WriteString(": ")
-		if e.Name != "" {
-			b.WriteString(e.Name)
-			if e.Message != "" {
-				b.WriteString(": ")
-			}
-		}
-		b.WriteString(e.Message)
+	switch {
+	case e.Name != "" && e.Message != "":
+		b.WriteString(trf(": %s: %s", e.Name, e.Message))
+	case e.Name != "":
+		b.WriteString(trf(": %s", e.Name))
+	case e.Message != "":
+		b.WriteString(trf(": %s", e.Message))
 	}
 	if e.Hint != "" {
 		b.WriteString(". ")

@@ -45,6 +45,16 @@ type pageState struct {
 	Offline bool
 	// Unreachable: the last request to the server got no answer.
 	Unreachable bool
+	// CacheOnly: the page has had neither network nor server since it
+	// started (the browser said it was offline, or the load-time check got
+	// no answer), so it runs from the service worker's cache alone. It
+	// ends once the server answers, or an action succeeds online.
+	CacheOnly bool
+	// PrivateGuess: the last subscribe was refused the way Chrome refuses
+	// an Incognito window (ErrPrivateWindow). Only a guess from one
+	// refusal, which a policy or the system can cause as well: the page
+	// shows what to do about private windows, and Enable stays on.
+	PrivateGuess error
 }
 
 // begin marks an action as running.
@@ -52,35 +62,48 @@ func (s *pageState) begin(what string) {
 	s.Busy = what
 	s.Waiting = false
 	s.Alert = ""
+	s.PrivateGuess = nil
 }
 
 // finish ends the running action (or the load-time check) and shows err, if
 // any. The checkboxes show the stored topics again: the new ones when the
 // save succeeded, the old ones when it failed.
 func (s *pageState) finish(err error) {
+	loadTime := !s.Checked
 	s.Busy = ""
 	s.Checked = true
 	s.Choosing = nil
 	if err != nil {
 		s.fail(err)
+		if loadTime && s.Unreachable {
+			s.CacheOnly = true
+		}
 		return
 	}
 	s.Unreachable = false
+	if !s.Offline {
+		s.CacheOnly = false
+	}
 }
 
 // fail shows err in the alert region and the flow log, which keeps the
 // browser's own words. A request the server never answered reads as the
-// page being offline rather than as the browser's "Failed to fetch"; a
-// private window, found only when subscribing, ends push support here.
+// page being offline rather than as the browser's "Failed to fetch"; any
+// answer, even an error, shows the server is reached again. The Incognito
+// refusal of a subscribe leaves push support as it was (PrivateGuess).
 func (s *pageState) fail(err error) {
 	s.Alert = err.Error()
 	var ae *apiError
-	if errors.As(err, &ae) && ae.Status == 0 {
-		s.Unreachable = true
-		s.Alert = trf("The server did not answer %s %s: this browser is offline, or the server is not running.", ae.Method, ae.Path)
+	if errors.As(err, &ae) {
+		s.Unreachable = ae.Status == 0
+		if s.Unreachable {
+			s.Alert = trf("The server did not answer %s %s: this browser is offline, or the server is not running.", ae.Method, ae.Path)
+		} else {
+			s.CacheOnly = false
+		}
 	}
-	if errors.Is(err, ErrPrivateWindow) {
-		s.SupportErr = err
+	if errors.Is(err, ErrPrivateWindow) && s.SupportErr == nil {
+		s.PrivateGuess = err
 	}
 	s.addEntry(flowEntry{At: time.Now(), Level: flowError, Actor: api.ActorPage, Title: errorTitle(err), Detail: errorDetail(err)})
 }
@@ -88,10 +111,22 @@ func (s *pageState) fail(err error) {
 // setOnline records what the browser says of its network (navigator.onLine
 // and its online and offline events), and reports whether the page should
 // run its load-time check again: back online after a request the server
-// never answered, with nothing else running.
+// never answered, with nothing else running. Offline before the load-time
+// check ends, the page started from the cache.
 func (s *pageState) setOnline(online bool) (recheck bool) {
 	s.Offline = !online
+	if !online && !s.Checked {
+		s.CacheOnly = true
+	}
 	return online && s.Unreachable && s.Checked && s.Busy == ""
+}
+
+// serverAnswers records that the server answered the page's quiet check
+// (its /healthz): the load-time check it then runs again may fail for
+// another reason, and must not make the page check again and again.
+func (s *pageState) serverAnswers() {
+	s.Unreachable = false
+	s.CacheOnly = false
 }
 
 // subscribed shows sub as the browser's subscription, not yet confirmed by
@@ -293,6 +328,8 @@ func (s pageState) supportText() string {
 	switch {
 	case !s.Checked && !s.Features.Browser:
 		return tr("Push support: checking…")
+	case s.SupportErr == nil && s.PrivateGuess != nil:
+		return tr("Push support: subscribing refused, as in a private window")
 	case s.SupportErr == nil:
 		return tr("Push support: available")
 	}
@@ -389,7 +426,7 @@ func mark(good, bad bool) statusMark {
 }
 
 func (s pageState) supportMark() statusMark {
-	return mark(s.Checked && s.SupportErr == nil, s.SupportErr != nil)
+	return mark(s.Checked && s.SupportErr == nil && s.PrivateGuess == nil, s.SupportErr != nil || s.PrivateGuess != nil)
 }
 
 func (s pageState) permissionMark() statusMark {

@@ -70,6 +70,14 @@ func (p *statusPanel) guidance() goapp.UI {
 			)
 		}
 	}
+	// A guess from one refused subscribe: Enable stays on for another try.
+	if s.PrivateGuess != nil && errors.As(s.PrivateGuess, &pe) {
+		return help(tr("Private windows cannot receive push"),
+			goapp.P().Text(tr("Chrome refuses push subscriptions in Incognito windows, and older versions of Firefox offer no service workers in private windows.")),
+			goapp.P().Text(sentence(pe.Hint)),
+			goapp.P().Text(tr("In a normal window a browser policy or the system can refuse the same way: click Enable notifications to try again.")),
+		)
+	}
 	if s.Permission == PermissionDenied {
 		steps := reenableSteps(s.Features.UserAgent)
 		return help(tr("Notifications are blocked for this site"),
@@ -81,7 +89,7 @@ func (p *statusPanel) guidance() goapp.UI {
 					if st.Family == mine {
 						label += tr(" (this browser)")
 					}
-					return goapp.Li().Body(goapp.Strong().Text(label+": "), goapp.Text(st.How))
+					return goapp.Li().Body(goapp.Strong().Text(trf("%s: ", label)), goapp.Text(st.How))
 				}),
 			),
 			goapp.If(mine == "chrome", func() goapp.UI {
@@ -90,8 +98,20 @@ func (p *statusPanel) guidance() goapp.UI {
 		)
 	}
 	if s.Offline || s.Unreachable {
-		return help(tr("Working offline"),
-			goapp.P().Text(tr("The page started from the service worker's cache. Subscribing, unsubscribing and test notifications need the server and the push service.")),
+		// Only a page that has had no server since it started came from
+		// the cache; one that lost the server later says so.
+		title := tr("The server does not answer")
+		switch {
+		case s.CacheOnly:
+			title = tr("Working offline")
+		case s.Offline:
+			title = tr("No network connection")
+		}
+		return help(title,
+			goapp.If(s.CacheOnly, func() goapp.UI {
+				return goapp.P().Text(tr("The page started from the service worker's cache."))
+			}),
+			goapp.P().Text(tr("Subscribing, unsubscribing and test notifications need the server and the push service.")),
 			goapp.If(s.Offline, func() goapp.UI {
 				return goapp.P().Text(tr("The page checks again when the connection is back."))
 			}).Else(func() goapp.UI {

@@ -7,10 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
 	goapp "github.com/maxence-charriere/go-app/v10/pkg/app"
+
+	"pushstart/api"
 )
 
 // User agents of the browsers the status panel tells apart.
@@ -62,10 +65,12 @@ func TestStatusPanelGuidesEachBrowser(t *testing.T) {
 			stepsCount: 5,
 		},
 		{
-			name: "Chrome Incognito: subscribe refused, push unavailable here",
-			s:    incognito(),
-			want: []string{"Push support: unavailable in a private window", "Private windows cannot receive push", "normal window"},
-			not:  []string{"Notifications are blocked"},
+			name:       "Chrome Incognito: subscribe refused, the guidance, and Enable for another try",
+			s:          incognito(),
+			want:       []string{"Push support: subscribing refused, as in a private window", "Private windows cannot receive push", "normal window", "try again"},
+			not:        []string{"Notifications are blocked"},
+			canEnable:  true,
+			stepsCount: -1,
 		},
 		{
 			name:       "Firefox private window without service workers",
@@ -121,10 +126,24 @@ func TestStatusPanelGuidesEachBrowser(t *testing.T) {
 			name: "started offline from the cache",
 			s: func() pageState {
 				s := checked(uaChrome, PermissionGranted)
+				s.Checked = false
+				s.setOnline(false)
+				s.finish(nil)
+				return s
+			}(),
+			want:       []string{"Offline: this browser has no network connection", "Working offline", "started from the service worker's cache", "checks again when the connection is back"},
+			canEnable:  true,
+			stepsCount: -1,
+		},
+		{
+			name: "network lost after a normal start",
+			s: func() pageState {
+				s := checked(uaChrome, PermissionGranted)
 				s.setOnline(false)
 				return s
 			}(),
-			want:       []string{"Offline: this browser has no network connection", "Working offline", "checks again when the connection is back"},
+			want:       []string{"Offline: this browser has no network connection", "No network connection", "need the server", "checks again when the connection is back"},
+			not:        []string{"Working offline", "cache"},
 			canEnable:  true,
 			stepsCount: -1,
 		},
@@ -165,6 +184,7 @@ func TestStatusPanelGuidesEachBrowser(t *testing.T) {
 // succeeds clears it.
 func TestServerUnreachable(t *testing.T) {
 	s := checked(uaChrome, PermissionGranted)
+	s.Checked = false
 	s.begin("Checking this browser…")
 	s.finish(&apiError{Method: "GET", Path: "/api/vapid-public-key",
 		Message: "net/http: fetch() failed: Failed to fetch (offline, or the server is not running?)"})
@@ -178,7 +198,7 @@ func TestServerUnreachable(t *testing.T) {
 		t.Errorf("the flow log lost the browser's words: %q", last.Detail)
 	}
 	text := panelText(s)
-	for _, w := range []string{"Server: no answer (offline, or not running)", "Working offline", "The page asks the server again every few seconds"} {
+	for _, w := range []string{"Server: no answer (offline, or not running)", "Working offline", "started from the service worker's cache", "The page asks the server again every few seconds"} {
 		if !strings.Contains(text, w) {
 			t.Errorf("the panel does not say %q:\n%s", w, text)
 		}
@@ -204,6 +224,15 @@ func TestServerUnreachable(t *testing.T) {
 		t.Error("back online with nothing unanswered asks for a new check")
 	}
 
+	// A server that stops after the page reached it: the page did not
+	// start from the cache.
+	s.begin("Sending a test notification…")
+	s.finish(&apiError{Method: "POST", Path: "/api/test", Message: "Failed to fetch"})
+	text = panelText(s)
+	if !strings.Contains(text, "The server does not answer") || strings.Contains(text, "Working offline") || strings.Contains(text, "cache") {
+		t.Errorf("a server that stopped later reads as an offline start:\n%s", text)
+	}
+
 	// A server that answered, even with an error, was reached.
 	answered := checked(uaChrome, PermissionGranted)
 	answered.finish(&apiError{Method: "POST", Path: "/api/subscriptions", Status: 503, Message: "busy"})
@@ -212,19 +241,65 @@ func TestServerUnreachable(t *testing.T) {
 	}
 }
 
-// TestPrivateWindowEndsSupport: once subscribe reveals a private window,
-// push is unavailable here and nothing offers to try again.
-func TestPrivateWindowEndsSupport(t *testing.T) {
+// TestAnsweredErrorEndsRechecks: once the server answers again, even with
+// an error, the page stops saying it does not answer and stops checking
+// again every few seconds.
+func TestAnsweredErrorEndsRechecks(t *testing.T) {
+	for _, status := range []int{http.StatusInternalServerError, http.StatusTooManyRequests, http.StatusNotFound} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			s := checked(uaChrome, PermissionGranted)
+			s.finish(&apiError{Method: "GET", Path: "/api/vapid-public-key", Message: "Failed to fetch"})
+			if !s.setOnline(true) {
+				t.Fatal("back online after no answer asks for no new check")
+			}
+			s.begin("Back online: checking again…")
+			s.finish(&apiError{Method: "POST", Path: "/api/subscriptions", Status: status, Message: "refused"})
+			if s.setOnline(true) {
+				t.Error("after the server answered, the page still checks again")
+			}
+			if s.Unreachable || s.connectionText() != "" {
+				t.Errorf("after the server answered: unreachable %v, %q", s.Unreachable, s.connectionText())
+			}
+		})
+	}
+	t.Run("answers the quiet check, then the browser fails", func(t *testing.T) {
+		s := checked(uaChrome, PermissionGranted)
+		s.finish(&apiError{Method: "GET", Path: "/api/vapid-public-key", Message: "Failed to fetch"})
+		if !s.setOnline(true) {
+			t.Fatal("back online after no answer asks for no new check")
+		}
+		s.serverAnswers()
+		s.begin("Back online: checking again…")
+		s.finish(&PushError{Kind: ErrPushService, Op: "pushManager.subscribe", Message: "push service not reachable"})
+		if s.setOnline(true) {
+			t.Error("after the server answered /healthz, the page still checks again")
+		}
+	})
+}
+
+// TestPrivateWindowGuess: a subscribe refused as in a private window shows
+// what to do, but is only a guess: Enable stays on, and another try that
+// succeeds leaves no word of it.
+func TestPrivateWindowGuess(t *testing.T) {
 	s := checked(uaChrome, PermissionGranted)
 	s.begin("Enabling notifications…")
 	s.finish(pushServiceError("NotAllowedError", "Registration failed - permission denied", PermissionGranted))
-	if !errors.Is(s.SupportErr, ErrPrivateWindow) || s.canEnable() || s.supportMark() != markBad {
-		t.Errorf("support %v, can enable %v, mark %q", s.SupportErr, s.canEnable(), s.supportMark())
+	if !errors.Is(s.PrivateGuess, ErrPrivateWindow) || s.SupportErr != nil || !s.canEnable() || s.supportMark() != markBad {
+		t.Errorf("guess %v, support %v, can enable %v, mark %q", s.PrivateGuess, s.SupportErr, s.canEnable(), s.supportMark())
+	}
+	if text := panelText(s); !strings.Contains(text, "Private windows cannot receive push") {
+		t.Errorf("the panel gives no guidance:\n%s", text)
+	}
+	s.begin("Enabling notifications…")
+	s.subscribed(api.Subscription{Endpoint: "https://push.example/1"})
+	s.finish(nil)
+	if text := panelText(s); s.PrivateGuess != nil || strings.Contains(text, "private window") {
+		t.Errorf("after a try that succeeded: guess %v, panel:\n%s", s.PrivateGuess, text)
 	}
 	denied := checked(uaChrome, PermissionDenied)
 	denied.finish(pushServiceError("NotAllowedError", "Registration failed - permission denied", PermissionDenied))
-	if denied.SupportErr != nil {
-		t.Errorf("a real denial ended push support: %v", denied.SupportErr)
+	if denied.SupportErr != nil || denied.PrivateGuess != nil {
+		t.Errorf("a real denial reads as a private window: %v, %v", denied.SupportErr, denied.PrivateGuess)
 	}
 }
 
@@ -234,7 +309,7 @@ func TestStatusInFrench(t *testing.T) {
 	s := checked(uaFirefox, PermissionGranted)
 	s.Subscribed, s.Saved = true, true
 	text := panelText(s)
-	for _, w := range []string{"État", "Prise en charge du push : disponible", "Autorisation : accordée", "Abonné", "Serveur : enregistre cet abonnement"} {
+	for _, w := range []string{"État", "Prise en charge du push\u202f: disponible", "Autorisation\u202f: accordée", "Abonné", "Serveur\u202f: enregistre cet abonnement"} {
 		if !strings.Contains(text, w) {
 			t.Errorf("the French panel does not say %q:\n%s", w, text)
 		}

@@ -75,7 +75,7 @@ test.describe('install, offline start and private windows', () => {
     });
   });
 
-  test('an Incognito window: subscribing is refused and the page says private windows get no push', async ({ browser, kit }) => {
+  test('an Incognito window: subscribing is refused, the page says private windows get no push and lets the user try again', async ({ browser, kit }) => {
     // browser.newContext() is Chromium's incognito profile.
     const context = await browser.newContext();
     try {
@@ -87,9 +87,11 @@ test.describe('install, offline start and private windows', () => {
       expect(await page.evaluate(() => Notification.permission)).toBe('granted');
       await enable.click();
       const status = page.getByRole('status');
-      await expect(status.getByText('Push support: unavailable in a private window', { exact: true })).toBeVisible();
+      await expect(status.getByText('Push support: subscribing refused, as in a private window', { exact: true })).toBeVisible();
       await expect(page.getByRole('heading', { name: 'Private windows cannot receive push' })).toBeVisible();
-      await expect(enable).toBeDisabled();
+      // One refusal is only a guess: a policy can refuse a normal window
+      // the same way, so Enable stays on for another try.
+      await expect(enable).toBeEnabled();
     } finally {
       await context.close();
     }
