@@ -29,6 +29,7 @@ type home struct {
 	stopWorker func()             // ends the listening to the service worker
 	stopOnline func()             // ends the watching of the network state
 	probing    bool               // asking the server whether it answers again (onOnline)
+	rechecking bool               // a recheck is scheduled (scheduleRecheck)
 }
 
 func newHome() *home { return &home{} }
@@ -225,6 +226,7 @@ func (h *home) start(ctx goapp.Context, busy string, action func(context.Context
 func (h *home) afterUpdate(ctx goapp.Context) {
 	h.syncTrace(ctx)
 	h.reveal(ctx)
+	h.scheduleRecheck(ctx)
 }
 
 // syncTrace follows the trace pageState.traceWanted names: it ends the one

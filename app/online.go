@@ -11,6 +11,11 @@ import (
 // probeTimeout bounds the quiet check that the server answers again.
 const probeTimeout = 5 * time.Second
 
+// onlineRecheck is how often, while the server does not answer, the page
+// checks again by itself: a server that comes back sends no event, and
+// neither does every browser or emulation that ends an offline spell.
+const onlineRecheck = 10 * time.Second
+
 // onOnline follows the browser's network state (watchOnline), on the UI
 // goroutine. Online after a request the server never answered, the page
 // asks the server's /healthz quietly, and once it answers runs its
@@ -29,6 +34,28 @@ func (h *home) onOnline(ctx goapp.Context, online bool) {
 				h.state.serverAnswers()
 				h.start(ctx, tr("Back online: checking again…"), h.flows.load)
 			}
+		})
+	})
+}
+
+// scheduleRecheck, while the server does not answer, runs onOnline again
+// in onlineRecheck, and so on until it answers. Nothing is scheduled, and
+// the page is not redrawn, while all is well.
+func (h *home) scheduleRecheck(ctx goapp.Context) {
+	if h.rechecking || !h.state.Unreachable {
+		return
+	}
+	h.rechecking = true
+	ctx.Async(func() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(onlineRecheck):
+		}
+		ctx.Dispatch(func(ctx goapp.Context) {
+			h.rechecking = false
+			h.onOnline(ctx, !h.state.Offline)
+			h.scheduleRecheck(ctx)
 		})
 	})
 }
