@@ -38,9 +38,15 @@ type Health struct {
 }
 
 // VAPIDKey answers GET /api/vapid-public-key: the key every subscription
-// must be made with (applicationServerKey), base64url.
+// must be made with (applicationServerKey), base64url, and the origin the
+// server's notifications link to.
 type VAPIDKey struct {
 	PublicKey string `json:"publicKey"`
+	// PublicURL is the origin every notification's navigate starts with
+	// (PUBLIC_URL, or the one the server derived from ADDR), such as
+	// https://push.example.com: the pages check a payload's size with the
+	// links the server writes. Absent from a server that has none.
+	PublicURL string `json:"publicUrl,omitempty"`
 }
 
 // Subscription is the body of POST /api/subscriptions: the browser's

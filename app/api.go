@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -154,17 +155,33 @@ func retryAfter(v string) time.Duration {
 	return time.Duration(secs) * time.Second
 }
 
-// vapidPublicKey fetches the key that subscriptions must be made with.
-func (c *apiClient) vapidPublicKey(ctx context.Context) (string, exchange, error) {
+// vapidPublicKey fetches the key that subscriptions must be made with, and
+// the origin the server's notifications link to.
+func (c *apiClient) vapidPublicKey(ctx context.Context) (api.VAPIDKey, exchange, error) {
 	ex, err := c.do(ctx, apiTimeout, http.MethodGet, api.PathVAPIDKey, nil, http.StatusOK)
 	if err != nil {
-		return "", ex, err
+		return api.VAPIDKey{}, ex, err
 	}
 	var reply api.VAPIDKey
 	if err := json.Unmarshal(ex.Response, &reply); err != nil || reply.PublicKey == "" {
-		return "", ex, &apiError{Method: ex.Method, Path: ex.Path, Status: ex.Status, Message: tr(`the answer has no "publicKey"`)}
+		return api.VAPIDKey{}, ex, &apiError{Method: ex.Method, Path: ex.Path, Status: ex.Status, Message: tr(`the answer has no "publicKey"`)}
 	}
-	return reply.PublicKey, ex, nil
+	return reply, ex, nil
+}
+
+// linkOrigin is the origin a payload's links start with, for the checks of
+// its size: the server's answer's (api.VAPIDKey.PublicURL), else the page's
+// own, base, which is the same when PUBLIC_URL is set as it should be (an
+// older server names none, and the answer may not have come yet).
+func linkOrigin(answer api.VAPIDKey, base string) (push.Origin, error) {
+	if o, err := push.ParseOrigin(answer.PublicURL); err == nil {
+		return o, nil
+	}
+	o, err := push.ParseOrigin(base)
+	if err != nil {
+		return push.Origin{}, errors.New(trf("the page's origin %q: %v", base, err))
+	}
+	return o, nil
 }
 
 // saveSubscription stores (upserts) the subscription on the server and

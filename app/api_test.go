@@ -42,11 +42,11 @@ func (f *fakeServer) start(t *testing.T) *apiClient {
 }
 
 func TestVAPIDPublicKey(t *testing.T) {
-	f := &fakeServer{status: 200, reply: `{"publicKey":"` + keyA + `"}`}
+	f := &fakeServer{status: 200, reply: `{"publicKey":"` + keyA + `","publicUrl":"https://push.example.com"}`}
 	c := f.start(t)
 	key, ex, err := c.vapidPublicKey(t.Context())
-	if err != nil || key != keyA {
-		t.Fatalf("vapidPublicKey = %q, %v", key, err)
+	if err != nil || key.PublicKey != keyA || key.PublicURL != "https://push.example.com" {
+		t.Fatalf("vapidPublicKey = %+v, %v", key, err)
 	}
 	if f.method != "GET" || f.path != "/api/vapid-public-key" {
 		t.Fatalf("request was %s %s", f.method, f.path)

@@ -92,9 +92,8 @@ func (c composed) errorAt(field string) *push.FieldError {
 	return nil
 }
 
-// compose builds the broadcast, its payload's links on origin, the page's
-// own (the server's PUBLIC_URL is the same origin when set as it should be).
-// toEndpoint, when set, replaces the chosen audience with that one endpoint
+// compose builds the broadcast, its payload's links on origin, the
+// server's (see composeView.links). toEndpoint, when set, replaces the chosen audience with that one endpoint
 // ("Send to me"). The checks are the
 // server's own (push.Notification.Validate, push.Message.Validate,
 // push.CheckTags, push.CheckUserID, push.CheckBroadcastSize), plus the
@@ -139,8 +138,15 @@ func (f composeForm) compose(clock localClock, origin push.Origin, toEndpoint st
 
 	c.Errors = append(c.Errors, notificationErrors(n)...)
 	// Written even when invalid: the preview still shows it and counts
-	// its bytes.
-	c.Payload, _ = n.Encode(origin)
+	// its bytes. Without an origin to write the links on, the preview
+	// shows the notification's own JSON, and since that is not what the
+	// server sends, the size is not checked: an error, not a silent pass.
+	payload, err := n.Encode(origin)
+	if err != nil {
+		payload, _ = json.Marshal(n)
+		bad("notification", "could not be written as the server sends it, so its size is not checked: %v", err)
+	}
+	c.Payload = payload
 	if c.errorAt("notification") == nil {
 		var fe *push.FieldError
 		if errors.As(push.CheckBroadcastSize(c.Payload), &fe) {

@@ -293,6 +293,20 @@ func TestComposeSizeLimit(t *testing.T) {
 	}
 }
 
+// TestComposeWithoutOrigin: with no origin to write the links on, the
+// preview still shows the notification, and the size, which cannot be
+// checked, keeps the broadcast from passing as if it fitted.
+func TestComposeWithoutOrigin(t *testing.T) {
+	c := fullForm().compose(plus2, push.Origin{}, "")
+	var got map[string]any
+	if err := json.Unmarshal(c.Payload, &got); err != nil || got["title"] != "Sale" {
+		t.Errorf("payload %s (%v), want the notification's JSON", c.Payload, err)
+	}
+	if fe := c.errorAt("notification"); c.ok() || fe == nil || !strings.Contains(fe.Message, "size is not checked") {
+		t.Errorf("errors %v, want one at notification saying the size is not checked", c.Errors)
+	}
+}
+
 func TestPayloadSizeText(t *testing.T) {
 	tests := []struct {
 		bytes int

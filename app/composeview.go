@@ -50,8 +50,9 @@ type composeView struct {
 	sending                  bool
 
 	origin string // host of the page, as the notification names it
-	// pageOrigin is the page's origin, the base of the payload's links.
-	pageOrigin push.Origin
+	// links is the origin the payload's links start with: the server's
+	// (GET /api/vapid-public-key), the page's until it answers.
+	links      push.Origin
 	canSendMe  bool   // this browser has a push subscription
 	noMeReason string // why Send to me is off
 }
@@ -63,13 +64,13 @@ type inputError struct {
 
 func newComposeView(env adminEnv, b browser, onSent func(goapp.Context, api.BroadcastStatus, bool)) *composeView {
 	// The API's base is the page's origin (originOf).
-	var origin push.Origin
+	var links push.Origin
 	if env.api != nil {
-		origin, _ = push.ParseOrigin(env.api.base)
+		links, _ = linkOrigin(api.VAPIDKey{}, env.api.base)
 	}
 	return &composeView{
-		pageOrigin: origin,
-		env:        env, browser: b, onSent: onSent,
+		env: env, browser: b, onSent: onSent,
+		links:      links,
 		form:       newComposeForm(),
 		touched:    map[string]bool{},
 		noMeReason: "Checking this browser's push subscription…",
@@ -83,6 +84,19 @@ func (v *composeView) OnMount(ctx goapp.Context) {
 		v.origin = u.Host
 	}
 
+	if v.env.api != nil {
+		ctx.Async(func() {
+			// Without an answer the page's origin stays: the server
+			// checks the size again with its own.
+			answer, _, err := v.env.api.vapidPublicKey(ctx)
+			if err != nil {
+				return
+			}
+			if links, err := linkOrigin(answer, v.env.api.base); err == nil {
+				ctx.Dispatch(func(goapp.Context) { v.links = links })
+			}
+		})
+	}
 	ctx.Async(func() {
 		endpoint, reason := v.mySubscription(ctx)
 		ctx.Dispatch(func(goapp.Context) { v.canSendMe, v.noMeReason = endpoint != "", reason })
@@ -104,7 +118,7 @@ func (v *composeView) mySubscription(ctx goapp.Context) (endpoint, reason string
 }
 
 func (v *composeView) Render() goapp.UI {
-	v.current = v.form.compose(browserClock, v.pageOrigin, "")
+	v.current = v.form.compose(browserClock, v.links, "")
 	c := v.current
 	f := v.form
 	size, level := payloadSize(len(c.Payload))
@@ -485,7 +499,7 @@ func (v *composeView) onSend(ctx goapp.Context, e goapp.Event) {
 	}
 	v.attempted = true
 	v.serverErr, v.sendErr = nil, ""
-	c := v.form.compose(browserClock, v.pageOrigin, "")
+	c := v.form.compose(browserClock, v.links, "")
 	if !c.ok() {
 		v.focusFirstError(ctx, c)
 		return
@@ -503,12 +517,12 @@ func (v *composeView) onSendToMe(ctx goapp.Context, e goapp.Event) {
 	v.serverErr, v.sendErr = nil, ""
 	// The endpoint does not change what else is wrong: check with a
 	// stand-in before reading the subscription.
-	if c := v.form.compose(browserClock, v.pageOrigin, "/"); !c.ok() {
+	if c := v.form.compose(browserClock, v.links, "/"); !c.ok() {
 		v.focusFirstError(ctx, c)
 		return
 	}
 	v.sending = true
-	form := v.form
+	form, links := v.form, v.links
 	form.Actions = slices.Clone(form.Actions)
 	form.Tags = slices.Clone(form.Tags)
 	ctx.Async(func() {
@@ -519,7 +533,7 @@ func (v *composeView) onSendToMe(ctx goapp.Context, e goapp.Event) {
 			})
 			return
 		}
-		b := form.compose(browserClock, v.pageOrigin, endpoint).Broadcast
+		b := form.compose(browserClock, links, endpoint).Broadcast
 		st, err := v.env.api.submitBroadcast(ctx, b)
 		ctx.Dispatch(func(ctx goapp.Context) { v.done(ctx, st, err, true) })
 	})

@@ -39,6 +39,9 @@ type flows struct {
 	// actions counts the actions started; a background watch ends when the
 	// user starts another one.
 	actions atomic.Uint64
+	// key is the server's last answer to GET /api/vapid-public-key, nil
+	// before the first: the origin of its links is in it.
+	key atomic.Pointer[api.VAPIDKey]
 }
 
 // How long the page keeps looking for a subscription after it stopped
@@ -220,12 +223,16 @@ func (fl *flows) pushTest(ctx context.Context, endpoint string, p testPush) (api
 		Renotify: true,
 		Data:     json.RawMessage(`{"url":"/"}`),
 	}
-	// The same checks as the server's, so an oversized message is refused
-	// here with the limit it breaks. The page's origin stands for the
-	// server's PUBLIC_URL: the same when that is set as it should be.
-	origin, err := push.ParseOrigin(fl.server.base)
+	// The same checks as the server's, with the links it writes, so an
+	// oversized message (a body of 1,024 bytes that JSON escapes, such as
+	// "<", is six times as long) is refused here with the limit it breaks.
+	var key api.VAPIDKey
+	if k := fl.key.Load(); k != nil {
+		key = *k
+	}
+	origin, err := linkOrigin(key, fl.server.base)
 	if err != nil {
-		return api.Result{}, errors.New(trf("the page's origin %q: %v", fl.server.base, err))
+		return api.Result{}, err
 	}
 	if _, err := n.Marshal(origin); err != nil {
 		return api.Result{}, err
@@ -260,14 +267,16 @@ func (fl *flows) ready(ctx context.Context) error {
 
 // fetchKey gets the server's VAPID public key and logs it.
 func (fl *flows) fetchKey(ctx context.Context) (string, error) {
-	key, ex, err := fl.server.vapidPublicKey(ctx)
+	answer, ex, err := fl.server.vapidPublicKey(ctx)
 	fl.logExchange(ex)
 	if err != nil {
 		return "", err
 	}
+	key := answer.PublicKey
 	if _, err := decodeKey(key); err != nil {
 		return "", err
 	}
+	fl.key.Store(&answer)
 	fl.log(flowOK, serverToPage, tr("VAPID public key fetched"), key+"\n\n"+tr("65-byte P-256 public key, base64url: the applicationServerKey of the subscription."))
 	return key, nil
 }

@@ -25,6 +25,7 @@ import (
 type fakeKit struct {
 	mu       sync.Mutex
 	key      string
+	origin   string // the origin its notifications link to; "" for none given
 	subs     map[string]api.Subscription
 	fail     map[string]int     // "METHOD path": status
 	pushGone bool               // the push service answers 410 to a test send
@@ -55,7 +56,7 @@ func startFakeKit(t *testing.T, key string) *fakeKit {
 	k := &fakeKit{key: key, subs: map[string]api.Subscription{}, fail: map[string]int{}, armed: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+api.PathVAPIDKey, func(w http.ResponseWriter, r *http.Request) {
-		reply(w, http.StatusOK, api.VAPIDKey{PublicKey: k.key})
+		reply(w, http.StatusOK, api.VAPIDKey{PublicKey: k.key, PublicURL: k.origin})
 	})
 	mux.HandleFunc("POST "+api.PathSubscriptions, func(w http.ResponseWriter, r *http.Request) {
 		var sub api.Subscription
@@ -806,6 +807,54 @@ func TestSendTestShowsTheOutcome(t *testing.T) {
 		wantRoutes(t, e.kit, "GET "+api.PathVAPIDKey, "POST "+api.PathSubscriptions)
 		if s := e.ui.now(); !hasEntry(s, flowError, "The notification is invalid") || s.Outcome != "" {
 			t.Errorf("flow log %+v, outcome %q", s.Entries, s.Outcome)
+		}
+	})
+	t.Run("the size is checked with the links the server writes", func(t *testing.T) {
+		b := newFakeBrowser(PermissionGranted)
+		b.addSubscription(keyA)
+		e := newFlowEnv(t, b, keyA)
+		if err := e.load(t.Context()); err != nil {
+			t.Fatalf("load: %v", err)
+		}
+		if err := e.sendTest(t.Context(), "Hello", ""); err != nil {
+			t.Fatalf("sendTest: %v", err)
+		}
+		var sent api.TestSend
+		if err := json.Unmarshal([]byte(e.kit.body(t, "POST "+api.PathTestSend)), &sent); err != nil {
+			t.Fatal(err)
+		}
+		pageOrigin, err := push.ParseOrigin(e.kit.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		empty, err := sent.Notification.Marshal(pageOrigin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A body that JSON escapes ("<" is written \u003c) and that fills
+		// the payload, within one character, when its links are on the
+		// page's origin, which stands in while the server names none.
+		body := strings.Repeat("<", (push.MaxPlaintext-len(empty)-len(`,"body":""`))/len(`\u003c`))
+		if err := e.sendTest(t.Context(), "Hello", body); err != nil {
+			t.Fatalf("sendTest of a payload that fits on the page's origin: %v", err)
+		}
+
+		// The server names its own, longer origin: the same body no
+		// longer fits, and nothing is sent.
+		e.kit.mu.Lock()
+		e.kit.origin = "https://notifications.push.example.com"
+		e.kit.mu.Unlock()
+		if err := e.load(t.Context()); err != nil {
+			t.Fatalf("load: %v", err)
+		}
+		before := len(e.kit.routes())
+		err = e.sendTest(t.Context(), "Hello", body)
+		var fe *push.FieldError
+		if !errors.As(err, &fe) || fe.Field != "notification" || !strings.Contains(fe.Message, "3993") {
+			t.Fatalf("sendTest: %v, want the size limit refused on notification", err)
+		}
+		if got := e.kit.routes()[before:]; len(got) != 0 {
+			t.Errorf("server requests %q after the refusal, want none", got)
 		}
 	})
 }

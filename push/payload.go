@@ -212,7 +212,10 @@ func ReadPayload(b []byte) (Notification, error) {
 	if err := json.Unmarshal(b, &p); err != nil {
 		return Notification{}, fmt.Errorf("push: read payload: %w", err)
 	}
-	if string(p.WebPush) != "8030" || p.Notification == nil || p.Notification.Navigate == "" {
+	// A number, compared as WebKit does (a double that is an integer):
+	// 8030.0 and 8.03e3 are 8030 too; the string "8030" is not.
+	var webPush float64
+	if json.Unmarshal(p.WebPush, &webPush) != nil || webPush != DeclarativeWebPush || p.Notification == nil || p.Notification.Navigate == "" {
 		return Notification{}, errors.New(`push: read payload: "web_push" is not 8030, or "notification" or its "navigate" is missing`)
 	}
 	pn := p.Notification

@@ -408,9 +408,17 @@ func TestReadPayloadOfTheEarlierShape(t *testing.T) {
 	if !sameNotification(n, want) {
 		t.Fatalf("ReadPayload = %#v, want %#v", n, want)
 	}
-	for _, bad := range []string{``, `[]`, `{"web_push":"8030","notification":{"title":"t"}}`, `{"web_push":8030}`, `{"web_push":8030,"notification":{"title":"t"}}`, `{"title":1}`} {
+	const nav = `"notification":{"title":"t","navigate":"https://kit.example/"}`
+	for _, bad := range []string{``, `[]`, `{"web_push":"8030",` + nav + `}`, `{"web_push":8031,` + nav + `}`, `{"web_push":null,` + nav + `}`,
+		`{"web_push":8030}`, `{"web_push":8030,"notification":{"title":"t"}}`, `{"title":1}`} {
 		if n, err := ReadPayload([]byte(bad)); err == nil {
 			t.Errorf("ReadPayload(%s) = %#v, want an error", bad, n)
+		}
+	}
+	// WebKit reads web_push as a number equal to 8030, however written.
+	for _, good := range []string{`{"web_push":8030,` + nav + `}`, `{"web_push":8030.0,` + nav + `}`, `{"web_push":8.03e3,` + nav + `}`} {
+		if n, err := ReadPayload([]byte(good)); err != nil || n.Title != "t" {
+			t.Errorf("ReadPayload(%s) = %#v, %v; want the notification titled t", good, n, err)
 		}
 	}
 }

@@ -44,7 +44,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleVAPIDKey(w http.ResponseWriter, r *http.Request) {
-	httpjson.Write(w, http.StatusOK, api.VAPIDKey{PublicKey: s.keys.Public})
+	httpjson.Write(w, http.StatusOK, api.VAPIDKey{PublicKey: s.keys.Public, PublicURL: s.origin.String()})
 }
 
 func (s *Server) handleSubscribe(w http.ResponseWriter, r *http.Request) {

@@ -18,8 +18,9 @@ import (
 )
 
 // TestStartupWarnsOfSubjectAppleRefuses: the default VAPID_SUBJECT, a
-// placeholder at localhost, starts the kit with a warning saying what to
-// set; a real contact starts it without.
+// placeholder at localhost, starts the kit with a warning naming it and
+// saying what to set; a real contact, or a local push service, which never
+// reaches Apple, starts it without.
 func TestStartupWarnsOfSubjectAppleRefuses(t *testing.T) {
 	build := Build{Version: "test", Web: builtWeb, Page: app.Handler()}
 
@@ -35,16 +36,56 @@ func TestStartupWarnsOfSubjectAppleRefuses(t *testing.T) {
 			warning = line
 		}
 	}
-	if !strings.Contains(warning, "level=WARN") || !strings.Contains(warning, want.Error()) {
-		t.Errorf("start-up log has no warning saying %q:\n%s", want, log.String())
+	if !strings.Contains(warning, "level=WARN") || !strings.Contains(warning, want.Error()) ||
+		!strings.Contains(warning, "VAPID_SUBJECT "+DefaultConfig().VAPIDSubject) {
+		t.Errorf("start-up log has no warning naming VAPID_SUBJECT and saying %q:\n%s", want, log.String())
 	}
 
-	var quiet syncBuffer
-	cfg := DefaultConfig()
-	cfg.VAPIDSubject = "mailto:you@acme-push.io"
-	startRunBuild(t, cfg, build, &quiet)
-	if strings.Contains(quiet.String(), "VAPID_SUBJECT") || strings.Contains(quiet.String(), "Apple's push service") {
-		t.Errorf("a subject Apple accepts, yet the log warns:\n%s", quiet.String())
+	for name, set := range map[string]func(*Config){
+		"a subject Apple accepts": func(c *Config) { c.VAPIDSubject = "mailto:you@acme-push.io" },
+		"a local push service":    func(c *Config) { c.PushService = PushServiceLocal },
+	} {
+		var quiet syncBuffer
+		cfg := DefaultConfig()
+		set(&cfg)
+		startRunBuild(t, cfg, build, &quiet)
+		if strings.Contains(quiet.String(), "VAPID_SUBJECT") || strings.Contains(quiet.String(), "Apple's push service") {
+			t.Errorf("%s, yet the log warns:\n%s", name, quiet.String())
+		}
+	}
+}
+
+// TestStartupWarnsOfPublicURLUnset: with the real push services and no
+// PUBLIC_URL, the kit says which origin notifications link to and what to
+// set; with PUBLIC_URL, or a local push service (development, tests), it
+// says nothing.
+func TestStartupWarnsOfPublicURLUnset(t *testing.T) {
+	build := Build{Version: "test", Web: builtWeb, Page: app.Handler()}
+
+	var log syncBuffer
+	base := startRunBuild(t, DefaultConfig(), build, &log)
+	var warning string
+	for line := range strings.SplitSeq(log.String(), "\n") {
+		if strings.Contains(line, "PUBLIC_URL") {
+			warning = line
+		}
+	}
+	if !strings.Contains(warning, "level=WARN") || !strings.Contains(warning, "notifications link to "+base+";") ||
+		!strings.Contains(warning, "set PUBLIC_URL to the address users open") {
+		t.Errorf("start-up log has no warning that notifications link to %s:\n%s", base, log.String())
+	}
+
+	for name, set := range map[string]func(*Config){
+		"PUBLIC_URL set":       func(c *Config) { c.PublicURL = "https://push.acme-push.io" },
+		"a local push service": func(c *Config) { c.PushService = PushServiceLocal },
+	} {
+		var quiet syncBuffer
+		cfg := DefaultConfig()
+		set(&cfg)
+		startRunBuild(t, cfg, build, &quiet)
+		if strings.Contains(quiet.String(), "PUBLIC_URL") {
+			t.Errorf("%s, yet the log warns:\n%s", name, quiet.String())
+		}
 	}
 }
 
@@ -85,8 +126,8 @@ func newApplePushService(t *testing.T, status int, body string) (*applePushServi
 // TestTestSendToApple: a test send to an Apple endpoint tells the caller
 // what to change, whether the server refused to send (a subject Apple
 // refuses) or Apple answered BadJwtToken, without the endpoint or the
-// configured subject; the admin console's delivery log has it all, but the
-// endpoint.
+// configured subject; so does the admin console's delivery log, which keeps
+// an entry for each push.
 func TestTestSendToApple(t *testing.T) {
 	const endpoint = "https://web.push.apple.com/QGm8-secret-apple-token-0123456789"
 	note := map[string]any{"title": "Hello"}
@@ -101,12 +142,12 @@ func TestTestSendToApple(t *testing.T) {
 		{"subject Apple refuses", "mailto:webpush@localhost.localdomain", 201, "", 0,
 			"the server did not send: Apple's push service refuses a contact at localhost (403 BadJwtToken); " +
 				"set VAPID_SUBJECT to mailto:you@your-domain.com or https://your-domain.com",
-			"VAPID_SUBJECT mailto:webpush@localhost.localdomain: Apple's push service refuses a contact at localhost"},
+			"Apple's push service refuses a contact at localhost"},
 		{"Apple answers BadJwtToken", "mailto:ops@acme-push.io", 403, `{"reason":"BadJwtToken"}`, 1,
 			"the push service refused the server's VAPID credentials (HTTP 403 Forbidden, reason BadJwtToken): " +
-				"Apple refused the VAPID JWT; check VAPID_SUBJECT, which must be a mailto: address at a real domain " +
-				"or an https: URL (mailto:you@your-domain.com), and that VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY are one pair",
-			"reason BadJwtToken: Apple refused the VAPID JWT; check VAPID_SUBJECT"},
+				"Apple refused the VAPID JWT; check that VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY are one pair, " +
+				"and set VAPID_SUBJECT to mailto:you@your-domain.com or https://your-domain.com if it is no real contact",
+			"reason BadJwtToken: Apple refused the VAPID JWT; check that VAPID_PUBLIC_KEY"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,8 +171,8 @@ func TestTestSendToApple(t *testing.T) {
 			var page api.DeliveryPage
 			status, body := adminGet(t, e.h, api.PathAdminDeliveries, &page)
 			if status != http.StatusOK || len(page.Deliveries) != 1 || !strings.Contains(page.Deliveries[0].Error, tt.wantLogged) ||
-				strings.Contains(string(body), "secret-apple-token") {
-				t.Errorf("admin delivery log: %d %s\nwant one entry saying %q, without the endpoint", status, body, tt.wantLogged)
+				strings.Contains(string(body), "secret-apple-token") || strings.Contains(string(body), tt.subject) {
+				t.Errorf("admin delivery log: %d %s\nwant one entry saying %q, without the endpoint or the configured subject", status, body, tt.wantLogged)
 			}
 		})
 	}

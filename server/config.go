@@ -192,7 +192,10 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen `address` (ADDR)")
-	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "the origin users open the page at, such as https://push.example.com, which notifications link to; empty: http://localhost and the port of ADDR, or ADDR's host (PUBLIC_URL)")
+	// No default shown from the environment: a mistaken PUBLIC_URL may
+	// hold a user and password, and usage is printed on any mistyped flag.
+	var publicURL string
+	fs.StringVar(&publicURL, "public-url", "", "the origin users open the page at, such as https://push.example.com, which notifications link to; empty: http://localhost and the port of ADDR, or ADDR's host (PUBLIC_URL)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "`directory` of the database, VAPID keys and admin token (DATA_DIR)")
 	// No default shown from the environment: the URL may hold a password,
 	// and usage is printed on any mistyped flag.
@@ -222,6 +225,9 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 	c.PushAllowedHosts = splitList(hosts)
 	if databaseURL != "" {
 		c.DatabaseURL = databaseURL
+	}
+	if publicURL != "" {
+		c.PublicURL = publicURL
 	}
 	return c, c.Validate()
 }
@@ -323,7 +329,13 @@ func (c Config) PublicOrigin(listenPort int) (push.Origin, error) {
 	if c.PublicURL != "" {
 		o, err := push.ParseOrigin(c.PublicURL)
 		if err != nil {
-			return push.Origin{}, fmt.Errorf("PUBLIC_URL %q %v", c.PublicURL, err)
+			// Not repeated when it may hold a password (ParseOrigin
+			// refuses a user in it).
+			shown := strconv.Quote(c.PublicURL)
+			if strings.Contains(c.PublicURL, "@") {
+				shown = "(a URL with a user or password)"
+			}
+			return push.Origin{}, fmt.Errorf("PUBLIC_URL %s %v", shown, err)
 		}
 		return o, nil
 	}

@@ -192,6 +192,25 @@ func TestHostAllowlist(t *testing.T) {
 	}
 }
 
+// TestPublicURLNotInUsage: usage, printed on any mistyped flag, never
+// shows PUBLIC_URL, which a mistake may fill with a password; the
+// environment's value still counts, and the flag wins over it.
+func TestPublicURLNotInUsage(t *testing.T) {
+	var usage strings.Builder
+	env := map[string]string{"PUBLIC_URL": "https://me:s3cretpw@push.example.com"}
+	if _, err := LoadConfig([]string{"-nosuchflag"}, func(k string) string { return env[k] }, &usage); err == nil {
+		t.Fatal("an unknown flag was accepted")
+	}
+	if !strings.Contains(usage.String(), "-public-url") || strings.Contains(usage.String(), "s3cretpw") {
+		t.Errorf("the usage text shows PUBLIC_URL's password:\n%s", usage.String())
+	}
+	env = map[string]string{"PUBLIC_URL": "https://push.example.com"}
+	cfg, err := LoadConfig(nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil || cfg.PublicURL != env["PUBLIC_URL"] {
+		t.Errorf("PUBLIC_URL from the environment: %q, %v", cfg.PublicURL, err)
+	}
+}
+
 func TestDatabaseURLNotInUsage(t *testing.T) {
 	var usage strings.Builder
 	env := map[string]string{"DATABASE_URL": "postgres://u:s3cretpw@db:5432/x"}
@@ -238,12 +257,17 @@ func TestPublicURL(t *testing.T) {
 		{name: "a query", env: map[string]string{"PUBLIC_URL": "https://push.example.com?a=1"}},
 		{name: "a fragment", env: map[string]string{"PUBLIC_URL": "https://push.example.com#x"}},
 		{name: "a user", env: map[string]string{"PUBLIC_URL": "https://me@push.example.com"}},
+		{name: "a user and password", env: map[string]string{"PUBLIC_URL": "https://me:s3cretpw@push.example.com"}},
+		{name: "a user and password, by flag", args: []string{"-public-url", "https://me:s3cretpw@push.example.com"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, err := LoadConfig(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
 			if tt.want == "" {
 				if err == nil || !strings.HasPrefix(err.Error(), "PUBLIC_URL ") {
 					t.Fatalf("err %v, want one naming PUBLIC_URL", err)
+				}
+				if strings.Contains(err.Error(), "s3cretpw") {
+					t.Errorf("err %q repeats the password", err)
 				}
 				return
 			}

@@ -93,11 +93,14 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 	if _, err := vapid.Subject(cfg.VAPIDSubject); err != nil {
 		return err
 	}
-	if err := vapid.CheckApple(cfg.VAPIDSubject); err != nil {
+	var appleRefuses *vapid.AppleSubjectError
+	if errors.As(vapid.CheckApple(cfg.VAPIDSubject), &appleRefuses) && cfg.PushService == "" {
 		// Only a warning: the kit may never send to Apple, and the default
 		// subject, a placeholder, must start it. The sender refuses each
-		// push to Apple itself.
-		log.Warn(err.Error() + "; until then no push goes to Apple's push service (Safari, and Home Screen web apps on iOS and iPadOS)")
+		// push to Apple itself, in errors that leave the subject out; it
+		// is named here, once. A local push service never reaches Apple.
+		log.Warn("VAPID_SUBJECT " + appleRefuses.Subject + ": " + appleRefuses.Error() +
+			"; until then no push goes to Apple's push service (Safari, and Home Screen web apps on iOS and iPadOS)")
 	}
 	token, tokenPath, generated, err := admin.Token(cfg.DataDir, cfg.AdminToken)
 	if err != nil {
@@ -192,6 +195,12 @@ func Run(ctx context.Context, cfg Config, build Build, log *slog.Logger, ready c
 	if err != nil {
 		ln.Close()
 		return err
+	}
+	if cfg.PublicURL == "" && cfg.PushService == "" {
+		// Real push services mean real users, who rarely open the page at
+		// the origin derived from ADDR: Safari opens navigate as it is.
+		log.Warn("PUBLIC_URL is unset: notifications link to " + origin.String() +
+			"; set PUBLIC_URL to the address users open the page at, such as https://push.example.com")
 	}
 	srv := New(cfg, Deps{
 		Store: st, Sender: snd, Engine: engine, Keys: keys, AdminToken: token, MessageIDs: ids, Local: local,

@@ -463,8 +463,8 @@ func TestPublicRoutes(t *testing.T) {
 		t.Errorf("healthz: %d %v", res.StatusCode, out)
 	}
 	res, out = e.do(t, "GET", "/api/vapid-public-key", nil)
-	if res.StatusCode != 200 || out["publicKey"] != e.srv.keys.Public {
-		t.Errorf("vapid key: %d %v", res.StatusCode, out)
+	if res.StatusCode != 200 || out["publicKey"] != e.srv.keys.Public || out["publicUrl"] != "http://localhost:8000" {
+		t.Errorf("vapid key: %d %v, want the key and the origin notifications link to", res.StatusCode, out)
 	}
 	res, _ = e.do(t, "GET", "/api/local-push", nil)
 	if res.StatusCode != 404 {

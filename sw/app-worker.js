@@ -143,8 +143,9 @@ const OPTION_FIELDS = [
  *     "messageId": string, optional (see below)
  *   }
  *
- * A click opens the clicked action's navigate, else the notification's;
- * only a URL of this origin is opened, anything else opens "/".
+ * A click opens the clicked action's navigate, else the notification's,
+ * always on this origin: an http or https URL of another origin opens its
+ * path, query and fragment here; anything else opens "/".
  *
  * The kit's earlier shape, still read: the members of "notification" above
  * at the top level, without navigate and app_badge; a click opens
@@ -577,23 +578,30 @@ function clickTarget(note, action) {
 }
 
 /**
- * The absolute URL a declarative payload's navigate names, if it is one of
- * this origin whose path, query and fragment are what sameOrigin accepts;
- * else "/" of this origin.
+ * The page a declarative payload's navigate names, on this origin: its path,
+ * query and fragment, if sameOrigin accepts them, whatever origin the URL
+ * names; else "/" of this origin. The server writes navigate from PUBLIC_URL,
+ * which may differ from the origin the page was opened at (PUBLIC_URL unset,
+ * or localhost for 127.0.0.1): the path is what the sender chose, and keeping
+ * it on this origin is exactly as safe as the earlier shape's data.url.
  * @param {string} url
  * @returns {string} an absolute URL on self.location.origin
  */
 function navigateTarget(url) {
+  let parsed;
   try {
-    const parsed = new URL(url);
-    if (parsed.origin === self.location.origin) {
-      return sameOrigin(parsed.pathname + parsed.search + parsed.hash);
-    }
+    parsed = new URL(url);
   } catch (err) {
-    // Not an absolute URL.
+    parsed = null;
   }
-  console.warn("notification target is not a URL of this origin, opening / instead:", url);
-  return new URL("/", self.location.origin).href;
+  if (!parsed || (parsed.protocol !== "https:" && parsed.protocol !== "http:")) {
+    console.warn("notification target is not an http or https URL, opening / instead:", url);
+    return new URL("/", self.location.origin).href;
+  }
+  if (parsed.origin !== self.location.origin) {
+    console.warn("notification target names another origin, opening its page on this one:", url);
+  }
+  return sameOrigin(parsed.pathname + parsed.search + parsed.hash);
 }
 
 /**

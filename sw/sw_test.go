@@ -224,7 +224,7 @@ func TestWorkerReportsEvents(t *testing.T) {
 
 // TestWorkerReadsDeclarativePayloads runs the worker under Node.js with
 // payloads in the Declarative Web Push shape the server sends: the
-// notification shown, the page a click opens (never one of another origin),
+// notification shown, the page a click opens (always on the worker's origin),
 // the app badge, and the fallback for a payload it cannot show.
 func TestWorkerReadsDeclarativePayloads(t *testing.T) {
 	const id = "0193f2a1b2c3d4e5f60718293a.7.AAAAAAAAAAAAAAAAAAAAAA"
@@ -270,11 +270,17 @@ func TestWorkerReadsDeclarativePayloads(t *testing.T) {
 			wantOpened: "https://kit.example/buy"},
 		{name: "action without navigate clicked: the notification's", payload: full, then: "click", action: "later", wantShown: "Sale",
 			wantOpened: "https://kit.example/sale?from=push#top"},
-		{name: "navigate on another origin: /", payload: declarative(map[string]any{"navigate": "https://evil.example/sale"}),
+		{name: "navigate on another origin: its page on this one", payload: declarative(map[string]any{"navigate": "http://localhost:8000/sale?from=push#top"}),
+			then: "click", wantShown: "Sale", wantOpened: "https://kit.example/sale?from=push#top"},
+		{name: "action navigate on another origin: its page on this one", payload: declarative(map[string]any{"actions": []map[string]any{
+			{"action": "buy", "title": "Buy", "navigate": "https://evil.example/buy"}}}),
+			then: "click", action: "buy", wantShown: "Sale", wantOpened: "https://kit.example/buy"},
+		{name: "navigate on another origin whose path names another host: /", payload: declarative(map[string]any{"navigate": "https://evil.example//evil.example/"}),
 			then: "click", wantShown: "Sale", wantOpened: "https://kit.example/"},
-		{name: "action navigate on another origin: /", payload: declarative(map[string]any{"actions": []map[string]any{
-			{"action": "buy", "title": "Buy", "navigate": "http://kit.example/buy"}}}),
-			then: "click", action: "buy", wantShown: "Sale", wantOpened: "https://kit.example/"},
+		{name: "navigate not a URL: /", payload: declarative(map[string]any{"navigate": "https://[bad"}),
+			then: "click", wantShown: "Sale", wantOpened: "https://kit.example/"},
+		{name: "navigate to a file: /", payload: declarative(map[string]any{"navigate": "file:///sale"}),
+			then: "click", wantShown: "Sale", wantOpened: "https://kit.example/"},
 		{name: "navigate a path, not an absolute URL: /", payload: declarative(map[string]any{"navigate": "/sale"}),
 			then: "click", wantShown: "Sale", wantOpened: "https://kit.example/"},
 		{name: "navigate to a script: /", payload: declarative(map[string]any{"navigate": "javascript:alert(1)"}),

@@ -224,9 +224,11 @@ func flagFor(field string) string {
 
 // broadcastBody builds the request body from the flags, checking it with
 // the rules the server applies (so a mistake is named by its flag before
-// anything is sent), or reads it from --json. origin, the server's, stands
-// for its PUBLIC_URL in the size check: the same when that is set as it
-// should be.
+// anything is sent), or reads it from --json. origin, --url's, stands for
+// the server's PUBLIC_URL in the size check: the same when that is set as
+// it should be. The page asks the server for its own (api.VAPIDKey); here
+// that would cost a request before the flags are even checked, and the
+// server checks the size again with its origin, its 400 naming the flag.
 func (f *sendFlags) broadcastBody(stdin io.Reader, origin push.Origin) ([]byte, string) {
 	if f.set["json"] {
 		return f.readJSON(stdin)

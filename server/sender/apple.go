@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"pushstart/server/vapid"
 )
 
 // appleHost is the host of every endpoint Apple's push service hands out
@@ -24,17 +26,15 @@ func isApple(endpoint string) bool {
 type AppleRefusal struct {
 	Status string // "403 Forbidden"
 	Reason string // Apple's reason: letters and digits only
-	// subject is VAPID_SUBJECT as configured, named for BadJwtToken.
-	subject string
 }
 
+// Error never names VAPID_SUBJECT's value, the operator's contact: it is
+// logged and stored with every push Apple refuses (the start-up warning
+// names a subject Apple would refuse, once).
 func (e *AppleRefusal) Error() string {
 	msg := fmt.Sprintf("Apple's push service answered %s, reason %s", e.Status, e.Reason)
 	if hint := e.Hint(); hint != "" {
 		msg += ": " + hint
-	}
-	if e.Reason == "BadJwtToken" {
-		msg += " (VAPID_SUBJECT is " + e.subject + ")"
 	}
 	return msg
 }
@@ -53,8 +53,8 @@ func (e *AppleRefusal) Hint() string {
 	// expiry more than a day ahead. webpush-go sets the last two right;
 	// in practice Apple also refuses a subject that is no real contact
 	// (see vapid.CheckApple).
-	return "Apple refused the VAPID JWT; check VAPID_SUBJECT, which must be a mailto: address at a real domain " +
-		"or an https: URL (mailto:you@your-domain.com), and that VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY are one pair"
+	return "Apple refused the VAPID JWT; check that VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY are one pair, and " +
+		vapid.AppleFix + " if it is no real contact"
 }
 
 // maxAppleReason bounds the reason relayed; Apple's are a word each.
@@ -67,7 +67,7 @@ func (s *Sender) answerError(resp *http.Response, detail, endpoint string, apple
 	if apple {
 		var body struct{ Reason string }
 		if json.Unmarshal([]byte(detail), &body) == nil && plainWord(body.Reason, maxAppleReason) {
-			return &AppleRefusal{Status: resp.Status, Reason: body.Reason, subject: s.subject}
+			return &AppleRefusal{Status: resp.Status, Reason: body.Reason}
 		}
 	}
 	return statusError(resp, detail, endpoint)

@@ -31,7 +31,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -89,7 +88,6 @@ const (
 // Sender sends push messages. It is safe for concurrent use.
 type Sender struct {
 	keys       vapid.Keys
-	subject    string // as configured, for messages
 	subscriber string
 	// appleRefusal is why Apple's push service would refuse the subject
 	// (vapid.CheckApple), nil when it would not: pushes to Apple are then
@@ -141,7 +139,6 @@ func New(o Options) (*Sender, error) {
 	perHost := cmp.Or(o.MaxPerHost, DefaultMaxConnsPerHost)
 	s := &Sender{
 		keys:          o.Keys,
-		subject:       strings.TrimSpace(o.Subject),
 		subscriber:    subscriber,
 		appleRefusal:  vapid.CheckApple(o.Subject),
 		client:        o.Client,

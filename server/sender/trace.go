@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -483,7 +484,8 @@ func (t *pushTrace) outcome(res Result) {
 		title = "Gone: the subscription no longer exists"
 	case push.Unauthorized:
 		title = "Unauthorized: the VAPID credentials were refused"
-		if res.Attempts == 0 {
+		var subject *vapid.AppleSubjectError
+		if errors.As(res.Err, &subject) {
 			title = "Unauthorized: not sent, the VAPID subject would be refused"
 		}
 	case push.Rejected:

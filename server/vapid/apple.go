@@ -12,23 +12,28 @@ import (
 // Safari 16 and later on macOS, Home Screen web apps on iOS and iPadOS 16.4
 // and later) would refuse a VAPID subject, and what to set instead.
 type AppleSubjectError struct {
-	Subject string // as configured
+	// Subject is the subject as configured, the operator's contact: for
+	// the one start-up warning, never in Error, which is logged and stored
+	// with every push to Apple.
+	Subject string
 	// Refuses is what Apple refuses, without the subject itself, such as
 	// "a contact at localhost".
 	Refuses string
 }
 
-// appleFix is what to set instead of a subject Apple refuses.
-const appleFix = "set VAPID_SUBJECT to mailto:you@your-domain.com or https://your-domain.com"
+// AppleFix is what to set VAPID_SUBJECT to for Apple's push service to
+// accept it: the one wording of that advice, wherever the kit gives it.
+const AppleFix = "set VAPID_SUBJECT to mailto:you@your-domain.com or https://your-domain.com"
 
+// Error is Advice: the subject stays out of it (see Subject).
 func (e *AppleSubjectError) Error() string {
-	return "VAPID_SUBJECT " + e.Subject + ": " + e.Advice()
+	return e.Advice()
 }
 
-// Advice is the error without the subject: what Apple refuses and what to
-// set, for someone who may not see the server's configuration.
+// Advice is what Apple refuses and what to set, without the subject, so
+// it may reach whoever asked for the push.
 func (e *AppleSubjectError) Advice() string {
-	return "Apple's push service refuses " + e.Refuses + " (403 BadJwtToken); " + appleFix
+	return "Apple's push service refuses " + e.Refuses + " (403 BadJwtToken); " + AppleFix
 }
 
 // CheckApple reports whether Apple's push service would accept subject (a

@@ -30,23 +30,23 @@ func TestCheckApple(t *testing.T) {
 
 	bad := []struct{ subject, want string }{
 		// The kit's default.
-		{"mailto:webpush@localhost.localdomain", "VAPID_SUBJECT mailto:webpush@localhost.localdomain: Apple's push service refuses a contact at localhost (403 BadJwtToken)" + fix},
-		{"mailto:admin@localhost", "VAPID_SUBJECT mailto:admin@localhost: Apple's push service refuses a contact at localhost (403 BadJwtToken)" + fix},
+		{"mailto:webpush@localhost.localdomain", "Apple's push service refuses a contact at localhost (403 BadJwtToken)" + fix},
+		{"mailto:admin@localhost", "Apple's push service refuses a contact at localhost (403 BadJwtToken)" + fix},
 		{"https://LocalHost./", "refuses a contact at localhost"},
 		{"mailto:admin@push.localhost", "refuses a contact at localhost"},
-		{"https://localhost:8000/contact", "VAPID_SUBJECT https://localhost:8000/contact: Apple's push service refuses a contact at localhost (403 BadJwtToken)" + fix},
-		{"mailto:me@macbook.local", "VAPID_SUBJECT mailto:me@macbook.local: Apple's push service refuses a contact at a .local domain, reserved for local networks, tests and examples (403 BadJwtToken)" + fix},
+		{"https://localhost:8000/contact", "Apple's push service refuses a contact at localhost (403 BadJwtToken)" + fix},
+		{"mailto:me@macbook.local", "Apple's push service refuses a contact at a .local domain, reserved for local networks, tests and examples (403 BadJwtToken)" + fix},
 		{"mailto:me@box.localdomain", "refuses a contact at a .localdomain domain"},
 		{"mailto:ops@corp.internal", "refuses a contact at a .internal domain"},
 		{"mailto:ops@push.test", "refuses a contact at a .test domain"},
 		{"mailto:ops@nowhere.invalid", "refuses a contact at a .invalid domain"},
 		{"https://shop.example/contact", "refuses a contact at a .example domain"},
-		{"mailto:ops@example.com", "VAPID_SUBJECT mailto:ops@example.com: Apple's push service refuses a contact at example.com, a domain reserved for examples (403 BadJwtToken)" + fix},
+		{"mailto:ops@example.com", "Apple's push service refuses a contact at example.com, a domain reserved for examples (403 BadJwtToken)" + fix},
 		{"mailto:ops@mail.example.net", "refuses a contact at example.net, a domain reserved for examples"},
 		{"https://EXAMPLE.ORG", "refuses a contact at example.org, a domain reserved for examples"},
-		{"mailto:ops@intranet", "VAPID_SUBJECT mailto:ops@intranet: Apple's push service refuses a contact at a domain without a dot (403 BadJwtToken)" + fix},
+		{"mailto:ops@intranet", "Apple's push service refuses a contact at a domain without a dot (403 BadJwtToken)" + fix},
 		{"https://pushbox/", "refuses a contact at a domain without a dot"},
-		{"mailto:ops@192.0.2.7", "VAPID_SUBJECT mailto:ops@192.0.2.7: Apple's push service refuses a contact at an IP address rather than a domain (403 BadJwtToken)" + fix},
+		{"mailto:ops@192.0.2.7", "Apple's push service refuses a contact at an IP address rather than a domain (403 BadJwtToken)" + fix},
 		{"mailto:ops@[192.0.2.7]", "refuses a contact at an IP address"},
 		{"https://203.0.113.9:8443/", "refuses a contact at an IP address"},
 		{"https://[2001:db8::1]/contact", "refuses a contact at an IP address"},
@@ -65,10 +65,18 @@ func TestCheckApple(t *testing.T) {
 			if !strings.HasSuffix(err.Error(), fix) {
 				t.Errorf("CheckApple(%q) = %q, does not end saying what to set", tt.subject, err)
 			}
-			// The advice goes where the configuration must not: the
-			// subject is not in it.
+			// The error is logged and stored with every push to Apple,
+			// and the advice goes where the configuration must not: the
+			// subject, the operator's contact, is in neither, only in
+			// the field the start-up warning names it from.
+			if strings.Contains(err.Error(), strings.TrimSpace(tt.subject)) {
+				t.Errorf("CheckApple(%q) = %q: names the subject", tt.subject, err)
+			}
 			if strings.Contains(ae.Advice(), strings.TrimSpace(tt.subject)) || !strings.HasSuffix(ae.Advice(), fix) {
 				t.Errorf("Advice() = %q: want what to set, without the subject", ae.Advice())
+			}
+			if ae.Subject != strings.TrimSpace(tt.subject) {
+				t.Errorf("Subject = %q, want %q", ae.Subject, strings.TrimSpace(tt.subject))
 			}
 		})
 	}
